@@ -1,0 +1,1 @@
+"""Attribution, robustness certificates and entropy-landscape bifurcations."""

@@ -1,0 +1,1 @@
+"""Code generation: standalone Python modules for the cvxpy, numpyro and jax targets."""

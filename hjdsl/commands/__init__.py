@@ -1,0 +1,1 @@
+"""One module per CLI verb: HELP, DESCRIPTION, configure(parser), run(args)."""

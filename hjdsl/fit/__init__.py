@@ -1,0 +1,1 @@
+"""Fitting initial data to observations: numpyro inference and convex fits."""

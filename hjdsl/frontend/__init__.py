@@ -1,0 +1,1 @@
+"""The front end: grammar, parser, syntax tree, checker, diagnostics."""

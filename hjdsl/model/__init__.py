@@ -1,0 +1,1 @@
+"""The checked model (IR), its expression nodes and the maps between views."""

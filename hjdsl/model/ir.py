@@ -1,0 +1,326 @@
+"""The checked model: a frozen, validated value that every backend lowers from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+import numpy as np
+
+from hjdsl.errors import Diagnostic, Span
+from hjdsl.model.expr import Expr
+
+HamiltonianKind = Literal["quadratic", "l1", "l2", "linf"]
+
+
+def _frozen(a, ndim: int | None = None) -> np.ndarray:
+    arr = np.array(a, dtype=np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"expected a {ndim}-d array, got shape {arr.shape}")
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A distribution: `normal(0, 1)`, `half_normal(0.1)`, `uniform(-2, 2)`, ...
+
+    `params` maps canonical parameter names (loc, scale, low, high, df, ...) to numbers; `family`
+    is one of the names in `hjdsl.model.distributions.FAMILIES`.
+    """
+
+    family: str
+    params: Mapping[str, float]
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Hamiltonian:
+    """H(p). Quadratic: H(p) = pᵀAp (A = a·I for `a*|p|^2`). Norms: H(p) = scale·|p|_q.
+
+    `text` is the form as the user wrote it. For norms `matrix` is None.
+    """
+
+    kind: HamiltonianKind
+    text: str
+    matrix: np.ndarray | None = None
+    scale: float = 1.0
+    isotropic: bool = True
+
+    @property
+    def exact(self) -> bool:
+        """All four views are exact (ε > 0 included) only for quadratic H."""
+        return self.kind == "quadratic"
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """A⁻¹ for quadratic H (the metric of the cost c_j)."""
+        if self.matrix is None:
+            raise ValueError(f"the Hamiltonian {self.text} has no matrix")
+        return np.linalg.inv(self.matrix)
+
+
+@dataclass(frozen=True)
+class Viscosity:
+    """ε: the sweep of values the views are evaluated at, and optionally a prior (learned ε).
+
+    `values` is never empty; for a learned ε it holds the value used when no fit is given.
+    """
+
+    values: np.ndarray
+    prior: Prior | None = None
+    span: Span | None = None
+
+    @property
+    def learned(self) -> bool:
+        return self.prior is not None
+
+
+@dataclass(frozen=True)
+class Particles:
+    """The atoms y_j. `points` is (N, d) whenever they are known before fitting.
+
+    source: literal | grid | random | data | learned. For `learned`, `prior` is set and `points`
+    holds the deterministic starting positions (a seeded draw from the prior).
+    """
+
+    source: Literal["literal", "grid", "random", "data", "learned"]
+    points: np.ndarray
+    prior: Prior | None = None
+    span: Span | None = None
+
+    @property
+    def count(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def learned(self) -> bool:
+        return self.source == "learned"
+
+
+@dataclass(frozen=True)
+class InitialData:
+    """g_j. source: expr (an expression of y) | literal | learned (with a prior).
+
+    `values` (N,) is g at the starting particles (the prior's mean for learned g).
+    `expr` is the expression when source is expr (lower it to evaluate g at other y).
+    """
+
+    source: Literal["expr", "literal", "learned"]
+    values: np.ndarray
+    expr: Expr | None = None
+    prior: Prior | None = None
+    span: Span | None = None
+
+    @property
+    def learned(self) -> bool:
+        return self.source == "learned"
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Known true initial data of a synthetic data set (atoms and an expression for g*)."""
+
+    points: np.ndarray
+    values: np.ndarray
+    expr: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Data:
+    """Observations (x_i, v_i): x is (n, d), value is (n,). Loaded and validated at check time."""
+
+    source: Literal["file", "synthetic"]
+    x: np.ndarray
+    value: np.ndarray
+    path: str | None = None
+    columns: Mapping[str, object] = field(default_factory=dict)
+    seed: int | None = None
+    noise: float = 0.0
+    truth: Truth | None = None
+    span: Span | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass(frozen=True)
+class Split:
+    """Hold out a fraction of the data (seeded) for testing."""
+
+    test: float
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Which quantity is observed (f = network output, u = HJ value) and its likelihood.
+
+    `scale` is σ: a positive number or a prior. `df` is ν for student_t (number or prior).
+    """
+
+    quantity: Literal["f", "u"]
+    likelihood: Literal["normal", "student_t", "laplace"]
+    scale: float | Prior
+    df: float | Prior | None = None
+    split: Split | None = None
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Defaults for `solve`, from the spec's optional `fit` declaration (CLI flags override)."""
+
+    method: Literal["map", "svi", "nuts", "convex"] = "map"
+    steps: int = 2000
+    lr: float = 0.01
+    restarts: int = 1
+    seed: int = 0
+    polish: bool = True
+    chains: int = 2
+    warmup: int = 500
+    draws: int = 500
+
+
+@dataclass(frozen=True)
+class Model:
+    """A checked .hj model. Build it with `hjdsl.parse`, `hjdsl.load` or `Model.from_atoms`."""
+
+    name: str
+    dim: int
+    t: float
+    viscosity: Viscosity
+    hamiltonian: Hamiltonian
+    particles: Particles
+    initial: InitialData
+    evaluate: np.ndarray
+    description: str = ""
+    data: Data | None = None
+    observe: Observation | None = None
+    fit: FitSettings = field(default_factory=FitSettings)
+    constants: Mapping[str, np.ndarray] = field(default_factory=dict)
+    source: str = ""
+    path: str | None = None
+    warnings: tuple[Diagnostic, ...] = ()
+
+    # --- derived quantities -------------------------------------------------------------
+    @property
+    def eps(self) -> np.ndarray:
+        return self.viscosity.values
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.particles.points
+
+    @property
+    def g(self) -> np.ndarray:
+        return self.initial.values
+
+    @property
+    def n_atoms(self) -> int:
+        return self.particles.count
+
+    @property
+    def spec_sha256(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+    def weights(self, y: np.ndarray | None = None, g: np.ndarray | None = None):
+        """(W, b) of the LSE layer from atoms (forward map, quadratic H only)."""
+        from hjdsl.model.maps import atoms_to_weights
+
+        return atoms_to_weights(self.y if y is None else y, self.g if g is None else g,
+                                self.t, self.hamiltonian)
+
+    def with_atoms(self, y: np.ndarray, g: np.ndarray) -> "Model":
+        """The same model with other (fixed) initial data, e.g. a fitted result."""
+        import dataclasses
+
+        y = _frozen(np.asarray(y, dtype=float).reshape(-1, self.dim))
+        g = _frozen(np.asarray(g, dtype=float).reshape(-1))
+        return dataclasses.replace(
+            self,
+            particles=Particles("literal", y, span=self.particles.span),
+            initial=InitialData("literal", g, span=self.initial.span),
+        )
+
+    # --- construction without a spec -----------------------------------------------------
+    @classmethod
+    def from_atoms(cls, y, g, *, t: float = 1.0, eps=(0.1,), A=None, x=None,
+                   hamiltonian: HamiltonianKind = "quadratic", name: str = "atoms") -> "Model":
+        """A model with given atoms, for embedding and tests.
+
+        >>> m = Model.from_atoms([[-1.0], [1.0]], [0.0, 0.5], eps=[1.0, 0.1], x=[[0.0], [0.5]])
+        >>> m.n_atoms, m.dim
+        (2, 1)
+        """
+        y = np.asarray(y, dtype=float)
+        if y.ndim == 1:
+            y = y[:, None]
+        d = y.shape[1]
+        if hamiltonian == "quadratic":
+            mat = np.eye(d) if A is None else np.asarray(A, dtype=float) * (np.eye(d) if np.ndim(A) == 0 else 1)
+            iso = A is None or np.ndim(A) == 0
+            text = "|p|^2" if A is None else ("a*|p|^2" if iso else "p' A p")
+            ham = Hamiltonian("quadratic", text, _frozen(mat, 2), isotropic=iso)
+        else:
+            ham = Hamiltonian(hamiltonian, {"l1": "|p|_1", "l2": "|p|_2", "linf": "|p|_inf"}[hamiltonian])
+        xs = y if x is None else np.asarray(x, dtype=float).reshape(-1, d)
+        return cls(
+            name=name, dim=d, t=float(t),
+            viscosity=Viscosity(_frozen(np.atleast_1d(np.asarray(eps, dtype=float)), 1)),
+            hamiltonian=ham,
+            particles=Particles("literal", _frozen(y, 2)),
+            initial=InitialData("literal", _frozen(np.asarray(g, dtype=float).reshape(-1), 1)),
+            evaluate=_frozen(xs, 2),
+        )
+
+    # --- the Python API (lazy: heavy backends are imported on first use) -----------------
+    def compare(self, eps=None, x=None, **options):
+        """The four views on the evaluation points for every ε (an xarray.Dataset)."""
+        from hjdsl.views.compare import compare
+
+        return compare(self, eps=eps, x=x, **options)
+
+    def solve(self, method: str | None = None, data=None, **options):
+        """Fit the initial data to the observations; see docs/fitting.md."""
+        from hjdsl.fit.solve import solve
+
+        return solve(self, method=method, data=data, **options)
+
+    def attribute(self, at, eps=None, **options):
+        """Gibbs weights, entropy, regime and certificates at query points (a Dataset)."""
+        from hjdsl.analysis.attribution import attribute
+
+        return attribute(self, at, eps=eps, **options)
+
+    def bifurcate(self, **options):
+        """Critical points of the entropy landscape continued in ε (a Dataset)."""
+        from hjdsl.analysis.bifurcation import bifurcate
+
+        return bifurcate(self, **options)
+
+    def to_cvxpy(self, **options):
+        """The entropy-regularised convex program (a cvxpy Problem and its parameters)."""
+        from hjdsl.views.convex import to_cvxpy
+
+        return to_cvxpy(self, **options)
+
+    def to_numpyro(self, **options):
+        """The probabilistic model as an ordinary numpyro model function."""
+        from hjdsl.fit.bayes import to_numpyro
+
+        return to_numpyro(self, **options)
+
+    def to_jax(self, **options):
+        """Jitted JAX functions of the network / Hopf–Cole views."""
+        from hjdsl.views.network import to_jax
+
+        return to_jax(self, **options)
+
+
+__all__ = [
+    "Data", "FitSettings", "Hamiltonian", "InitialData", "Model", "Observation", "Particles",
+    "Prior", "Split", "Truth", "Viscosity",
+]

@@ -1,0 +1,1 @@
+"""Figures for compare, solve and the analyses (matplotlib, imported lazily)."""

@@ -1,0 +1,1 @@
+"""The views of one model: network, tropical, viscous PDE and convex."""
