@@ -1,0 +1,208 @@
+"""The network view: the LSE layer f_ε(x) = ε log Σ_j exp((W_j·x + b_j)/ε) in JAX float64."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+# Points per chunk are chosen so one chunk's (points × atoms) block holds about this many floats:
+# big enough to keep the matrix product efficient, small enough to stay in cache-friendly memory.
+CHUNK_ELEMENTS = 1 << 21
+
+
+def _jnp():
+    from hjdsl.jaxsetup import jax_x64
+
+    jax_x64()
+    import jax.numpy as jnp
+
+    return jnp
+
+
+def lse(z, eps):
+    """ε log Σ_j exp(z_j/ε) over the last axis, max-shifted; ε = 0 gives max_j z_j.
+
+    Entries of z may be −inf (an atom that does not count); a row of only −inf gives −inf.
+
+    >>> float(lse(np.array([0.0, 0.0]), 1.0))  # log 2
+    0.6931471805599453
+    """
+    jnp = _jnp()
+    z = jnp.asarray(z)
+    m = jnp.max(z, axis=-1)
+    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
+    e = jnp.where(eps > 0, eps, 1.0)  # a safe divisor, so the unused branch never makes NaN
+    s = jnp.sum(jnp.exp((z - m_safe[..., None]) / e), axis=-1)
+    return jnp.where(eps > 0, m_safe + e * jnp.log(s), m)
+
+
+def softmax_weights(z, eps):
+    """softmax(z/ε) over the last axis; ε = 0 gives the one-hot of the first maximiser."""
+    jnp = _jnp()
+    z = jnp.asarray(z)
+    m = jnp.max(z, axis=-1, keepdims=True)
+    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
+    e = jnp.where(eps > 0, eps, 1.0)
+    w = jnp.exp((z - m_safe) / e)
+    soft = w / jnp.sum(w, axis=-1, keepdims=True)
+    hard = (jnp.arange(z.shape[-1]) == jnp.argmax(z, axis=-1)[..., None]).astype(z.dtype)
+    return jnp.where(eps > 0, soft, hard)
+
+
+def entropy_of_logits(z, eps):
+    """Ent(π) = −Σ π_j log π_j of π = softmax(z/ε), from the logits (no log of an underflowed π)."""
+    jnp = _jnp()
+    z = jnp.asarray(z)
+    m = jnp.max(z, axis=-1, keepdims=True)
+    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
+    e = jnp.where(eps > 0, eps, 1.0)
+    shifted = (z - m_safe) / e
+    w = jnp.exp(shifted)
+    s = jnp.sum(w, axis=-1)
+    pi = w / s[..., None]
+    # log π_j = shifted_j − log s; terms with π_j = 0 contribute 0 (also when shifted_j = −inf).
+    mean_shift = jnp.sum(jnp.where(pi > 0, pi * jnp.where(pi > 0, shifted, 0.0), 0.0), axis=-1)
+    return jnp.where(eps > 0, jnp.maximum(jnp.log(s) - mean_shift, 0.0), 0.0)
+
+
+def logits(x, W, b):
+    """z_j(x) = W_j·x + b_j for points x (..., d)."""
+    jnp = _jnp()
+    return jnp.asarray(x) @ jnp.asarray(W).T + jnp.asarray(b)
+
+
+def lse_value(x, W, b, eps):
+    """f_ε(x) for points x (..., d); ε = 0 is the tropical max_j z_j(x).
+
+    >>> W, b = np.array([[1.0], [0.0]]), np.zeros(2)   # softplus_ε(x) = LSE_ε(x, 0)
+    >>> round(float(lse_value(np.array([0.0]), W, b, 1.0)), 6)
+    0.693147
+    """
+    return lse(logits(x, W, b), eps)
+
+
+def gibbs_weights(x, W, b, eps):
+    """π_j(x; ε) = softmax(z(x)/ε)_j = ∂f_ε/∂b_j, shape (..., N)."""
+    return softmax_weights(logits(x, W, b), eps)
+
+
+def entropy(x, W, b, eps):
+    """Ent(π(x; ε)) = ∂f_ε/∂ε, in [0, log N]."""
+    return entropy_of_logits(logits(x, W, b), eps)
+
+
+def chunk_size(n_atoms: int, d: int = 1) -> int:
+    """Points per chunk for N atoms (a power of two, so few distinct shapes get compiled)."""
+    target = max(CHUNK_ELEMENTS // max(n_atoms * max(d, 1), 1), 1)
+    return int(min(max(1 << (target.bit_length() - 1), 16), 8192))
+
+
+def map_chunks(fn: Callable, x: np.ndarray, chunk: int):
+    """Apply a jitted `fn(points) -> pytree of arrays with the point axis first` chunk by chunk.
+
+    Every call sees exactly `chunk` points (the last chunk is padded by repeating its last
+    point), so `fn` compiles once; the outputs are concatenated and trimmed to len(x).
+    """
+    import jax
+
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("no evaluation points")
+    chunk = min(chunk, 1 << max(int(n - 1).bit_length(), 0))  # small inputs: a small chunk
+    pieces = []
+    for start in range(0, n, chunk):
+        block = x[start:start + chunk]
+        if block.shape[0] < chunk:
+            pad = np.repeat(block[-1:], chunk - block.shape[0], axis=0)
+            block = np.concatenate([block, pad])
+        pieces.append(jax.device_get(fn(block)))
+    return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts)[:n], *pieces)
+
+
+def _network_chunk(W, b, eps, weights: bool):
+    """The jitted per-chunk function: f_ε for every ε, and optionally π and Ent(π)."""
+    from hjdsl.jaxsetup import jax_x64
+
+    jax = jax_x64()
+    jnp = _jnp()
+    W, b, eps = jnp.asarray(W), jnp.asarray(b), jnp.asarray(eps)
+
+    def per_eps(z, e):
+        out = {"f": lse(z, e)}
+        if weights:
+            out["pi"] = softmax_weights(z, e)
+            out["entropy"] = entropy_of_logits(z, e)
+        return out
+
+    @jax.jit
+    def run(points):
+        z = logits(points, W, b)
+        return jax.vmap(lambda e: per_eps(z, e), out_axes=1)(eps)
+
+    return run
+
+
+def network_view(x, W, b, eps, *, weights: bool = True, chunk: int | None = None) -> dict:
+    """The LSE layer at points x (n, d) for every ε: numpy arrays, ε axis first.
+
+    Returns f (n_eps, n) and, with `weights`, pi (n_eps, n, N) and entropy (n_eps, n).
+    """
+    W = np.asarray(W, dtype=np.float64)
+    eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
+    chunk = chunk or chunk_size(W.shape[0])
+    out = map_chunks(_network_chunk(W, b, eps, weights), x, chunk)
+    for key in ("f", "pi", "entropy"):
+        if key in out:
+            out[key] = np.moveaxis(out[key], 1, 0)
+    return out
+
+
+@dataclass(frozen=True)
+class JaxModel:
+    """Jitted JAX functions of one model, for embedding (`Model.to_jax()`).
+
+    Each function takes points x of shape (..., d) and a scalar ε ≥ 0.
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    t: float
+    network: Callable      # f_ε(x)
+    hopf_cole: Callable    # u_ε(x) = xᵀA⁻¹x/(4t) − f_ε(x)
+    gibbs: Callable        # π(x; ε)
+    entropy: Callable      # Ent(π(x; ε))
+    tropical: Callable     # f_0(x) = max_j z_j(x)
+
+
+def to_jax(model) -> JaxModel:
+    """The network view of `model` as jitted JAX functions (quadratic Hamiltonians).
+
+    >>> from hjdsl.model.ir import Model
+    >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+    >>> j = m.to_jax()
+    >>> round(float(j.network(np.array([0.7]), 0.1)), 6)
+    -0.184505
+    """
+    from hjdsl.jaxsetup import jax_x64
+
+    jax = jax_x64()
+    jnp = _jnp()
+    W, b = model.weights()
+    ainv = jnp.asarray(model.hamiltonian.inverse)
+    t = float(model.t)
+
+    def quadratic(x):
+        x = jnp.asarray(x)
+        return jnp.einsum("...d,de,...e->...", x, ainv, x) / (4.0 * t)
+
+    return JaxModel(
+        W=W, b=b, t=t,
+        network=jax.jit(lambda x, eps: lse_value(x, W, b, eps)),
+        hopf_cole=jax.jit(lambda x, eps: quadratic(x) - lse_value(x, W, b, eps)),
+        gibbs=jax.jit(lambda x, eps: gibbs_weights(x, W, b, eps)),
+        entropy=jax.jit(lambda x, eps: entropy(x, W, b, eps)),
+        tropical=jax.jit(lambda x: lse_value(x, W, b, 0.0)),
+    )
