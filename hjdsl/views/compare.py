@@ -1,0 +1,269 @@
+"""The compare driver: every view of one model at the evaluation points, as one xarray Dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hjdsl.errors import DataError, Diagnostic, UsageError
+
+# What each view is, per Hamiltonian family: exact for quadratic H; for norm H only ε = 0 is.
+VIEWS = ("network", "tropical", "hopf_cole", "hopf_lax", "convex", "pde", "grid")
+
+
+def _usage(message: str, code: str = "U010") -> UsageError:
+    return UsageError((Diagnostic("error", message, code=code),))
+
+
+def check_eps(model, eps) -> np.ndarray:
+    """The ε values to evaluate: the model's sweep, or `eps` (a number or a list, all ≥ 0)."""
+    values = model.eps if eps is None else np.atleast_1d(np.asarray(eps, dtype=np.float64))
+    if values.ndim != 1 or values.size == 0:
+        raise _usage(f"eps must be a number or a non-empty list, got shape {values.shape}")
+    if np.any(~np.isfinite(values)) or np.any(values < 0):
+        raise _usage(f"eps values must be finite and ≥ 0, got {values.tolist()}")
+    return values
+
+
+def check_points(model, x) -> np.ndarray:
+    """The evaluation points as an (n, d) float64 array (a 1-D array is n points when d = 1)."""
+    points = model.evaluate if x is None else np.asarray(x, dtype=np.float64)
+    d = model.dim
+    if points.ndim == 1:
+        points = points[:, None] if d == 1 else points[None, :]
+    if points.ndim != 2 or points.shape[1] != d or points.shape[0] == 0:
+        raise _usage(f"x must hold points of dimension {d} (shape (n, {d})), got shape "
+                     f"{np.shape(x)}")
+    if not np.all(np.isfinite(points)):
+        raise _usage("x must be finite")
+    return points
+
+
+def check_audit(audit, n_points: int) -> int | None:
+    """`audit`: None (the convex view's default subset), a count ≥ 0, or "all"."""
+    if audit is None:
+        return None
+    if isinstance(audit, str):
+        if audit.strip().lower() == "all":
+            return n_points
+        try:
+            audit = int(audit)
+        except ValueError:
+            raise _usage(f"--audit takes a number of points or `all`, got {audit!r}") from None
+    if int(audit) < 0:
+        raise _usage(f"--audit must be ≥ 0, got {audit}")
+    return min(int(audit), n_points)
+
+
+def compare(model, eps=None, x=None, audit=None, grid: bool = True, chunk: int | None = None):
+    """The four views of `model` at points `x` for every ε, with residuals and bounds.
+
+    `eps` defaults to the model's sweep and `x` to its evaluation points; `audit` is how many
+    points the convex view solves (None: its default subset; 0: skip; "all"); `grid=False` skips
+    the finite-difference solver. Returns the Dataset of design.md §4.
+
+    >>> from hjdsl.model.ir import Model
+    >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+    >>> ds = m.compare(eps=[1.0, 0.1, 0.0], x=[0.0, 0.7], audit=0, grid=False)
+    >>> ds.network.sel(eps=0.1).round(6).values.tolist()
+    [-0.293185, -0.184505]
+    """
+    eps = check_eps(model, eps)
+    x = check_points(model, x)
+    closed = closed_form(model, eps, x, chunk=chunk)
+    convex = convex_part(model, eps, x, check_audit(audit, x.shape[0]))
+    grid_out = grid_part(model, eps, x) if grid else skipped_grid(eps, x, "skipped (grid=False)")
+    return build_dataset(model, eps, x, closed, convex, grid_out)
+
+
+def closed_form(model, eps, x, chunk: int | None = None) -> dict:
+    """Network, Hopf–Cole, tropical / Hopf–Lax, attribution, identity and PDE residuals."""
+    from hjdsl.model.maps import quadratic_term
+    from hjdsl.views.hopf_cole import hopf_cole_view
+    from hjdsl.views.network import network_view
+    from hjdsl.views.pde import residual_view
+    from hjdsl.views.tropical import tropical_view
+
+    ham, n_eps, n = model.hamiltonian, eps.size, x.shape[0]
+    trop = tropical_view(model, x)
+    out = {"hopf_lax": trop["u0"], "active": trop["active"], "reachable": trop["reachable"],
+           "gap": trop["gap"]}
+    if ham.kind == "quadratic":
+        W, b = model.weights()
+        net = network_view(x, W, b, eps, chunk=chunk)
+        hc = hopf_cole_view(x, model.y, model.g, model.t, ham, eps, weights=False, chunk=chunk)
+        quad = quadratic_term(x, model.t, ham)
+        res = residual_view(model, x, eps)
+        # At ε = 0, u_0 has kinks where two atoms tie; the residual is only defined off them.
+        kink = trop["gap"] <= 1e-9 * np.maximum(1.0, np.abs(trop["u0"]))
+        res["residual"][eps == 0] = np.where(kink, np.nan, res["residual"][eps == 0])
+        out.update(network=net["f"], tropical=trop["f0"], hopf_cole=hc["u"], quadratic=quad,
+                   attribution=net["pi"], entropy=net["entropy"],
+                   identity=net["f"] + hc["u"] - quad, pde=res["residual"], pde_scale=res["scale"])
+    else:
+        hc = hopf_cole_view(x, model.y, model.g, model.t, ham, eps, weights=True, chunk=chunk)
+        nan2 = np.full((n_eps, n), np.nan)
+        out.update(network=nan2, tropical=np.full(n, np.nan), hopf_cole=hc["u"],
+                   quadratic=np.full(n, np.nan), attribution=hc["pi"], entropy=hc["entropy"],
+                   identity=nan2, pde=nan2, pde_scale=nan2)
+    return out
+
+
+def convex_part(model, eps, x, audit) -> dict:
+    """The convex view's arrays, or NaN-filled ones with a note when it is skipped or missing."""
+    n_eps, n, N = eps.size, x.shape[0], model.n_atoms
+    empty = {"value": np.full((n_eps, n), np.nan), "pi": np.full((n_eps, n, N), np.nan),
+             "duality_gap": np.full((n_eps, n), np.nan),
+             "status": np.full((n_eps, n), "", dtype=object), "audited": np.zeros(n, bool),
+             "solver": np.full(n_eps, "", dtype=object), "exact": None, "note": ""}
+    if audit == 0:
+        return {**empty, "note": "skipped (audit 0)"}
+    try:
+        from hjdsl.views.convex import convex_view
+    except ImportError as exc:
+        return {**empty, "note": f"convex view unavailable ({exc})"}
+    result = convex_view(model, eps, x, audit=audit)
+    return {"value": np.asarray(result.value, dtype=np.float64),
+            "pi": np.asarray(result.pi, dtype=np.float64),
+            "duality_gap": np.asarray(result.duality_gap, dtype=np.float64),
+            "status": np.asarray(result.status, dtype=object),
+            "audited": np.asarray(result.audited, dtype=bool),
+            "solver": np.asarray(result.solver, dtype=object),
+            "exact": bool(result.exact), "note": ""}
+
+
+def skipped_grid(eps, x, note: str) -> dict:
+    n_eps, n = eps.size, x.shape[0]
+    return {"value": np.full((n_eps, n), np.nan), "reference": np.full((n_eps, n), np.nan),
+            "error": np.full(n_eps, np.nan), "order": None, "note": note, "ran": False}
+
+
+def grid_part(model, eps, x) -> dict:
+    """The finite-difference solver's arrays, or NaN-filled ones with a note."""
+    try:
+        from hjdsl.views.grid_pde import grid_view
+    except ImportError as exc:
+        return skipped_grid(eps, x, f"grid solver unavailable ({exc})")
+    result = grid_view(model, eps, x)
+    if result is None:
+        return skipped_grid(eps, x, "not applicable (needs d ≤ 2 and initial data given as a "
+                                    "continuous expression g(y))")
+    return {"value": np.asarray(result.value, dtype=np.float64),
+            "reference": np.asarray(result.reference, dtype=np.float64),
+            "error": np.asarray(result.error, dtype=np.float64),
+            "order": None if result.order is None else float(result.order),
+            "note": str(result.note or ""), "ran": True}
+
+
+def _exactness(model, eps, convex: dict, grid: dict) -> dict:
+    """Attributes saying which views are exact, structural, undefined or approximate."""
+    if model.hamiltonian.exact:
+        convex_label = "exact" if convex["exact"] in (True, None) else "structural"
+        labels = dict(network="exact", tropical="exact", hopf_cole="exact", hopf_lax="exact",
+                      convex=convex_label, pde="exact")
+        summary = "exact: all views agree to round-off (network, Hopf-Cole) or solver tolerance"
+    else:
+        labels = dict(network="not defined (the LSE weight map needs quadratic H)",
+                      tropical="not defined (the LSE weight map needs quadratic H)",
+                      hopf_cole="structural (entropic analogue over reachable atoms) for eps > 0",
+                      hopf_lax="exact", convex="exact at eps = 0, structural for eps > 0",
+                      pde="not defined (the entropic analogue is not a viscous solution)")
+        summary = ("hopf_lax and eps = 0 exact; eps > 0 views are structural analogues, "
+                   "not viscous solutions")
+    labels["grid"] = "approximate (finite differences)" if grid["ran"] else grid["note"]
+    return {"exact": summary, **{f"exact_{k}": v for k, v in labels.items()}}
+
+
+def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
+    """Assemble the design.md §4 Dataset: named dims with coordinates, views, residuals, attrs."""
+    import xarray as xr
+
+    from hjdsl.results import stamp
+
+    n, N, d = x.shape[0], model.n_atoms, model.dim
+    EP, E, P = ("eps", "point"), ("eps",), ("point",)
+    n_log = eps * np.log(N)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        ratio = np.where(eps[:, None] > 0, closed["gap"][None, :] / np.where(eps > 0, eps, 1)[:, None],
+                         np.inf)
+    gap_bound = eps[:, None] * np.log1p((N - 1) * np.exp(-ratio))
+    data = {
+        "x": (("point", "dim"), x), "y": (("particle", "dim"), np.asarray(model.y)),
+        "g": (("particle",), np.asarray(model.g)),
+        "network": (EP, closed["network"]), "tropical": (P, closed["tropical"]),
+        "hopf_cole": (EP, closed["hopf_cole"]), "hopf_lax": (P, closed["hopf_lax"]),
+        "convex": (EP, convex["value"]),
+        "attribution": (("eps", "point", "particle"), closed["attribution"]),
+        "entropy": (EP, closed["entropy"]), "identity_residual": (EP, closed["identity"]),
+        "pde_residual": (EP, closed["pde"]), "pde_scale": (EP, closed["pde_scale"]),
+        "quadratic_term": (P, closed["quadratic"]),
+        "active_atom": (P, closed["active"].astype(np.int64)),
+        "reachable_atoms": (P, closed["reachable"].astype(np.int64)),
+        "logit_gap": (P, closed["gap"]), "eps_log_n": (E, n_log), "gap_bound": (EP, gap_bound),
+        "convex_attribution": (("eps", "point", "particle"), convex["pi"]),
+        "convex_duality_gap": (EP, convex["duality_gap"]),
+        "convex_status": (EP, convex["status"].astype(str)),
+        "convex_solver": (E, convex["solver"].astype(str)),
+        "convex_audited": (P, convex["audited"].astype(np.int8)),
+        "grid": (EP, grid["value"]), "grid_reference": (EP, grid["reference"]),
+        "grid_error": (E, grid["error"]),
+    }
+    coords = {"eps": eps, "point": np.arange(n), "particle": np.arange(N), "dim": np.arange(d)}
+    ds = xr.Dataset(data, coords=coords)
+    _describe(ds)
+    solvers = sorted({s for s in convex["solver"].astype(str).ravel() if s})
+    statuses = convex["status"].astype(str)
+    counts = {s: int((statuses == s).sum()) for s in sorted(set(statuses.ravel())) if s}
+    return stamp(ds, model, n_atoms=N, **_exactness(model, eps, convex, grid),
+                 convex_solvers=",".join(solvers) or "none",
+                 convex_statuses=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none",
+                 convex_note=convex["note"], grid_note=grid["note"], grid_order=grid["order"],
+                 grid_ran=grid["ran"])
+
+
+DESCRIPTIONS = {
+    "x": "evaluation points", "y": "atoms y_j", "g": "initial data g_j at the atoms",
+    "network": "f_eps(x) = eps log sum_j exp(z_j/eps), the LSE layer",
+    "tropical": "f_0(x) = max_j z_j(x)", "hopf_cole": "u_eps(x,t) = -eps log sum_j exp(-c_j/eps)",
+    "hopf_lax": "u_0(x,t) = min_j c_j(x) (+inf where no atom reaches x)",
+    "convex": "value of the entropy-regularised convex program for u_eps (NaN: not audited)",
+    "attribution": "Gibbs weights pi_j(x; eps) = d f_eps / d b_j",
+    "entropy": "Ent(pi) = d f_eps / d eps",
+    "identity_residual": "f_eps + u_eps - x'A^-1x/(4t)",
+    "pde_residual": "u_t + H(grad u) - eps tr(A hess u) + eps d/(2t), by autodiff",
+    "pde_scale": "|u_t| + |H(grad u)| + eps|tr(A hess u)| + eps d/(2t)",
+    "quadratic_term": "x'A^-1x/(4t)", "active_atom": "argmin_j c_j(x) (-1: no atom reaches)",
+    "reachable_atoms": "atoms whose cost c_j(x) is finite",
+    "logit_gap": "Delta: gap between the two largest logits (two smallest costs)",
+    "eps_log_n": "eps log N, the uniform tropical bound",
+    "gap_bound": "eps log(1 + (N-1) exp(-Delta/eps)), the gap-form tropical bound",
+    "convex_attribution": "optimal pi of the convex program", "convex_duality_gap": "duality gap",
+    "convex_status": "solver status per solve ('' = not audited)",
+    "convex_solver": "solver used per eps", "convex_audited": "1 where the convex view solved",
+    "grid": "finite-difference grid solution at the points",
+    "grid_reference": "the value the grid solution is compared with",
+    "grid_error": "max abs grid error per eps",
+}
+
+
+def _describe(ds) -> None:
+    for name, text in DESCRIPTIONS.items():
+        ds[name].attrs["long_name"] = text
+
+
+def load_fit_atoms(path: str):
+    """(y_hat, g_hat) from a solve result file (root group), or a DataError saying what is missing."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            missing = [name for name in ("y_hat", "g_hat") if name not in ds.variables]
+            if missing:
+                raise DataError((Diagnostic(
+                    "error", f"{path}: not a solve result: no {' or '.join(missing)} in its root "
+                    "group", hint="pass the file written by `hjdsl solve ... -o FIT.nc`",
+                    code="D010"),))
+            return np.asarray(ds["y_hat"].values, dtype=np.float64), \
+                np.asarray(ds["g_hat"].values, dtype=np.float64)
+    except (OSError, ValueError) as exc:
+        raise DataError((Diagnostic("error", f"cannot read {path} as netCDF: {exc}",
+                                    code="D011"),)) from None
