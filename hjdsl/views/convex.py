@@ -1,0 +1,191 @@
+"""The convex view: u_ε as an entropy-regularised program over the simplex, audited point by point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hjdsl.errors import UsageError
+
+DEFAULT_AUDIT = 25  # points audited when `audit` is None: evenly spaced, so `compare` stays quick
+
+
+@dataclass(frozen=True)
+class ConvexResult:
+    """The convex view on an ε sweep × evaluation points (NaN / "" where a point was not audited).
+
+    value (n_eps, n_point) = u_ε from the solver; pi (n_eps, n_point, N) the optimal weights;
+    duality_gap (n_eps, n_point) = P(π̂) − D(λ) ≥ 0 (docs/convex.md); status (n_eps, n_point) the
+    solver status; audited (n_point,); solver (n_eps,) the solvers used at each ε; exact: whether
+    the program is the exact u_ε (False for norm H at ε > 0); hopf_lax_value (n_point,) and
+    hopf_lax_argmin (n_point, d) from the continuous program when g is an expression, else None.
+    """
+
+    value: np.ndarray
+    pi: np.ndarray
+    duality_gap: np.ndarray
+    status: np.ndarray
+    audited: np.ndarray
+    solver: np.ndarray
+    exact: bool
+    hopf_lax_value: np.ndarray | None
+    hopf_lax_argmin: np.ndarray | None
+    note: str
+    hopf_lax_status: np.ndarray | None = None
+
+
+def audit_points(n_point: int, audit: int | None) -> np.ndarray:
+    """Which points the convex view solves at: a boolean mask of length n_point.
+
+    None → up to DEFAULT_AUDIT evenly spaced points (first and last included); 0 → none;
+    -1 or a count ≥ n_point → all; k → k evenly spaced points. Deterministic.
+
+    >>> audit_points(9, 3).nonzero()[0].tolist()
+    [0, 4, 8]
+    """
+    count = DEFAULT_AUDIT if audit is None else n_point if audit == -1 else int(audit)
+    if count < 0:
+        raise UsageError.single(f"audit must be a count ≥ 0 or -1 (all points), got {audit}")
+    mask = np.zeros(n_point, dtype=bool)
+    if count > 0 and n_point > 0:
+        mask[np.unique(np.round(np.linspace(0, n_point - 1, min(count, n_point))).astype(int))] = True
+    return mask
+
+
+def atom_costs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Costs c_j(x) (n, N) and reachability (n, N) at points x (n, d), vectorised.
+
+    Quadratic H: c_j = g_j + (x−y_j)ᵀA⁻¹(x−y_j)/(4t), every atom reachable. Norm H = a‖p‖_q:
+    c_j = g_j, reachable iff ‖x − y_j‖_q* ≤ a·t (the Lagrangian is the indicator of that ball).
+
+    >>> from hjdsl.model.ir import Model
+    >>> m = Model.from_atoms([[-1.0], [1.0]], [0.0, 0.5])
+    >>> atom_costs(m, np.array([[0.0]]))[0].tolist()
+    [[0.25, 0.75]]
+    """
+    from hjdsl.views.convex_hopf_lax import DUAL_NORM
+
+    x = np.asarray(x, dtype=float).reshape(-1, model.dim)
+    diff = x[:, None, :] - model.y[None, :, :]
+    ham = model.hamiltonian
+    if ham.kind == "quadratic":
+        quad = np.einsum("nid,de,nie->ni", diff, ham.inverse, diff)
+        return model.g[None, :] + quad / (4.0 * model.t), np.ones(quad.shape, dtype=bool)
+    reach = np.linalg.norm(diff, ord=DUAL_NORM[ham.kind], axis=-1) <= ham.scale * model.t
+    return np.broadcast_to(model.g, reach.shape).copy(), reach
+
+
+def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = None,
+                workers: int | None = None, solver_options: dict | None = None) -> ConvexResult:
+    """Solve the convex programs for every ε and every audited point (see docs/convex.md).
+
+    `solver_options` maps a solver name (CLARABEL, SCS, HIGHS) to extra keyword options.
+
+    >>> from hjdsl.model.ir import Model
+    >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+    >>> r = convex_view(m, np.array([1.0, 0.0]), np.array([[0.7]]))
+    >>> r.value.round(6).tolist(), r.status.tolist(), r.solver.tolist()
+    ([[-0.514908], [0.31]], [['optimal'], ['optimal']], ['CLARABEL', 'HIGHS'])
+    """
+    from hjdsl.views import convex_pool
+
+    eps = np.atleast_1d(np.asarray(eps, dtype=float))
+    x = np.asarray(x, dtype=float).reshape(-1, model.dim)
+    if np.any(~np.isfinite(eps)) or np.any(eps < 0):
+        raise UsageError.single(f"the convex view needs finite ε ≥ 0, got {eps.tolist()}")
+    workers = convex_pool.default_workers() if workers is None else max(1, int(workers))
+    n_eps, n_point, n_atoms = eps.size, x.shape[0], model.n_atoms
+    audited = audit_points(n_point, audit)
+    points = np.flatnonzero(audited)
+    options = solver_options or {}
+
+    hopf_lax = _hopf_lax(model, x, points, workers, options)  # first: a non-convex g fails fast
+    costs, reach = atom_costs(model, x[points])
+    # every (ε, point) pair, ε-major
+    e_idx, p_idx = np.divmod(np.arange(n_eps * points.size), max(points.size, 1))
+    out, how = convex_pool.run("simplex", (n_atoms, options), {
+        "costs": costs[p_idx], "reach": reach[p_idx], "eps": eps[e_idx]}, workers) \
+        if points.size else (None, "nothing audited")
+
+    value = np.full((n_eps, n_point), np.nan)
+    pi = np.full((n_eps, n_point, n_atoms), np.nan)
+    gap = np.full((n_eps, n_point), np.nan)
+    status = np.full((n_eps, n_point), "", dtype=object)
+    solver = np.full(n_eps, "", dtype=object)
+    if out is not None:
+        cols = points[p_idx]
+        value[e_idx, cols], pi[e_idx, cols], gap[e_idx, cols] = out["value"], out["pi"], out["gap"]
+        status[e_idx, cols] = out["status"]
+        for i in range(n_eps):
+            used = [s for s in dict.fromkeys(out["solver"][e_idx == i]) if s]
+            solver[i] = "+".join(dict.fromkeys("+".join(used).split("+"))) if used else ""
+
+    exact = bool(model.hamiltonian.exact or not np.any(eps > 0))
+    return ConvexResult(value, pi, gap, status.astype(str), audited, solver.astype(str), exact,
+                        *hopf_lax[:2], _note(model, eps, points.size, n_point, exact, how),
+                        hopf_lax[2])
+
+
+def _hopf_lax(model, x, points, workers, options):
+    """The continuous-g program at the audited points, when g is an expression of y."""
+    if model.initial.source != "expr" or model.initial.expr is None:
+        return None, None, None
+    from hjdsl.views import convex_pool
+    from hjdsl.views.convex_hopf_lax import HopfLaxProgram, HopfLaxSpec
+
+    spec = (HopfLaxSpec.from_model(model), options)
+    HopfLaxProgram(*spec)  # lowering and the convexity check happen here, before any solve
+    value = np.full(x.shape[0], np.nan)
+    argmin = np.full(x.shape, np.nan)
+    status = np.full(x.shape[0], "", dtype=object)
+    if points.size:
+        out, _ = convex_pool.run("hopf_lax", spec, {"x": x[points]}, workers)
+        value[points], argmin[points], status[points] = out["value"], out["argmin"], out["status"]
+    return value, argmin, status.astype(str)
+
+
+def _note(model, eps, n_audited, n_point, exact, how) -> str:
+    parts = [f"audited {n_audited} of {n_point} points ({how})"]
+    if not exact:
+        parts.append(f"the Hamiltonian {model.hamiltonian.text} is not quadratic: for ε > 0 the "
+                     "entropic program is a structural analogue of the viscous solution, not exact; "
+                     "the ε = 0 program is the exact Hopf–Lax value")
+    return "; ".join(parts)
+
+
+def to_cvxpy(model, x=None, eps=None, program: str = "simplex"):
+    """The convex program of `model` as a cvxpy Problem and a dict of its Parameters/Variables.
+
+    program "simplex" (default): min_π c(x)·π − ε·Σ entr(π), Σπ = 1, with params `costs` (the
+    Parameter c, set to c(x)), `eps` (a nonneg Parameter) and the Variable `pi`. x defaults to the
+    first evaluation point and ε to the first of the sweep. For norm Hamiltonians there is also
+    a Parameter `reach` (1 for atoms within reach of x, else 0) and the constraint π ≤ reach.
+    program "hopf_lax" (g an expression): min_y g(y) + t·L((x−y)/t), params `x` and Variable `y`.
+
+    >>> from hjdsl.model.ir import Model
+    >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0], eps=[1.0])
+    >>> problem, params = to_cvxpy(m, x=[0.7])
+    >>> round(float(problem.solve(solver="CLARABEL")), 6)
+    -0.514908
+    """
+    x = model.evaluate[0] if x is None else np.asarray(x, dtype=float).reshape(model.dim)
+    if program == "hopf_lax":
+        from hjdsl.views.convex_hopf_lax import HopfLaxProgram, HopfLaxSpec
+
+        if model.initial.source != "expr" or model.initial.expr is None:
+            raise UsageError.single("the Hopf–Lax program needs initial data given as g(y) = …")
+        hl = HopfLaxProgram(HopfLaxSpec.from_model(model))
+        hl.x.value = x
+        return hl.problem, {"x": hl.x, "y": hl.y}
+    if program != "simplex":
+        raise UsageError.single(f"unknown convex program `{program}` (use simplex or hopf_lax)")
+    from hjdsl.views.convex_simplex import entropic_problem
+
+    costs, reach = atom_costs(model, x[None, :])
+    problem, params = entropic_problem(model.n_atoms, with_reach=not model.hamiltonian.exact)
+    params["costs"].value = costs[0]
+    params["eps"].value = float(model.eps[0] if eps is None else eps)
+    if "reach" in params:
+        params["reach"].value = reach[0].astype(float)
+    return problem, params

@@ -1,0 +1,112 @@
+"""Run batches of convex solves in this process or spread over a pool of worker processes."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+
+import numpy as np
+
+# Below this many solves the batch runs in-process: a worker must start an interpreter and import
+# cvxpy (≈2 s here) before its first solve, while one warm re-solve costs ≈3–6 ms
+# (benchmarks/bench_convex.py measures both).
+SERIAL_BELOW = 400
+
+_POOL = None
+_POOL_WORKERS = 0
+_PROGRAMS: dict[bytes, object] = {}  # per process: compiled programs, keyed by their spec
+
+
+def default_workers() -> int:
+    """Both cores of this machine (at most two: the solves are short, the pool is not free)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dict, str]:
+    """Solve every row of `rows`; return the stacked outputs and a note on how they ran.
+
+    kind "simplex": spec = (n_atoms, options), rows = costs (k, N), reach (k, N), eps (k,).
+    kind "hopf_lax": spec = (HopfLaxSpec, options), rows = x (k, d).
+    """
+    size = len(next(iter(rows.values())))
+    if workers <= 1 or size < SERIAL_BELOW:
+        return work(kind, spec, rows), "in-process"
+    # ~4 chunks per worker balance uneven solve times without paying much per task
+    bounds = np.linspace(0, size, 4 * workers + 1).astype(int)
+    chunks = [{k: v[a:b] for k, v in rows.items()} for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    try:
+        parts = list(_pool(workers).map(work, [kind] * len(chunks), [spec] * len(chunks), chunks))
+    except Exception as exc:  # a broken pool must not lose the audit: solve here instead, and say so
+        shutdown()
+        return work(kind, spec, rows), f"worker pool failed ({type(exc).__name__}); solved in-process"
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, f"{workers} worker processes"
+
+
+def work(kind: str, spec, rows: dict[str, np.ndarray]) -> dict:
+    """Solve a chunk with this process's compiled program (built on first use)."""
+    program = _program(kind, spec)
+    if kind == "simplex":
+        records = [program.solve(c, r, float(e))
+                   for c, r, e in zip(rows["costs"], rows["reach"], rows["eps"])]
+        return {
+            "value": np.array([r.value for r in records], dtype=float),
+            "pi": np.array([r.pi for r in records], dtype=float).reshape(len(records), -1),
+            "gap": np.array([r.gap for r in records], dtype=float),
+            "status": np.array([r.status for r in records], dtype=object),
+            "solver": np.array([r.solver for r in records], dtype=object),
+        }
+    solved = [program.solve(x) for x in rows["x"]]
+    return {
+        "value": np.array([s[0] for s in solved], dtype=float),
+        "argmin": np.array([s[1] for s in solved], dtype=float).reshape(len(solved), -1),
+        "status": np.array([s[2] for s in solved], dtype=object),
+        "solver": np.array([s[3] for s in solved], dtype=object),
+    }
+
+
+def _program(kind: str, spec):
+    key = hashlib.sha256(pickle.dumps((kind, spec))).digest()
+    if key not in _PROGRAMS:
+        if len(_PROGRAMS) > 16:  # a long session with many models: keep memory bounded
+            _PROGRAMS.clear()
+        if kind == "simplex":
+            from hjdsl.views.convex_simplex import SimplexPrograms
+
+            _PROGRAMS[key] = SimplexPrograms(spec[0], spec[1])
+        else:
+            from hjdsl.views.convex_hopf_lax import HopfLaxProgram
+
+            _PROGRAMS[key] = HopfLaxProgram(spec[0], spec[1])
+    return _PROGRAMS[key]
+
+
+def _pool(workers: int):
+    """One pool per session, reused across calls (its workers keep their compiled programs).
+
+    Workers come from a fork server (or are spawned), never forked from this process: JAX may
+    already be running threads here, and fork() with live threads can deadlock.
+    """
+    global _POOL, _POOL_WORKERS
+    from concurrent.futures import ProcessPoolExecutor
+
+    if _POOL is not None and _POOL_WORKERS == workers:
+        return _POOL
+    shutdown()
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        # the server imports cvxpy once; each worker forked from it then starts warm
+        ctx.set_forkserver_preload(["cvxpy", "hjdsl.views.convex_simplex"])
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    _POOL, _POOL_WORKERS = ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
+    return _POOL
+
+
+def shutdown() -> None:
+    """Stop the worker pool (it is also stopped at interpreter exit)."""
+    global _POOL, _POOL_WORKERS
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+    _POOL, _POOL_WORKERS = None, 0
