@@ -1,0 +1,175 @@
+"""The grid view: the finite-difference solution at the evaluation points, its reference and its order.
+
+`grid_view(model, eps, x)` is what `compare` calls; `convergence_study` refines one case and
+measures the observed order. Both work on a plain callable g(points) so they can be tested
+without a spec; `initial_function(model)` lowers the spec's expression g(y) to such a callable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hjdsl.views import grid_schemes as fd
+from hjdsl.views.grid_solver import Domain, solve
+from hjdsl.views.quadrature import dependence_box, hopf_cole, hopf_lax
+
+DEFAULT_CELLS = {1: 400, 2: 120}   # cells along the longest axis of the solved domain
+MAX_CELLS = {1: 20_000, 2: 400}    # the cap on what a caller may ask for
+REFERENCE_TOL = 1e-5               # quadrature self-check in grid_view: far below the grid error
+
+
+@dataclass(frozen=True)
+class GridResult:
+    """Grid-solver values and references at the points, one row per ε (see `grid_view`)."""
+
+    value: np.ndarray
+    reference: np.ndarray
+    error: np.ndarray
+    order: float | None
+    cells: int
+    note: str
+
+
+@dataclass(frozen=True)
+class ConvergenceStudy:
+    """Max-norm errors against the reference at each resolution, and the log-log slope."""
+
+    cells: tuple[int, ...]
+    h: np.ndarray
+    errors: np.ndarray
+    order: float
+    reference: np.ndarray
+
+
+def initial_function(model):
+    """g(points) from the spec's expression: points (n,) when d = 1, (n, d) otherwise."""
+    from hjdsl.model.lower import evaluate
+
+    expr, constants, t = model.initial.expr, dict(model.constants), float(model.t)
+
+    def g(points):
+        values = evaluate(expr, {**constants, "t": t, "y": points}, xp=np, pointwise={"y"})
+        return np.broadcast_to(np.asarray(values, dtype=float), points.shape[:1])
+
+    return g
+
+
+def solve_domain(g, ham, t: float, eps: float, x, cells: int) -> Domain:
+    """The grid for one ε: the dependence box of the points plus a numerical-diffusion buffer.
+
+    `cells` counts intervals along the domain's longest axis (in units of the spacing √D_kk
+    scaling of `grid_schemes.spacing_ratio`). The buffer, 6·√(ν t) + 3h with the scheme's
+    numerical viscosity ν ≈ speed·h, keeps the linear-extrapolation ghosts from reaching x.
+    """
+    x = np.asarray(x, dtype=float).reshape(len(x), -1)
+    lo, hi = dependence_box(g, ham, t, eps, x)
+    reach = max(float(np.max(x.min(axis=0) - lo)), float(np.max(hi - x.max(axis=0))), 1e-3)
+    ratio = fd.spacing_ratio(fd.diffusion_matrix(ham, x.shape[1]))
+    buffer = 0.0
+    for _ in range(2):  # the buffer depends on h, h on the domain length: one fixed-point pass
+        scale = float(np.max((hi - lo + 2.0 * buffer) / ratio)) / cells
+        buffer = 6.0 * np.sqrt(reach * scale) + 3.0 * scale
+    return Domain.covering(lo - buffer, hi + buffer, scale * ratio)
+
+
+def grid_values(g, ham, t: float, eps: float, x, *, cells: int, scheme: str = "auto",
+                domain: Domain | None = None):
+    """u at the points from one grid solve (domain from `solve_domain` unless given)."""
+    dom = domain or solve_domain(g, ham, t, eps, x, cells)
+    sol = solve(g, ham, eps, t, dom, scheme=scheme)
+    return sol.at(x), sol
+
+
+def reference_values(g, ham, t: float, eps: float, x, *, tol: float = 1e-10):
+    """(values, accuracy estimate): Hopf–Lax at ε = 0 (any H), Hopf–Cole quadrature at ε > 0
+    (quadratic H); (None, nan) for ε > 0 with a norm H, which has no exact reference."""
+    if eps == 0.0:
+        return hopf_lax(g, ham, t, x), 0.0
+    if ham.kind == "quadratic":
+        return hopf_cole(g, ham, t, eps, x, tol=tol)
+    return None, np.nan
+
+
+def convergence_study(g, ham, t: float, eps: float, x, *, cells=(50, 100, 200, 400),
+                      scheme: str = "auto", reference=None) -> ConvergenceStudy:
+    """Solve at each resolution on one fixed box and fit log(error) against log(h).
+
+    >>> from hjdsl.model.ir import Hamiltonian
+    >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
+    >>> x = np.linspace(-1, 1, 21)[:, None]
+    >>> study = convergence_study(lambda y: np.sqrt(1 + y**2), ham, 0.5, 0.0, x, cells=(100, 200, 400))
+    >>> 0.8 < study.order < 1.3
+    True
+    """
+    x = np.asarray(x, dtype=float).reshape(len(x), -1)
+    ref = reference_values(g, ham, t, eps, x)[0] if reference is None else np.asarray(reference)
+    if ref is None:
+        raise ValueError("no exact reference for ε > 0 with a norm Hamiltonian; pass `reference`")
+    box = solve_domain(g, ham, t, eps, x, min(cells))  # the coarsest buffer is the widest
+    length = box.hi - box.lo
+    ratio = box.h / np.max(box.h)
+    errors, hs = [], []
+    for n in cells:
+        h = float(np.max(length / ratio)) / n * ratio
+        value, _ = grid_values(g, ham, t, eps, x, cells=n, scheme=scheme,
+                               domain=Domain.covering(box.lo, box.hi, h))
+        errors.append(float(np.max(np.abs(value - ref))))
+        hs.append(float(h[0]))
+    hs, errors = np.asarray(hs), np.asarray(errors)
+    order = float(np.polyfit(np.log(hs), np.log(errors), 1)[0])
+    return ConvergenceStudy(tuple(int(n) for n in cells), hs, errors, order, ref)
+
+
+def grid_view(model, eps: np.ndarray, x: np.ndarray, *, cells: int | None = None) -> GridResult | None:
+    """The finite-difference view for `compare`; None unless d ≤ 2 and g is an expression.
+
+    For every ε: solve on a domain covering the points' dependence box, interpolate, and compare
+    with Hopf–Cole quadrature (ε > 0, quadratic H) or Hopf–Lax (ε = 0). `order` comes from a
+    second solve with half the cells: log2(max_ε error(cells/2) / max_ε error(cells)).
+    """
+    d = int(model.dim)
+    if d > 2 or model.initial.source != "expr" or model.initial.expr is None:
+        return None
+    eps = np.atleast_1d(np.asarray(eps, dtype=float))
+    x = np.asarray(x, dtype=float).reshape(-1, d)
+    n = int(min(cells or DEFAULT_CELLS[d], MAX_CELLS[d]))
+    g, ham, t = initial_function(model), model.hamiltonian, float(model.t)
+    value = np.full((eps.size, x.shape[0]), np.nan)
+    reference = np.full_like(value, np.nan)
+    coarse_errors, schemes, accuracy = [], set(), []
+    for i, e in enumerate(eps):
+        dom = solve_domain(g, ham, t, e, x, n)
+        value[i], sol = grid_values(g, ham, t, e, x, cells=n, domain=dom)
+        schemes.add(sol.scheme)
+        ref, estimate = reference_values(g, ham, t, e, x, tol=REFERENCE_TOL)
+        if ref is None:
+            continue
+        if e > 0:
+            accuracy.append(estimate)
+        reference[i] = ref
+        half = Domain.covering(dom.lo, dom.hi, 2.0 * dom.h)
+        coarse_errors.append(float(np.max(np.abs(grid_values(g, ham, t, e, x, cells=n // 2,
+                                                             domain=half)[0] - ref))))
+    error = np.max(np.abs(value - reference), axis=1)
+    fine = float(np.nanmax(error)) if np.any(np.isfinite(error)) else np.nan
+    order = None
+    if coarse_errors and fine > 1e-12:
+        order = float(np.log2(max(coarse_errors) / fine))
+    return GridResult(value, reference, error, order, n,
+                      _note(ham, eps, schemes, n, d, max(accuracy, default=None)))
+
+
+def _note(ham, eps, schemes, cells: int, d: int, accuracy: float | None) -> str:
+    parts = [f"{'/'.join(sorted(schemes))} scheme, forward Euler, {cells} cells on the longest "
+             f"axis (d = {d}); first order"]
+    if ham.kind != "quadratic" and np.any(eps > 0):
+        parts.append("no exact reference for eps > 0 with a norm Hamiltonian (reference NaN)")
+    reference = "reference: Hopf-Lax search at eps = 0"
+    if ham.kind == "quadratic":
+        reference += ", Hopf-Cole quadrature at eps > 0"
+    if accuracy is not None:
+        reference += f" (quadrature self-check {accuracy:.0e})"
+    parts.append(reference)
+    return "; ".join(parts)
