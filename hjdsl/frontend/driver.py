@@ -1,9 +1,82 @@
-"""parse / load: text → syntax → checked Model (placeholder until the front end lands)."""
+"""parse / load: text → syntax → checked Model. The only place that knows the stages' order."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hjdsl.errors import Diagnostic, Span, SpecError
+from hjdsl.frontend.check import check
+from hjdsl.frontend.parser import parse_syntax
+from hjdsl.model.expr import Expr
+from hjdsl.model.ir import Model
+
+MAX_SPEC_BYTES = 10_000_000
 
 
-def parse(text: str, name: str = "<string>"):
-    raise NotImplementedError("the front end is being built")
+def parse(text: str | bytes, name: str = "<string>") -> Model:
+    """Parse and check .hj text; data paths resolve relative to the current folder.
+
+    >>> m = parse("model m\\ndim 1\\nhamiltonian H(p) = |p|^2\\n"
+    ...           "particles y = [-1, 1]\\ninitial g(y) = abs(y)\\n")
+    >>> m.name, m.dim, m.g.tolist()
+    ('m', 1, [1.0, 1.0])
+    """
+    return _run(_as_text(text, name), name, Path.cwd(), None)
 
 
-def load(path):
-    raise NotImplementedError("the front end is being built")
+def load(path: str | os.PathLike) -> Model:
+    """Read, parse and check a .hj file; data paths resolve relative to its folder."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SpecError.single(f"{name}: no such file", hint="check the path of the spec",
+                               code="E901") from None
+    except IsADirectoryError:
+        raise SpecError.single(f"{name}: is a folder, not a .hj file", code="E901") from None
+    except OSError as exc:
+        raise SpecError.single(f"{name}: cannot read ({exc.strerror})", code="E901") from None
+    return _run(_as_text(raw, name), name, Path(path).resolve().parent, name)
+
+
+def _run(text: str, name: str, base_dir: Path, path: str | None) -> Model:
+    spec = parse_syntax(text, name)
+    return check(spec, base_dir, path)
+
+
+def _as_text(data: str | bytes, name: str) -> str:
+    """Decode bytes as UTF-8; reject binary input with a clear message."""
+    if isinstance(data, (bytes, bytearray)):
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError.single(f"{name}: the spec is {len(data):,} bytes; the limit is "
+                                   f"{MAX_SPEC_BYTES:,}", code="E902")
+        try:
+            data = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _binary(name, bytes(data), exc.start, "is not UTF-8 text") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError.single(f"{name}: the spec is {len(data):,} characters; the limit is "
+                               f"{MAX_SPEC_BYTES:,}", code="E902")
+    if "\x00" in data:
+        raise _binary(name, data.encode("utf-8", "replace"), data.encode("utf-8", "replace")
+                      .index(b"\x00"), "is a binary file (it contains NUL bytes)")
+    return data
+
+
+def _binary(name: str, raw: bytes, offset: int, what: str) -> SpecError:
+    line = raw.count(b"\n", 0, offset) + 1
+    col = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return SpecError((Diagnostic("error", f"{what}: byte 0x{raw[offset]:02x} at line {line}, "
+                                 f"column {col}", Span.point(name, line, col),
+                                 "a .hj spec is UTF-8 text", "E009"),))
+
+
+def parse_expression(text: str) -> Expr:
+    """The expression IR of one expression (for tests and the Python API).
+
+    >>> parse_expression("1 + 2*x").op
+    '+'
+    """
+    spec = parse_syntax(f"let _e = {text}\n", "<expression>")
+    return spec.statements[0].value

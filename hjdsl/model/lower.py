@@ -1,0 +1,263 @@
+"""Evaluate expression IR with numpy or jax.numpy: one dispatch table per node type and function."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+import numpy
+
+from hjdsl.errors import SpecError
+from hjdsl.model import expr as E
+
+CONSTANTS = {"pi": numpy.pi, "inf": numpy.inf}
+
+
+def evaluate(expr: E.Expr, env: dict, xp=numpy, pointwise=(), functions: dict | None = None):
+    """The value of `expr` with names from `env` (arrays), using the array module `xp`.
+
+    Names listed in `pointwise` carry a leading point axis: y is (n,) when d = 1 and (n, d)
+    otherwise; reductions (sum, norm, dot, one-argument min/max) act on the axis after it.
+    `functions` adds callables `f(xp, *args)` (the truth functions of synthetic data).
+
+    >>> from hjdsl.frontend.driver import parse_expression
+    >>> evaluate(parse_expression("abs(y) + 1"), {"y": numpy.array([-2.0, 3.0])}, pointwise={"y"})
+    array([3., 4.])
+    """
+    ctx = _Context(env, xp, frozenset(pointwise), functions or {})
+    guard = numpy.errstate(all="ignore") if xp is numpy else contextlib.nullcontext()
+    with guard:
+        value, _ = ctx.eval(expr)
+    return value
+
+
+def _fail(message: str, node: E.Expr, hint: str | None = None, code: str = "E201"):
+    raise SpecError.single(message, node.span, hint=hint, code=code)
+
+
+class _Context:
+    """Evaluation state; every value is a pair (array, has_point_axis)."""
+
+    def __init__(self, env, xp, pointwise, functions):
+        self.env, self.xp, self.pointwise, self.functions = env, xp, pointwise, functions
+
+    def eval(self, node: E.Expr):
+        handler = NODE_RULES.get(type(node))
+        if handler is None:
+            _fail(f"expressions of type {type(node).__name__} cannot be evaluated here", node)
+        return handler(self, node)
+
+    def rank(self, value) -> int:
+        arr, batched = value
+        return arr.ndim - int(batched)
+
+    def align(self, values):
+        """Give batched values trailing unit axes so they broadcast against vector constants."""
+        top = max(self.rank(v) for v in values)
+        out = []
+        for arr, batched in values:
+            missing = top - (arr.ndim - int(batched))
+            if batched and missing > 0:
+                arr = self.xp.reshape(arr, arr.shape[:1] + (1,) * missing + arr.shape[1:])
+            out.append(arr)
+        return out, any(b for _, b in values)
+
+
+def _num(ctx, node: E.Num):
+    return ctx.xp.asarray(node.value, dtype=float), False
+
+
+def _name(ctx, node: E.Name):
+    if node.id in ctx.env:
+        return ctx.xp.asarray(ctx.env[node.id], dtype=float), node.id in ctx.pointwise
+    if node.id in CONSTANTS:
+        return ctx.xp.asarray(CONSTANTS[node.id], dtype=float), False
+    _fail(f"unknown name `{node.id}`", node, code="E202",
+          hint="names in scope here: " + ", ".join(sorted(set(ctx.env) | set(CONSTANTS))))
+
+
+def _vector(ctx, node: E.Vector):
+    if not node.items:
+        _fail("an empty list has no value here", node, code="E203")
+    values = [ctx.eval(item) for item in node.items]
+    ranks = {ctx.rank(v) for v in values}
+    if len(ranks) > 1:
+        _fail("the entries of this list have different shapes", node, code="E204",
+              hint="a matrix is a list of rows of equal length, e.g. [[1, 0], [0, 1]]")
+    arrays, batched = ctx.align(values)
+    try:
+        arrays = ctx.xp.broadcast_arrays(*arrays)
+    except ValueError:
+        _fail("the entries of this list have different lengths", node, code="E204",
+              hint="a matrix is a list of rows of equal length, e.g. [[1, 0], [0, 1]]")
+    return ctx.xp.stack(arrays, axis=-1), batched
+
+
+def _unary(ctx, node: E.Unary):
+    arr, batched = ctx.eval(node.operand)
+    return (-arr if node.op == "-" else arr), batched
+
+
+BINARY: dict[str, Callable] = {
+    "+": lambda xp, a, b: a + b,
+    "-": lambda xp, a, b: a - b,
+    "*": lambda xp, a, b: a * b,
+    "/": lambda xp, a, b: a / b,
+    "^": lambda xp, a, b: xp.power(a, b),
+}
+
+
+def _binary(ctx, node: E.Binary):
+    (a, b), batched = ctx.align([ctx.eval(node.left), ctx.eval(node.right)])
+    try:
+        return BINARY[node.op](ctx.xp, a, b), batched
+    except (ValueError, TypeError):
+        _fail(f"shapes {tuple(a.shape)} and {tuple(b.shape)} do not match in `{node.op}`", node,
+              code="E204")
+
+
+def _index(ctx, node: E.Index):
+    arr, batched = ctx.eval(node.base)
+    if arr.ndim - int(batched) == 0:
+        if node.index == 0:  # y[0] of a 1-D point is y itself
+            return arr, batched
+        _fail(f"index {node.index} of a scalar (only [0] exists)", node, code="E205")
+    length = arr.shape[-1]
+    if node.index >= length:
+        _fail(f"index {node.index} is out of range for a vector of length {length}", node,
+              code="E205", hint=f"components are numbered 0 to {length - 1}")
+    return arr[..., node.index], batched
+
+
+def _call(ctx, node: E.Call):
+    if node.func in ctx.functions:
+        values = [ctx.eval(a) for a in node.args]
+        try:
+            out = ctx.functions[node.func](ctx.xp, *[v[0] for v in values])
+        except (ValueError, TypeError) as exc:
+            _fail(f"{node.func}(): {exc}", node, code="E207")
+        return out, any(v[1] for v in values)
+    rule = FUNCTIONS.get(node.func)
+    if rule is None:
+        _fail(f"unknown function `{node.func}`", node, code="E206",
+              hint="functions: " + ", ".join(sorted(FUNCTIONS)))
+    low, high, impl = rule
+    if not low <= len(node.args) <= high:
+        want = str(low) if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
+        _fail(f"{node.func}() takes {want} argument{'s' if want != '1' else ''}, "
+              f"got {len(node.args)}", node, code="E207")
+    return impl(ctx, node, [ctx.eval(a) for a in node.args])
+
+
+def _elementwise(f):
+    return 1, 1, lambda ctx, node, vals: (f(ctx.xp, vals[0][0]), vals[0][1])
+
+
+def _reduce(ctx, value, f):
+    arr, batched = value
+    if arr.ndim - int(batched) == 0:
+        return value
+    return f(arr), batched
+
+
+def _norm(ctx, node, vals):
+    xp = ctx.xp
+    order = 2.0
+    if len(vals) == 2:
+        arr = numpy.asarray(vals[1][0])
+        if vals[1][1] or arr.ndim or float(arr) not in (1.0, 2.0, numpy.inf):
+            _fail("the order of norm() must be 1, 2 or inf", node.args[1], code="E208")
+        order = float(arr)
+    arr, batched = vals[0]
+    if arr.ndim - int(batched) == 0:
+        return xp.abs(arr), batched
+    if order == 1.0:
+        return xp.sum(xp.abs(arr), axis=-1), batched
+    if order == 2.0:
+        return xp.sqrt(xp.sum(arr * arr, axis=-1)), batched
+    return xp.max(xp.abs(arr), axis=-1), batched
+
+
+def _extreme(which):
+    def impl(ctx, node, vals):
+        xp = ctx.xp
+        if len(vals) == 1:
+            return _reduce(ctx, vals[0], lambda a: getattr(xp, which)(a, axis=-1))
+        arrays, batched = ctx.align(vals)
+        fold = xp.maximum if which == "max" else xp.minimum
+        out = arrays[0]
+        for a in arrays[1:]:
+            out = fold(out, a)
+        return out, batched
+    return impl
+
+
+def _dot(ctx, node, vals):
+    (a, b), batched = ctx.align(vals)
+    try:
+        return ctx.xp.sum(a * b, axis=-1), batched
+    except (ValueError, TypeError):
+        _fail(f"dot() of shapes {tuple(a.shape)} and {tuple(b.shape)}", node, code="E204")
+
+
+FUNCTIONS = {
+    "abs": _elementwise(lambda xp, a: xp.abs(a)),
+    "sqrt": _elementwise(lambda xp, a: xp.sqrt(a)),
+    "exp": _elementwise(lambda xp, a: xp.exp(a)),
+    "log": _elementwise(lambda xp, a: xp.log(a)),
+    "sin": _elementwise(lambda xp, a: xp.sin(a)),
+    "cos": _elementwise(lambda xp, a: xp.cos(a)),
+    "tanh": _elementwise(lambda xp, a: xp.tanh(a)),
+    "square": _elementwise(lambda xp, a: a * a),
+    "norm": (1, 2, _norm),
+    "sum": (1, 1, lambda ctx, node, vals: _reduce(ctx, vals[0], lambda a: ctx.xp.sum(a, axis=-1))),
+    "min": (1, 99, _extreme("min")),
+    "max": (1, 99, _extreme("max")),
+    "dot": (2, 2, _dot),
+}
+
+NODE_RULES = {
+    E.Num: _num, E.Name: _name, E.Vector: _vector, E.Unary: _unary, E.Binary: _binary,
+    E.Index: _index, E.Call: _call,
+}
+
+
+def truth_functions(y, g, t: float, ainv) -> dict:
+    """tropical(x), hopf_lax(x), network(x, eps), hopf_cole(x, eps) for known atoms (numpy).
+
+    Quadratic H with metric A⁻¹: c_j = g_j + (x−y_j)ᵀA⁻¹(x−y_j)/(4t), z_j = W_j·x + b_j.
+    ε = 0 gives the tropical / Hopf–Lax values. Stable (max-shift) log-sum-exp throughout.
+    """
+    y = numpy.asarray(y, dtype=float)
+    g = numpy.asarray(g, dtype=float)
+    ainv = numpy.asarray(ainv, dtype=float)
+    d = y.shape[1]
+
+    def as_points(x):
+        x = numpy.asarray(x, dtype=float)
+        return x.reshape(-1, 1) if d == 1 and x.ndim <= 1 else x.reshape(-1, d)
+
+    def costs(x):
+        diff = as_points(x)[:, None, :] - y[None, :, :]
+        return g[None, :] + numpy.einsum("njd,de,nje->nj", diff, ainv, diff) / (4.0 * t)
+
+    def logits(x):  # z_j = W_j·x + b_j = xᵀA⁻¹x/(4t) − c_j
+        xs = as_points(x)
+        return numpy.einsum("nd,de,ne->n", xs, ainv, xs)[:, None] / (4.0 * t) - costs(x)
+
+    def soft(values, eps):
+        eps = numpy.asarray(eps, dtype=float)
+        if eps.ndim or not eps >= 0:
+            raise ValueError("eps must be a single number ≥ 0")
+        eps = float(eps)
+        top = values.max(axis=1)
+        if eps == 0:
+            return top
+        return top + eps * numpy.log(numpy.exp((values - top[:, None]) / eps).sum(axis=1))
+
+    return {
+        "tropical": lambda xp, x: logits(x).max(axis=1),
+        "hopf_lax": lambda xp, x: costs(x).min(axis=1),
+        "network": lambda xp, x, eps: soft(logits(x), eps),
+        "hopf_cole": lambda xp, x, eps: -soft(-costs(x), eps),
+    }
