@@ -1,0 +1,121 @@
+"""Bifurcations of the entropy landscape in ε: counts, critical points per ε and events (a Dataset)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hjdsl.errors import Diagnostic, UsageError
+
+DEFAULT_LEVELS = 41
+
+
+def default_box(model) -> tuple[float, float]:
+    """The atoms' coordinate range widened by half of it on each side (the same on every axis)."""
+    lo, hi = float(np.min(model.y)), float(np.max(model.y))
+    pad = 0.5 * max(hi - lo, 1e-6)
+    return lo - pad, hi + pad
+
+
+def eps_levels(model, eps_range=None) -> np.ndarray:
+    """The ε grid: linspace(LO, HI, N) from (LO, HI[, N]); default ε*/4 .. 4ε* (41 levels)."""
+    if eps_range is None:
+        star = model.n_atoms ** (-1.0 / model.dim)
+        eps_range = (star / 4, 4 * star)
+    values = [float(v) for v in eps_range]
+    if len(values) not in (2, 3) or not 0 < values[0] < values[1] or not np.all(np.isfinite(values)):
+        raise UsageError((Diagnostic("error", f"--eps-range needs LO,HI[,N] with 0 < LO < HI, got "
+                                     f"{values}", code="U030"),))
+    n = int(values[2]) if len(values) == 3 else DEFAULT_LEVELS
+    if n < 2:
+        raise UsageError((Diagnostic("error", "--eps-range needs at least 2 levels", code="U030"),))
+    return np.linspace(values[0], values[1], n)
+
+
+def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = True):
+    """Critical points of x ↦ Ent(π(x; ε)) in the box [lo, hi]^d for every ε level, and events.
+
+    >>> from hjdsl.model.ir import Model
+    >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+    >>> ds = bifurcate(m, eps_range=(0.1, 1.0, 10), box=(-3, 3))
+    >>> ds.n_min.values.tolist()[:2], ds.n_max.values.tolist()[-1], sorted(set(ds.event_kind.values))
+    ([2, 2], 1, ['fold'])
+    """
+    import xarray as xr
+
+    from hjdsl.analysis.continuation import events, sweep
+    from hjdsl.analysis.critical_points import DEDUP_TOL, Landscape
+    from hjdsl.analysis.gibbs import layer_weights
+    from hjdsl.progress import progress
+    from hjdsl.results import stamp
+
+    W, b = layer_weights(model)
+    levels = eps_levels(model, eps_range)
+    box = default_box(model) if box is None else tuple(float(v) for v in box)
+    if len(box) != 2 or not box[0] < box[1]:
+        raise UsageError((Diagnostic("error", f"--box needs LO,HI with LO < HI, got {box}",
+                                     code="U031"),))
+    land = Landscape(W, b, box, t=model.t)
+    with progress("critical points", len(levels), enabled=not quiet) as advance:
+        sets = sweep(land, levels, advance)
+    branch, found = events(land, sets, tol)
+
+    d = model.dim
+    width = max(1, max(len(s) for s in sets))
+    xs = np.full((len(levels), width, d), np.nan)
+    ent = np.full((len(levels), width), np.nan)
+    index = np.full((len(levels), width), np.nan)
+    ids = np.full((len(levels), width), np.nan)
+    for k, s in enumerate(sets):
+        xs[k, : len(s)] = s.x
+        ent[k, : len(s)] = s.entropy
+        index[k, : len(s)] = s.index
+        ids[k, : len(s)] = branch[k]
+    counts = np.array([[np.sum(s.index == 0), np.sum((s.index > 0) & (s.index < d)), np.sum(s.index == d)]
+                       for s in sets], dtype=np.int64)
+    ev_x = np.array([e.x for e in found]).reshape(-1, d)
+    ds = xr.Dataset(
+        {
+            "n_min": (("eps",), counts[:, 0]),
+            "n_saddle": (("eps",), counts[:, 1]),
+            "n_max": (("eps",), counts[:, 2]),
+            "crit_x": (("eps", "crit", "dim"), xs),
+            "crit_entropy": (("eps", "crit"), ent),
+            "crit_index": (("eps", "crit"), index),
+            "crit_branch": (("eps", "crit"), ids),
+            "event_eps": (("event",), np.array([e.eps for e in found], dtype=float)),
+            "event_kind": (("event",), np.array([e.kind for e in found], dtype=str)),
+            "event_x": (("event", "dim"), ev_x),
+            "event_entropy": (("event",), np.array([e.entropy for e in found], dtype=float)),
+            "event_detail": (("event",), np.array([e.detail for e in found], dtype=str)),
+            "y": (("particle", "dim"), np.asarray(model.y, dtype=float)),
+            "g": (("particle",), np.asarray(model.g, dtype=float)),
+        },
+        coords={"eps": levels, "crit": np.arange(width), "dim": np.arange(d),
+                "event": np.arange(len(found)), "particle": np.arange(model.n_atoms)},
+    )
+    ds["crit_index"].attrs["meaning"] = "Morse index: 0 minimum, d maximum, else saddle; NaN padding"
+    return stamp(ds, model, analysis="bifurcation", box_lo=box[0], box_hi=box[1],
+                 eps_star=float(model.n_atoms ** (-1.0 / d)), length_scale=land.scale,
+                 dedup_tol=DEDUP_TOL * land.scale, bisection_tol=float(tol))
+
+
+def format_report(ds) -> str:
+    """The count table (one line per change of counts) and the events."""
+    lines = [f"{ds.attrs['model']}: critical points of Ent(pi(x; eps)) in the box "
+             f"[{ds.attrs['box_lo']:g}, {ds.attrs['box_hi']:g}]^{ds.sizes['dim']}, "
+             f"eps* = {ds.attrs['eps_star']:.4g}",
+             f"{'eps from':>10} {'eps to':>10}  {'min':>4} {'saddle':>6} {'max':>4}"]
+    counts = np.stack([ds.n_min.values, ds.n_saddle.values, ds.n_max.values], axis=1)
+    eps = ds.eps.values
+    start = 0
+    for k in range(1, len(eps) + 1):
+        if k == len(eps) or np.any(counts[k] != counts[start]):
+            c = counts[start]
+            lines.append(f"{eps[start]:10.4g} {eps[k - 1]:10.4g}  {c[0]:4d} {c[1]:6d} {c[2]:4d}")
+            start = k
+    lines.append(f"\nevents ({ds.sizes['event']}, eps refined by bisection to {ds.attrs['bisection_tol']:g}):")
+    for i in range(ds.sizes["event"]):
+        x = ",".join(f"{v:.4g}" for v in ds.event_x.values[i])
+        lines.append(f"  eps = {float(ds.event_eps[i]):.4f}  {str(ds.event_kind.values[i]):6s} at "
+                     f"({x}), Ent = {float(ds.event_entropy[i]):.4f}: {ds.event_detail.values[i]}")
+    return "\n".join(lines)
