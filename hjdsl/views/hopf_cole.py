@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hjdsl.views.network import _jnp, chunk_size, entropy_of_logits, lse, map_chunks, softmax_weights
@@ -29,16 +31,20 @@ def quadratic_costs(x, y, g, t: float, factor):
 
 def norm_costs(x, y, g, t: float, hamiltonian):
     """Hopf–Lax costs for H = a|p|_q: g_j where ‖x − y_j‖_dual ≤ a·t, +inf elsewhere."""
+    return reach_costs(x, y, g, hamiltonian.kind, hamiltonian.scale * t)
+
+
+def reach_costs(x, y, g, kind: str, reach):
+    """g_j where ‖x − y_j‖_dual ≤ reach (the dual norm of the norm `kind`), +inf elsewhere."""
     jnp = _jnp()
     diff = jnp.asarray(x)[..., None, :] - jnp.asarray(y)
-    order = DUAL_ORD[hamiltonian.kind]
+    order = DUAL_ORD[kind]
     if order == 1:
         dist = jnp.sum(jnp.abs(diff), axis=-1)
     elif order == 2:
         dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1))
     else:
         dist = jnp.max(jnp.abs(diff), axis=-1)
-    reach = hamiltonian.scale * t
     return jnp.where(dist <= reach * (1.0 + REACH_RTOL), jnp.asarray(g), jnp.inf)
 
 
@@ -63,13 +69,13 @@ def hopf_cole_value(x, y, g, t: float, hamiltonian, eps):
     return -lse(-costs(x, y, g, t, hamiltonian), eps)
 
 
-def _hopf_cole_chunk(y, g, t, hamiltonian, eps, weights: bool):
+@functools.lru_cache(maxsize=None)
+def _hopf_cole_kernel(kind: str, weights: bool):
+    """The jitted per-chunk function for one Hamiltonian family (arrays are arguments)."""
     from hjdsl.jaxsetup import jax_x64
 
     jax = jax_x64()
     jnp = _jnp()
-    y, g, eps = jnp.asarray(y), jnp.asarray(g), jnp.asarray(eps)
-    factor = jnp.asarray(metric_factor(hamiltonian)) if hamiltonian.kind == "quadratic" else None
 
     def per_eps(neg_c, e):
         out = {"u": -lse(neg_c, e)}
@@ -78,19 +84,26 @@ def _hopf_cole_chunk(y, g, t, hamiltonian, eps, weights: bool):
             out["entropy"] = entropy_of_logits(neg_c, e)
         return out
 
-    @jax.jit
-    def run(points):
-        if factor is None:
-            c = norm_costs(points, y, g, t, hamiltonian)
+    def run(points, y, g, t, metric, eps):
+        # metric: the Cholesky factor of A⁻¹ (quadratic H) or the reach a·t (norm H)
+        if kind == "quadratic":
+            c = quadratic_costs(points, y, g, t, metric)
         else:
-            c = quadratic_costs(points, y, g, t, factor)
+            c = reach_costs(points, y, g, kind, metric)
         out = jax.vmap(lambda e: per_eps(-c, e), out_axes=1)(eps)
         if weights:  # no atom reaches the point: no Gibbs measure, so no entropy either
             reached = jnp.any(jnp.isfinite(c), axis=-1)[:, None]
             out["entropy"] = jnp.where(reached, out["entropy"], jnp.nan)
         return out
 
-    return run
+    return jax.jit(run)
+
+
+def kernel_metric(hamiltonian, t: float):
+    """The array the cost kernels take: L with LLᵀ = A⁻¹ (quadratic H) or the reach a·t."""
+    if hamiltonian.kind == "quadratic":
+        return metric_factor(hamiltonian)
+    return np.float64(hamiltonian.scale * t)
 
 
 def hopf_cole_view(x, y, g, t: float, hamiltonian, eps, *, weights: bool = True,
@@ -103,7 +116,10 @@ def hopf_cole_view(x, y, g, t: float, hamiltonian, eps, *, weights: bool = True,
     y = np.asarray(y, dtype=np.float64)
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     chunk = chunk or chunk_size(y.shape[0], y.shape[1])
-    out = map_chunks(_hopf_cole_chunk(y, g, t, hamiltonian, eps, weights), x, chunk)
+    kernel = _hopf_cole_kernel(hamiltonian.kind, bool(weights))
+    g = np.asarray(g, dtype=np.float64)
+    metric = kernel_metric(hamiltonian, t)
+    out = map_chunks(lambda block: kernel(block, y, g, float(t), metric, eps), x, chunk)
     for key in ("u", "pi", "entropy"):
         if key in out:
             out[key] = np.moveaxis(out[key], 1, 0)

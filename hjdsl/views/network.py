@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -122,13 +123,15 @@ def map_chunks(fn: Callable, x: np.ndarray, chunk: int):
     return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts)[:n], *pieces)
 
 
-def _network_chunk(W, b, eps, weights: bool):
-    """The jitted per-chunk function: f_ε for every ε, and optionally π and Ent(π)."""
+@functools.lru_cache(maxsize=None)
+def _network_kernel(weights: bool):
+    """The jitted per-chunk function: f_ε for every ε, and optionally π and Ent(π).
+
+    Built once per process (arrays are arguments, not constants), so jit caches by shape.
+    """
     from hjdsl.jaxsetup import jax_x64
 
     jax = jax_x64()
-    jnp = _jnp()
-    W, b, eps = jnp.asarray(W), jnp.asarray(b), jnp.asarray(eps)
 
     def per_eps(z, e):
         out = {"f": lse(z, e)}
@@ -137,12 +140,11 @@ def _network_chunk(W, b, eps, weights: bool):
             out["entropy"] = entropy_of_logits(z, e)
         return out
 
-    @jax.jit
-    def run(points):
+    def run(points, W, b, eps):
         z = logits(points, W, b)
         return jax.vmap(lambda e: per_eps(z, e), out_axes=1)(eps)
 
-    return run
+    return jax.jit(run)
 
 
 def network_view(x, W, b, eps, *, weights: bool = True, chunk: int | None = None) -> dict:
@@ -153,7 +155,9 @@ def network_view(x, W, b, eps, *, weights: bool = True, chunk: int | None = None
     W = np.asarray(W, dtype=np.float64)
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     chunk = chunk or chunk_size(W.shape[0])
-    out = map_chunks(_network_chunk(W, b, eps, weights), x, chunk)
+    kernel = _network_kernel(bool(weights))
+    b = np.asarray(b, dtype=np.float64)
+    out = map_chunks(lambda block: kernel(block, W, b, eps), x, chunk)
     for key in ("f", "pi", "entropy"):
         if key in out:
             out[key] = np.moveaxis(out[key], 1, 0)

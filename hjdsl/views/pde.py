@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hjdsl.views.hopf_cole import metric_factor
@@ -50,31 +52,27 @@ def pde_residual(x, t, y, g, A, eps):
     return u_t + h - eps * lap + eps * x.shape[-1] / (2.0 * t)
 
 
-def _residual_chunk(model, eps):
+@functools.lru_cache(maxsize=None)
+def _residual_kernel():
+    """The jitted per-chunk function (arrays are arguments, so jit caches by shape)."""
     from hjdsl.jaxsetup import jax_x64
 
     jax = jax_x64()
     jnp = _jnp()
-    ham = model.hamiltonian
-    y, g = jnp.asarray(model.y), jnp.asarray(model.g)
-    A, factor = jnp.asarray(ham.matrix), jnp.asarray(metric_factor(ham))
-    t, d = float(model.t), model.dim
-    eps = jnp.asarray(eps)
 
-    def one(x, e):
+    def one(x, t, y, g, A, factor, e):
         u_t, h, lap = residual_terms(x, t, y, g, A, factor, e)
-        norm = e * d / (2.0 * t)
+        norm = e * x.shape[-1] / (2.0 * t)
         residual = u_t + h - e * lap + norm
         scale = jnp.abs(u_t) + jnp.abs(h) + e * jnp.abs(lap) + norm
         return residual, scale
 
-    @jax.jit
-    def run(points):
-        per_point = jax.vmap(lambda x: jax.vmap(lambda e: one(x, e))(eps))
-        residual, scale = per_point(points)
+    def run(points, t, y, g, A, factor, eps):
+        per_eps = jax.vmap(lambda x, e: one(x, t, y, g, A, factor, e), in_axes=(None, 0))
+        residual, scale = jax.vmap(lambda x: per_eps(x, eps))(points)
         return {"residual": residual, "scale": scale}
 
-    return run
+    return jax.jit(run)
 
 
 def residual_view(model, x, eps) -> dict:
@@ -86,5 +84,8 @@ def residual_view(model, x, eps) -> dict:
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     # The Hessian per point is d×d per atom-sum; keep chunks smaller than for plain values.
     chunk = max(chunk_size(model.n_atoms, model.dim * model.dim) // 4, 16)
-    out = map_chunks(_residual_chunk(model, eps), np.asarray(x, dtype=np.float64), chunk)
+    ham, t, kernel = model.hamiltonian, float(model.t), _residual_kernel()
+    args = (t, np.asarray(model.y), np.asarray(model.g), np.asarray(ham.matrix),
+            metric_factor(ham), eps)
+    out = map_chunks(lambda block: kernel(block, *args), np.asarray(x, dtype=np.float64), chunk)
     return {key: np.moveaxis(value, 1, 0) for key, value in out.items()}

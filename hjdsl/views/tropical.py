@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from hjdsl.views.hopf_cole import costs
+from hjdsl.views.hopf_cole import costs, kernel_metric, quadratic_costs, reach_costs
 from hjdsl.views.network import _jnp, chunk_size, logits, map_chunks
 
 
@@ -23,34 +25,36 @@ def hopf_lax(x, y, g, t: float, hamiltonian):
     return _jnp().min(costs(x, y, g, t, hamiltonian), axis=-1)
 
 
-def _tropical_chunk(model):
+@functools.lru_cache(maxsize=None)
+def _tropical_kernel(kind: str):
+    """The jitted per-chunk function for one Hamiltonian family (arrays are arguments)."""
     from hjdsl.jaxsetup import jax_x64
 
     jax = jax_x64()
     jnp = _jnp()
-    ham = model.hamiltonian
-    y, g, t = jnp.asarray(model.y), jnp.asarray(model.g), float(model.t)
-    W, b = model.weights() if ham.kind == "quadratic" else (None, None)
 
-    @jax.jit
-    def run(points):
-        c = costs(points, y, g, t, ham)
+    def run(points, y, g, t, metric, W, b):
+        if kind == "quadratic":
+            c = quadratic_costs(points, y, g, t, metric)
+        else:
+            c = reach_costs(points, y, g, kind, metric)
         u0 = jnp.min(c, axis=-1)
-        reached = jnp.isfinite(u0)
         # Δ: the gap between the two smallest costs = between the two largest logits.
-        two = -jax.lax.top_k(-c, 2)[0] if c.shape[-1] > 1 else jnp.concatenate([c, c + jnp.inf], -1)
-        gap = jnp.where(jnp.isfinite(two[..., 1]), two[..., 1] - two[..., 0], jnp.inf)
+        if c.shape[-1] > 1:
+            two = -jax.lax.top_k(-c, 2)[0]
+        else:
+            two = jnp.concatenate([c, c + jnp.inf], axis=-1)
         out = {
             "u0": u0,
-            "gap": gap,
-            "active": jnp.where(reached, jnp.argmin(c, axis=-1), -1),
+            "gap": jnp.where(jnp.isfinite(two[..., 1]), two[..., 1] - two[..., 0], jnp.inf),
+            "active": jnp.where(jnp.isfinite(u0), jnp.argmin(c, axis=-1), -1),
             "reachable": jnp.sum(jnp.isfinite(c), axis=-1),
         }
-        if W is not None:
+        if kind == "quadratic":
             out["f0"] = max_plus(points, W, b)
         return out
 
-    return run
+    return jax.jit(run)
 
 
 def tropical_view(model, x) -> dict:
@@ -61,5 +65,10 @@ def tropical_view(model, x) -> dict:
     active atom over the runner-up; +inf with one reachable atom), and for quadratic H f0 (n,).
     For norm Hamiltonians there is no LSE layer (the weight map needs quadratic H), so no f0.
     """
+    ham, t = model.hamiltonian, float(model.t)
+    kernel = _tropical_kernel(ham.kind)
+    W, b = model.weights() if ham.kind == "quadratic" else (np.zeros((1, 1)), np.zeros(1))
+    y, g, metric = np.asarray(model.y), np.asarray(model.g), kernel_metric(ham, t)
     chunk = chunk_size(model.n_atoms, model.dim)
-    return map_chunks(_tropical_chunk(model), np.asarray(x, dtype=np.float64), chunk)
+    return map_chunks(lambda block: kernel(block, y, g, t, metric, W, b),
+                      np.asarray(x, dtype=np.float64), chunk)
