@@ -12,7 +12,8 @@ DESCRIPTION = """\
 Parse and check each spec: syntax, names, shapes, ranges, size limits and the data it
 loads. Every problem of every file is printed (file:line:col, the source line, a caret
 and a hint). Warnings are printed and do not fail the check.
-
+"""
+EPILOG = """\
 examples:
   hjdsl check examples/quickstart.hj
   hjdsl check examples/*.hj
@@ -24,6 +25,7 @@ exit codes: 0 every file is valid, 2 some file has errors.
 
 
 def configure(p) -> None:
+    p.epilog = EPILOG
     p.add_argument("files", nargs="+", metavar="FILE", help="a .hj spec; `-` reads standard input")
     p.add_argument("--json", action="store_true",
                    help="print a JSON list with the diagnostics of each file to stdout")

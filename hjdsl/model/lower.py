@@ -90,7 +90,8 @@ def _vector(ctx, node: E.Vector):
     except ValueError:
         _fail("the entries of this list have different lengths", node, code="E204",
               hint="a matrix is a list of rows of equal length, e.g. [[1, 0], [0, 1]]")
-    return ctx.xp.stack(arrays, axis=-1), batched
+    # Items are rows: after the point axis when batched, else the first axis.
+    return ctx.xp.stack(arrays, axis=1 if batched else 0), batched
 
 
 def _unary(ctx, node: E.Unary):
