@@ -60,17 +60,15 @@ def solve_domain(g, ham, t: float, eps: float, x, cells: int) -> Domain:
     """The grid for one ε: the dependence box of the points plus a numerical-diffusion buffer.
 
     `cells` counts intervals along the domain's longest axis (in units of the spacing √D_kk
-    scaling of `grid_schemes.spacing_ratio`). The buffer, 6·√(ν t) + 3h with the scheme's
-    numerical viscosity ν ≈ speed·h, keeps the linear-extrapolation ghosts from reaching x.
+    scaling of `grid_schemes.spacing_ratio`). The buffer, 3·√(2νt) + 2h with the scheme's
+    numerical viscosity ν ≈ speed·h/2, keeps the linear-extrapolation ghosts away from x.
     """
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
-    lo, hi = dependence_box(g, ham, t, eps, x)
-    reach = max(float(np.max(x.min(axis=0) - lo)), float(np.max(hi - x.max(axis=0))), 1e-3)
+    lo, hi, reach = dependence_box(g, ham, t, eps, x)
     ratio = fd.spacing_ratio(fd.diffusion_matrix(ham, x.shape[1]))
-    buffer = 0.0
-    for _ in range(2):  # the buffer depends on h, h on the domain length: one fixed-point pass
-        scale = float(np.max((hi - lo + 2.0 * buffer) / ratio)) / cells
-        buffer = 6.0 * np.sqrt(reach * scale) + 3.0 * scale
+    scale = float(np.max((hi - lo) / ratio)) / cells
+    buffer = 3.0 * np.sqrt(reach * scale) + 2.0 * scale
+    scale = float(np.max((hi - lo + 2.0 * buffer) / ratio)) / cells
     return Domain.covering(lo - buffer, hi + buffer, scale * ratio)
 
 

@@ -54,6 +54,7 @@ class GridSolution:
     domain: Domain
     u: np.ndarray
     steps: int
+    min_dt: float
     scheme: str
     monotone: bool
 
@@ -71,11 +72,12 @@ def call_g(g, points: np.ndarray) -> np.ndarray:
 
 
 def solve(g, ham, eps: float, t: float, domain: Domain, *, scheme: str = "auto",
-          cfl: float = 0.9, max_steps: int = 200_000) -> GridSolution:
+          cfl: float = 0.9, max_dt: float = np.inf, max_steps: int = 200_000) -> GridSolution:
     """Forward-Euler steps of u ← u − dt[Ĥ(D⁻u, D⁺u) − ε tr(D∇²_h u)] from u = g up to time t.
 
     The step is recomputed every iteration from the current slopes (`grid_schemes.stable_step`)
-    and the last one is shortened to land on t. Ghost nodes are linear extrapolations.
+    and the last one is shortened to land on t (`max_dt` caps it, e.g. to compare two domains at
+    equal steps). Ghost nodes are linear extrapolations.
 
     >>> from hjdsl.model.ir import Hamiltonian
     >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
@@ -89,27 +91,39 @@ def solve(g, ham, eps: float, t: float, domain: Domain, *, scheme: str = "auto",
         raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(fd.SCHEMES)}")
     if scheme == "godunov" and not fd.godunov_applies(ham):
         raise ValueError("the Godunov flux needs a diagonal A or a norm Hamiltonian; use scheme='llf'")
+    if not cfl > 0.0:
+        raise ValueError(f"cfl must be positive, got {cfl}")
     D = fd.diffusion_matrix(ham, domain.dim)
     h = domain.h
     u = call_g(g, domain.nodes())
     diffusive = eps * fd.diffusion_rate(h, D)
-    elapsed, steps = 0.0, 0
-    while elapsed < t:
-        if steps >= max_steps:
-            raise run_error(f"the grid solver needed more than {max_steps} steps to reach t = {t}",
-                            hint="use fewer cells or a smaller viscosity")
-        U = fd.pad_linear(u)
-        pm, pp = fd.one_sided(U, h)
-        flux, alpha = fd.flux(scheme, ham, pm, pp)
-        dt = min(fd.stable_step(alpha, h, diffusive, cfl), t - elapsed)
-        rhs = flux - eps * fd.diffusion(U, h, D) if eps > 0 else flux
-        u = u - dt * rhs
-        elapsed = t if dt == t - elapsed else elapsed + dt
-        steps += 1
-    if not np.all(np.isfinite(u)):
-        raise run_error("the grid solver produced non-finite values",
-                        hint="the initial data may grow too fast for the chosen domain")
-    return GridSolution(domain, u, steps, scheme, fd.diffusion_is_monotone(h, D))
+    elapsed, steps, min_dt = 0.0, 0, np.inf
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, not warned
+        while elapsed < t:
+            if steps >= max_steps:
+                raise run_error(f"the grid solver needed more than {max_steps} steps to reach "
+                                f"t = {t}", hint="use fewer cells or a smaller viscosity")
+            U = fd.pad_linear(u)
+            pm, pp = fd.one_sided(U, h)
+            flux, alpha = fd.flux(scheme, ham, pm, pp)
+            dt = min(fd.stable_step(alpha, h, diffusive, cfl), max_dt, t - elapsed)
+            rhs = flux - eps * fd.diffusion(U, h, D) if eps > 0 else flux
+            u = u - dt * rhs
+            min_dt = min(min_dt, dt) if elapsed + dt < t else min_dt
+            elapsed = t if dt == t - elapsed else elapsed + dt
+            steps += 1
+            if steps % 64 == 0:
+                _check_finite(u, steps, cfl)
+        _check_finite(u, steps, cfl)  # a NaN step size also ends the loop
+    return GridSolution(domain, u, steps, min_dt, scheme, fd.diffusion_is_monotone(h, D))
+
+
+def _check_finite(u: np.ndarray, steps: int, cfl: float) -> None:
+    if np.all(np.isfinite(u)):
+        return
+    hint = (f"cfl = {cfl} is above 1, which breaks the monotone step condition" if cfl > 1.0
+            else "the initial data may grow too fast for the chosen domain")
+    raise run_error(f"the grid solver diverged (non-finite values after {steps} steps)", hint=hint)
 
 
 def interpolate(domain: Domain, u: np.ndarray, x: np.ndarray) -> np.ndarray:

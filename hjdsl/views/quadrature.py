@@ -167,20 +167,23 @@ def _trapezoid(g, x, search, lo, hi, n: int, eps: float) -> np.ndarray:
     return out
 
 
-def dependence_box(g, ham, t: float, eps: float, x) -> tuple[np.ndarray, np.ndarray]:
-    """A box holding every y that influences u(x, t) for x in `x` (to e^{-20} for ε > 0).
+def dependence_box(g, ham, t: float, eps: float, x):
+    """(lo, hi, reach): a box holding every y that influences u(x, t) for x in `x` (to e^{-20}
+    for ε > 0), and the largest |x − y| over those y (the distance information travels).
 
     Quadratic H: the y within 20ε of the Hopf–Lax minimum (at ε = 0: the minimisers, padded by
-    two coarse cells). Norms: x ± a·t plus 4.5 diffusion lengths √(2εt) (the same e^{-20} Gaussian tail).
+    two coarse cells). Norms: x ± a·t plus √(80εt) (the same e^{-20} Gaussian tail).
     """
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
     if ham.kind != "quadratic":
         reach = float(ham.scale) * t + np.sqrt(2.0 * DOMAIN_TAIL * 2.0 * eps * t)
-        return x.min(axis=0) - reach, x.max(axis=0) + reach
+        return x.min(axis=0) - reach, x.max(axis=0) + reach, reach
     search, nodes, phi = _coarse(g, ham, t, x, DOMAIN_TAIL * eps)
     near = phi - np.min(phi, axis=1, keepdims=True) <= DOMAIN_TAIL * eps
     pad = 2.0 * search.radius * (search.hi - search.lo) / (COARSE[x.shape[1]] - 1)
-    feet = (x[:, None, :] - search.to_v(nodes)[None])[near]
+    v = search.to_v(nodes)
+    feet = (x[:, None, :] - v[None])[near]
     lo = np.minimum(feet.min(axis=0) - pad, x.min(axis=0))
     hi = np.maximum(feet.max(axis=0) + pad, x.max(axis=0))
-    return lo, hi
+    reach = float(np.max(np.linalg.norm(v, axis=1)[np.any(near, axis=0)])) + float(np.max(pad))
+    return lo, hi, reach
