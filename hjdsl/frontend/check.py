@@ -59,6 +59,7 @@ class _Checker(Reporter):
         observe = self.step(check_observe, self, self.decls.get("observe"), self.decls.get("split"))
         fit = self.step(check_fit, self, self.decls.get("fit"))
         self.warn_about(viscosity, observe)
+        self.diagnostics.sort(key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
         if any(d.severity == "error" for d in self.diagnostics):
             kind = DataError if self.data_problem and all(
                 d.code.startswith("D") for d in self.diagnostics if d.severity == "error") else SpecError

@@ -14,7 +14,7 @@ SUPPORTED = "supported forms are a*|p|^2, p' A p, |p|_1, |p|_2, |p|_inf (a > 0, 
 _NORM = re.compile(r"^(?:(?P<coef>[^*|]+?)\s*\*\s*)?\|\s*(?P<p>[A-Za-z_]\w*)\s*\|\s*"
                    r"(?:\^\s*(?P<power>\S+)|_\s*(?P<q>\w+))$")
 _QUAD = re.compile(r"^(?P<p1>[A-Za-z_]\w*)\s*'\s*(?P<A>[A-Za-z_]\w*)\s+(?P<p2>[A-Za-z_]\w*)$")
-_NUMBER = re.compile(r"^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _KINDS = {"1": "l1", "2": "l2", "inf": "linf"}
 
 

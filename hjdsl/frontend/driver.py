@@ -15,14 +15,19 @@ MAX_SPEC_BYTES = 10_000_000
 
 
 def parse(text: str | bytes, name: str = "<string>") -> Model:
-    """Parse and check .hj text; data paths resolve relative to the current folder.
+    """Parse and check .hj text.
+
+    `name` is used in messages; when it is a path in an existing folder, data paths resolve
+    relative to that folder (as for `load`), otherwise relative to the current folder.
 
     >>> m = parse("model m\\ndim 1\\nhamiltonian H(p) = |p|^2\\n"
     ...           "particles y = [-1, 1]\\ninitial g(y) = abs(y)\\n")
     >>> m.name, m.dim, m.g.tolist()
     ('m', 1, [1.0, 1.0])
     """
-    return _run(_as_text(text, name), name, Path.cwd(), None)
+    folder = Path(name).parent
+    base = folder if not name.startswith("<") and folder.is_dir() else Path.cwd()
+    return _run(_as_text(text, name), name, base.resolve(), None)
 
 
 def load(path: str | os.PathLike) -> Model:
@@ -54,21 +59,21 @@ def _as_text(data: str | bytes, name: str) -> str:
         try:
             data = bytes(data).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise _binary(name, bytes(data), exc.start, "is not UTF-8 text") from None
+            raise _binary(name, bytes(data), exc.start, "this file is not UTF-8 text") from None
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError.single(f"{name}: the spec is {len(data):,} characters; the limit is "
                                f"{MAX_SPEC_BYTES:,}", code="E902")
     if "\x00" in data:
         raise _binary(name, data.encode("utf-8", "replace"), data.encode("utf-8", "replace")
-                      .index(b"\x00"), "is a binary file (it contains NUL bytes)")
+                      .index(b"\x00"), "this is a binary file, not a .hj spec")
     return data
 
 
 def _binary(name: str, raw: bytes, offset: int, what: str) -> SpecError:
     line = raw.count(b"\n", 0, offset) + 1
     col = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
-    return SpecError((Diagnostic("error", f"{what}: byte 0x{raw[offset]:02x} at line {line}, "
-                                 f"column {col}", Span.point(name, line, col),
+    message = f"{what} (byte 0x{raw[offset]:02x})"
+    return SpecError((Diagnostic("error", message, Span.point(name, line, col),
                                  "a .hj spec is UTF-8 text", "E009"),))
 
 

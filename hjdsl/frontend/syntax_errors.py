@@ -169,15 +169,11 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnos
     if "_NL" in expected and value in KEYWORDS:
         return diag(f"two declarations on one line: `{value}` starts a new one", line, col, width,
                     hint="put each declaration on its own line", code="E005")
-    if "_NL" in expected and not (expected - {"_NL", "SEMICOLON", "RBRACE"} - _operators()):
+    if "_NL" in expected:
         return diag(f"unexpected `{value}` after the end of the declaration", line, col, width,
                     hint=hint or "remove it, or start a new line", code="E001")
     return diag(f"unexpected `{value}`: expected {_describe(expected)}", line, col, width,
                 hint=hint, code="E001")
-
-
-def _operators() -> set[str]:
-    return {"PLUS", "MINUS", "STAR", "SLASH", "CARET", "LSQB"}
 
 
 def blank_statement(text: str, exc: UnexpectedInput) -> str:
