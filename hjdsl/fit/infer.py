@@ -1,0 +1,239 @@
+"""The runners: MAP (Adam, best of restarts, L-BFGS polish), SVI (Gaussian guide) and NUTS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hjdsl.errors import run_error
+from hjdsl.fit.init import initial_point
+
+# Number of progress-bar updates per run; each is one jitted lax.scan over a block of steps.
+BLOCKS = 20
+# L-BFGS-B polish settings (shared with the generated code so both give the same numbers).
+POLISH = {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}
+
+
+@dataclass
+class FitOutcome:
+    """What a runner found, before it becomes a result Dataset / DataTree."""
+
+    method: str
+    params: dict                      # constrained point estimate per site (y, g, sigma, eps, ...)
+    final_loss: float
+    loss: np.ndarray | None = None    # loss curve (MAP: −log joint; SVI: −ELBO)
+    samples: dict | None = None       # site -> (chain, draw, ...)
+    sample_stats: dict | None = None  # diverging, potential_energy: (chain, draw)
+    info: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+
+def _blocks(steps: int) -> list[int]:
+    size = max(1, steps // BLOCKS)
+    out = [size] * (steps // size)
+    if steps % size:
+        out.append(steps % size)
+    return out
+
+
+def _scan_blocks(step, state, steps: int, label: str, quiet: bool):
+    """Run `step` `steps` times as jitted lax.scan blocks, advancing a progress bar per block."""
+    import jax
+
+    from hjdsl.progress import progress
+
+    run = jax.jit(lambda s, n: jax.lax.scan(step, s, None, length=n), static_argnums=1)
+    losses = []
+    with progress(label, steps, enabled=not quiet) as advance:
+        for n in _blocks(steps):
+            state, loss = run(state, n)
+            losses.append(np.asarray(loss))
+            advance(n)
+    return state, np.concatenate(losses, axis=0)
+
+
+def map_objective(pm, x, value):
+    """(loss(u), constrain(u), unconstrain(c)): −log joint over unconstrained parameters u."""
+    from numpyro.distributions.transforms import biject_to
+    from numpyro.infer.util import log_density
+
+    transforms = {k: biject_to(p.support) for k, p in pm.priors.items()}
+
+    def constrain(u):
+        return {k: transforms[k](u[k]) for k in transforms}
+
+    def unconstrain(c):
+        return {k: transforms[k].inv(c[k]) for k in transforms}
+
+    def loss(u):
+        log_joint, _ = log_density(pm.fn, (x, value), {}, constrain(u))
+        return -log_joint
+
+    return loss, constrain, unconstrain
+
+
+def run_map(model, pm, x, value, *, steps, lr, restarts, seed, polish, eps, quiet=True):
+    """Adam on −log p(θ, data) from `restarts` starting points (vectorised), then L-BFGS per restart;
+    the lowest final loss wins."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro.optim import Adam
+
+    x, value = jnp.asarray(x), jnp.asarray(value)
+    loss, constrain, unconstrain = map_objective(pm, x, value)
+    starts = [initial_point(model, pm, np.asarray(x), np.asarray(value), k, seed, eps)
+              for k in range(restarts)]
+    u0 = jax.tree.map(lambda *a: jnp.stack(a), *[unconstrain(s) for s in starts])
+    opt = Adam(lr)
+    grad = jax.value_and_grad(loss)
+
+    def step(state, _):
+        value_, g = jax.vmap(grad)(jax.vmap(opt.get_params)(state))
+        return jax.vmap(opt.update)(g, state), value_
+
+    state, curve = _scan_blocks(step, jax.vmap(opt.init)(u0), steps, "map (adam)", quiet)
+    u_adam = jax.vmap(opt.get_params)(state)
+    if polish:
+        u_adam = _polish(loss, u_adam)
+    finals = np.asarray(jax.jit(jax.vmap(loss))(u_adam))
+    points = [jax.tree.map(lambda a: a[k], u_adam) for k in range(restarts)]
+    if not np.any(np.isfinite(finals)):
+        raise run_error("the MAP fit failed: the loss is not finite at any restart",
+                        hint="try a smaller --lr, a different --seed or a larger observation scale")
+    best = int(np.nanargmin(np.where(np.isfinite(finals), finals, np.nan)))
+    params = {k: np.asarray(v) for k, v in constrain(points[best]).items()}
+    params = {**{k: np.asarray(v) for k, v in pm.fixed.items()}, **params}
+    return FitOutcome("map", params, float(finals[best]), loss=np.asarray(curve[:, best]),
+                      info={"restarts": restarts, "best_restart": best, "steps": steps, "lr": lr,
+                            "seed": seed, "polish": int(bool(polish)),
+                            "restart_losses": finals.tolist()})
+
+
+def _polish(loss, u):
+    """L-BFGS-B (scipy) of each restart from its Adam point, with jitted JAX gradients; a restart
+    whose polish ends non-finite keeps its Adam point."""
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+    from scipy.optimize import minimize
+    from threadpoolctl import threadpool_limits
+
+    restarts = jax.tree.leaves(u)[0].shape[0]
+    points = [jax.tree.map(lambda a: a[k], u) for k in range(restarts)]
+    _, unravel = ravel_pytree(points[0])
+    fun = jax.jit(jax.value_and_grad(lambda v: loss(unravel(v))))  # compiled once for all restarts
+
+    def scipy_fun(v):
+        val, g = fun(v)
+        return float(val), np.asarray(g, dtype=float)
+
+    out = []
+    # L-BFGS-B's small dense algebra is much slower with threaded BLAS on a busy machine
+    with threadpool_limits(1):
+        for point in points:
+            flat = np.asarray(ravel_pytree(point)[0], dtype=float)
+            res = minimize(scipy_fun, flat, jac=True, method="L-BFGS-B", options=POLISH)
+            out.append(unravel(jnp.asarray(res.x if np.isfinite(res.fun) else flat)))
+    return jax.tree.map(lambda *a: jnp.stack(a), *out)
+
+
+def run_svi(model, pm, x, value, *, steps, lr, seed, draws, start, quiet=True):
+    """Mean-field Gaussian guide (AutoNormal) started at `start` (the MAP point); Trace_ELBO, Adam."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer import SVI, Trace_ELBO
+    from numpyro.infer.autoguide import AutoNormal
+    from numpyro.infer.initialization import init_to_value
+    from numpyro.optim import Adam
+
+    x, value = jnp.asarray(x), jnp.asarray(value)
+    guide = AutoNormal(pm.fn, init_loc_fn=init_to_value(values=start))
+    svi = SVI(pm.fn, guide, Adam(lr), Trace_ELBO())
+    key_init, key_draw = jax.random.split(jax.random.PRNGKey(seed))
+    state = svi.init(key_init, x, value)
+
+    def step(s, _):
+        s, loss = svi.update(s, x, value)
+        return s, loss
+
+    state, curve = _scan_blocks(step, state, steps, "svi", quiet)
+    if not np.all(np.isfinite(curve[-max(1, steps // 10):])):
+        raise run_error("the SVI fit failed: the ELBO is not finite",
+                        hint="try a smaller --lr or a different --seed")
+    params = svi.get_params(state)
+    samples = guide.sample_posterior(key_draw, params, sample_shape=(draws,))
+    samples = {k: np.asarray(v)[None] for k, v in samples.items() if k in pm.priors}
+    point = {k: np.asarray(v) for k, v in guide.median(params).items() if k in pm.priors}
+    return FitOutcome("svi", {**{k: np.asarray(v) for k, v in pm.fixed.items()}, **point},
+                      float(np.mean(curve[-max(1, steps // 10):])), loss=np.asarray(curve),
+                      samples=samples, info={"steps": steps, "lr": lr, "seed": seed,
+                                             "guide": "AutoNormal"})
+
+
+def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=True):
+    """NUTS (vectorised chains) started at `start`; r_hat, ess and divergences are recorded."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+    from numpyro.infer import MCMC, NUTS
+    from numpyro.infer.initialization import init_to_value
+
+    from hjdsl.progress import progress
+
+    x, value = jnp.asarray(x), jnp.asarray(value)
+    kernel = NUTS(pm.fn, init_strategy=init_to_value(values=start))
+    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
+                chain_method="vectorized", progress_bar=False)
+    fields = ("diverging", "potential_energy")
+    with progress("nuts", warmup + draws, enabled=not quiet) as advance:
+        mcmc.warmup(jax.random.PRNGKey(seed), x, value, extra_fields=fields)
+        advance(warmup)
+        mcmc.run(mcmc.post_warmup_state.rng_key, x, value, extra_fields=fields)
+        advance(draws)
+    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()
+               if k in pm.priors}
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {"diverging": np.asarray(extra["diverging"]),
+             "potential_energy": np.asarray(extra["potential_energy"])}
+    if not all(np.all(np.isfinite(v)) for v in samples.values()):
+        raise run_error("NUTS failed: the chains produced non-finite samples",
+                        hint="check the priors and the observation scale")
+    r_hat = {k: np.asarray(split_gelman_rubin(v)) for k, v in samples.items()}
+    ess = {k: np.asarray(effective_sample_size(v)) for k, v in samples.items()}
+    max_r_hat = float(max(np.max(v) for v in r_hat.values()))
+    n_div = int(stats["diverging"].sum())
+    warnings = []
+    if n_div:
+        warnings.append(f"{n_div} divergent transition(s) after warm-up: the posterior may be "
+                        "biased; increase --warmup or reparameterise")
+    if not max_r_hat < 1.05:
+        warnings.append(f"r_hat = {max_r_hat:.3f} > 1.05: the chains have not mixed; increase "
+                        "--warmup/--draws or use more chains before trusting this posterior")
+    point = _summary_point(samples, stats, learned_atoms=model.particles.learned)
+    return FitOutcome("nuts", {**{k: np.asarray(v) for k, v in pm.fixed.items()}, **point},
+                      float(np.mean(stats["potential_energy"])), samples=samples,
+                      sample_stats=stats,
+                      info={"chains": chains, "warmup": warmup, "draws": draws, "seed": seed,
+                            "divergences": n_div, "max_r_hat": max_r_hat,
+                            "min_ess": float(min(np.min(v) for v in ess.values())),
+                            "r_hat": r_hat, "ess": ess},
+                      warnings=warnings)
+
+
+def _summary_point(samples, stats, learned_atoms: bool) -> dict:
+    """Posterior mean; with free atoms (exchangeable, labels may switch) the most probable draw."""
+    if learned_atoms:
+        c, d = np.unravel_index(np.argmin(stats["potential_energy"]), stats["potential_energy"].shape)
+        return {k: v[c, d] for k, v in samples.items()}
+    return {k: v.mean(axis=(0, 1)) for k, v in samples.items()}
+
+
+def predict(pm, params_by_draw: dict, x) -> np.ndarray:
+    """The likelihood mean at x for each draw: params (S, ...) -> (S, len(x)), vectorised."""
+    import jax
+    import jax.numpy as jnp
+
+    fixed = {k: jnp.asarray(v) for k, v in pm.fixed.items()}
+    fn = jax.jit(jax.vmap(lambda p: pm.forward({**fixed, **p}, jnp.asarray(x))))
+    return np.asarray(fn({k: jnp.asarray(v) for k, v in params_by_draw.items()}))

@@ -1,0 +1,176 @@
+"""The solve result: one builder for the Dataset (map, convex) or DataTree (svi, nuts); load_fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hjdsl.errors import DataError
+from hjdsl.fit import metrics
+
+# Equal-tailed credible band reported for sampling methods (ArviZ's default mass).
+BAND = 0.94
+
+
+@dataclass(frozen=True)
+class FitData:
+    """The observations a fit used: training part and (with a split) the held-out part."""
+
+    x: np.ndarray
+    value: np.ndarray
+    train: np.ndarray   # boolean mask over the data
+    source: str
+
+    @property
+    def x_train(self):
+        return self.x[self.train]
+
+    @property
+    def v_train(self):
+        return self.value[self.train]
+
+
+def build_result(model, outcome, data: FitData, eps: float, pm=None):
+    """Turn a runner's FitOutcome into the result of design.md §4 (Dataset or DataTree)."""
+    import xarray as xr
+
+    from hjdsl.results import stamp
+
+    quantity = model.observe.quantity if model.observe is not None else "f"
+    p = outcome.params
+    y, g = np.asarray(p["y"], dtype=float), np.asarray(p["g"], dtype=float)
+    eps_hat = float(p.get("eps", eps))
+    t, ainv = float(model.t), model.hamiltonian.inverse
+    n_atoms, d = y.shape
+    x_eval = np.asarray(model.evaluate, dtype=float)
+
+    def predict(xs):
+        return metrics.observed_quantity(quantity, xs, y, g, eps_hat, t, ainv)
+
+    coords = {"particle": np.arange(n_atoms), "dim": np.arange(d), "point": np.arange(len(x_eval))}
+    root = xr.Dataset(coords=coords)
+    root["y_hat"] = (("particle", "dim"), y)
+    root["g_hat"] = ("particle", g)
+    root["x"] = (("point", "dim"), x_eval)
+    root["prediction"] = ("point", predict(x_eval))
+    root["prediction"].attrs["description"] = f"{quantity} at the evaluation points from (y_hat, g_hat)"
+    summary = {"method": outcome.method, "eps": eps_hat, "quantity": quantity,
+               "final_loss": outcome.final_loss}
+    for name in ("sigma", "nu", "eps"):
+        if pm is not None and name in pm.priors:
+            root[f"{name}_hat"] = ((), float(p[name]))
+    if outcome.loss is not None:
+        root["loss"] = ("step", np.asarray(outcome.loss, dtype=float))
+        root = root.assign_coords(step=np.arange(len(outcome.loss)))
+        root["loss"].attrs["description"] = {"map": "negative log joint density (Adam steps)",
+                                             "svi": "negative ELBO"}.get(outcome.method, "loss")
+    fit_mse = float(np.mean((predict(data.x_train) - data.v_train) ** 2))
+    root["fit_mse"] = ((), fit_mse)
+    summary["fit_mse"] = fit_mse
+    if not np.all(data.train):
+        held = ~data.train
+        summary["heldout_mse"] = float(np.mean((predict(data.x[held]) - data.value[held]) ** 2))
+        root["heldout_mse"] = ((), summary["heldout_mse"])
+    weights = metrics.attribution(data.x_train, y, g, eps_hat, t, ainv).mean(axis=0)
+    root["influence"] = ("particle", weights)
+    root["influence"].attrs["description"] = "mean attribution of each atom over the training data"
+    truth = model.data.truth if model.data is not None else None
+    g_true = metrics.truth_values(truth, y, model)
+    if g_true is not None:
+        root["g_true"] = ("particle", g_true)
+        summary["deviation"] = metrics.influence_deviation(weights, g, g_true)
+        root["deviation"] = ((), summary["deviation"])
+    observed = xr.Dataset(coords={"datum": np.arange(len(data.value)), "dim": np.arange(d)})
+    observed["x_data"] = (("datum", "dim"), data.x)
+    observed["obs"] = ("datum", data.value)
+    observed["is_train"] = ("datum", data.train.astype(np.int8))
+    attrs = {**summary, **_flat_info(outcome.info), "data_source": data.source,
+             "warnings": " | ".join(outcome.warnings)}
+    if outcome.samples is None:
+        root = root.merge(observed)
+        return stamp(root, model, **attrs)
+    return _tree(model, root, observed, outcome, pm, x_eval, attrs)
+
+
+def _tree(model, root, observed, outcome, pm, x_eval, attrs):
+    """Sampling methods: root summary + posterior / observed_data / sample_stats / diagnostics."""
+    import xarray as xr
+
+    from hjdsl.fit.infer import predict
+    from hjdsl.results import stamp
+
+    samples = outcome.samples
+    chains, draws = next(iter(samples.values())).shape[:2]
+    flat = {k: v.reshape((chains * draws,) + v.shape[2:]) for k, v in samples.items()}
+    pred = predict(pm, flat, x_eval).reshape(chains, draws, -1)
+    lo, hi = np.quantile(pred, [(1 - BAND) / 2, (1 + BAND) / 2], axis=(0, 1))
+    root["prediction_mean"] = ("point", pred.mean(axis=(0, 1)))
+    root["prediction_lower"] = ("point", lo)
+    root["prediction_upper"] = ("point", hi)
+    root["prediction_lower"].attrs["description"] = f"{(1 - BAND) / 2:.0%} posterior quantile"
+    root["prediction_upper"].attrs["description"] = f"{(1 + BAND) / 2:.0%} posterior quantile"
+    site_dims = {"y": ("particle", "dim"), "g": ("particle",)}
+    post = xr.Dataset(coords={"chain": np.arange(chains), "draw": np.arange(draws)})
+    for name, value in samples.items():
+        post[name] = (("chain", "draw") + site_dims.get(name, ()), value)
+    post["prediction"] = (("chain", "draw", "point"), pred)
+    groups = {"/": stamp(root, model, band=BAND, **attrs), "posterior": post,
+              "observed_data": observed}
+    if outcome.sample_stats is not None:
+        groups["sample_stats"] = xr.Dataset(
+            {k: (("chain", "draw"), np.asarray(v, dtype=np.int8 if v.dtype == bool else float))
+             for k, v in outcome.sample_stats.items()},
+            coords={"chain": np.arange(chains), "draw": np.arange(draws)})
+    if "r_hat" in outcome.info:
+        diag = xr.Dataset()
+        for name in samples:
+            dims = site_dims.get(name, ())
+            diag[f"r_hat_{name}"] = (dims, outcome.info["r_hat"][name])
+            diag[f"ess_{name}"] = (dims, outcome.info["ess"][name])
+        groups["diagnostics"] = diag
+    return xr.DataTree.from_dict(groups)
+
+
+def _flat_info(info: dict) -> dict:
+    out = {}
+    for key, value in info.items():
+        if key in ("r_hat", "ess"):
+            continue
+        if isinstance(value, dict):
+            out.update({f"{key}_{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def root_of(result):
+    """The root Dataset of a result (a Dataset is its own root)."""
+    return result.to_dataset() if hasattr(result, "to_dataset") and hasattr(result, "children") \
+        else result
+
+
+def write_result(result, path) -> None:
+    """Write a Dataset or DataTree atomically (netCDF4 via h5netcdf; groups for a DataTree)."""
+    from hjdsl.output import write_dataset
+
+    write_dataset(result, path)
+
+
+def load_fit(path) -> tuple[np.ndarray, np.ndarray]:
+    """(y_hat (N, d), g_hat (N,)) from a solve result file's root group.
+
+    >>> y, g = load_fit("fit.nc")  # doctest: +SKIP
+    """
+    import xarray as xr
+
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf")
+    except (OSError, ValueError) as exc:
+        raise DataError.single(f"cannot read the fit {path}: {exc}", code="D101") from None
+    with ds:
+        missing = [v for v in ("y_hat", "g_hat") if v not in ds]
+        if missing:
+            raise DataError.single(f"{path} is not a solve result: no {', '.join(missing)}",
+                                   hint="write one with `hjdsl solve SPEC -o FIT.nc`", code="D102")
+        return np.asarray(ds["y_hat"].values, dtype=float), np.asarray(ds["g_hat"].values, dtype=float)
