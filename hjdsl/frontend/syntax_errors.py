@@ -112,6 +112,15 @@ def _statement_keyword(lines: list[str], line: int) -> str | None:
     return None
 
 
+def open_block_before(lines: list[str], line: int) -> tuple[int, int] | None:
+    """(line, col) of a `{` left open above `line` when `line` starts a new declaration."""
+    words = code_part(lines[line - 1]).split(maxsplit=1) if 0 < line <= len(lines) else []
+    if not words or words[0] not in KEYWORDS:
+        return None
+    blocks = [o for o in unmatched_openers(lines, 1, line - 1) if o[2] == "{"]
+    return (blocks[-1][0], blocks[-1][1]) if blocks else None
+
+
 def describe_syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     """One clear diagnostic for a lark error (never lark's own wording)."""
     lines = text.split("\n")
@@ -127,6 +136,10 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnos
     def diag(message, ln, c, width=1, hint=None, code="E001"):
         return Diagnostic("error", message, Span.point(file, ln, c, width), hint, code)
 
+    block = open_block_before(lines, line)
+    if block is not None:
+        return diag("unterminated block: this `{` is never closed", block[0], block[1],
+                    hint="close the block with `}` after its last line", code="E004")
     keyword = _statement_keyword(lines, line)
     hint = f"write it as: {SYNTAX[keyword]}" if keyword else None
 
@@ -161,6 +174,13 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnos
 
     value = str(token) if token is not None else char
     width = max(1, len(value.split("\n")[0]))
+    if value in _CLOSE:
+        openers = unmatched_openers(lines, line, line, col)
+        if openers:
+            o_ln, o_c, o_ch = openers[-1]
+            return diag(f"unexpected `{value}`: the `{o_ch}` at column {o_c} is still open", line,
+                        col, hint=f"close `{o_ch}` with `{_CLOSE[_OPEN.index(o_ch)]}` first",
+                        code="E004")
     if ttype == "NAME" and expected & {k.upper() for k in KEYWORDS}:
         close = difflib.get_close_matches(value, KEYWORDS, n=1)
         more = f"did you mean `{close[0]}`? " if close else ""
@@ -189,6 +209,8 @@ def blank_statement(text: str, exc: UnexpectedInput) -> str:
         if not openers:
             return text
         first, last = openers[-1][0], len(lines)
+    elif open_block_before(lines, line) is not None:
+        first, last = open_block_before(lines, line)[0], line - 1
     else:
         if getattr(token, "type", None) == "_NL":
             line = _previous_token_end(lines, line, exc.column)[0]
