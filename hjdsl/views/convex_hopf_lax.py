@@ -54,7 +54,7 @@ class HopfLaxProgram:
         self.y = cp.Variable(spec.dim, name="y")
         self.x = cp.Parameter(spec.dim, name="x")
         lowering = Lowering(environment(self.y, spec.dim, spec.t, spec.constants))
-        g = lowering.lower(spec.expr)
+        g = lowering.lower_root(spec.expr)
         check_convex(spec.expr, lowering)
         if spec.kind == "quadratic":
             # (x−y)ᵀA⁻¹(x−y) = ‖Rᵀ(x−y)‖² with A⁻¹ = R Rᵀ: a sum of squares of an affine map (DPP).

@@ -28,6 +28,13 @@ class Lowering:
         self.env = env
         self.lowered: dict[int, object] = {}
 
+    def lower_root(self, root: Expr):
+        """Lower the whole of g(y); an operation that can never be convex is named in g's text."""
+        try:
+            return self.lower(root)
+        except _Offence as offence:
+            raise _not_convex(root, offence.node, offence.reason) from None
+
     def lower(self, node: Expr):
         out = _NODES[type(node)](self, node)
         self.lowered[id(node)] = out
@@ -95,7 +102,7 @@ def _times(node, a, b):
     import cvxpy as cp
 
     if not (a.is_constant() or b.is_constant()):
-        raise _not_convex(node, node, "multiplies two expressions of y (write square(...) or ^2)")
+        raise _Offence(node, "multiplies two expressions of y (write square(...) or ^2)")
     if a.ndim == 0 or b.ndim == 0 or a.shape == b.shape:
         return cp.multiply(a, b)
     return a @ b
@@ -126,8 +133,8 @@ def _power(node, base, exponent):
     if (p > 0 and p % 2 == 0) or base.is_nonneg():
         return cp.power(base, p)
     # cvxpy would read y^3 as convex on y ≥ 0 and silently restrict the domain: refuse instead.
-    raise _not_convex(node, node, f"is neither convex nor concave where its base can be negative "
-                                  f"(use abs(...)^{p:g} for a convex power)")
+    raise _Offence(node, f"is neither convex nor concave where its base can be negative "
+                         f"(use abs(...)^{p:g} for a convex power)")
 
 
 _BINARY = {
@@ -286,6 +293,14 @@ def _reason(node: Expr, need: str, expr) -> str:
 
 
 # --- messages ----------------------------------------------------------------------------------
+class _Offence(Exception):
+    """Raised while lowering by an operation that is not convex whatever its arguments."""
+
+    def __init__(self, node: Expr, reason: str):
+        super().__init__(reason)
+        self.node, self.reason = node, reason
+
+
 def _at(span: Span | None) -> str:
     return f" at line {span.line}" if span is not None else ""
 
