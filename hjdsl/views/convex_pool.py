@@ -6,6 +6,8 @@ import hashlib
 import multiprocessing
 import os
 import pickle
+import sys
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -37,7 +39,9 @@ def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dic
     bounds = np.linspace(0, size, 4 * workers + 1).astype(int)
     chunks = [{k: v[a:b] for k, v in rows.items()} for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     try:
-        parts = list(_pool(workers).map(work, [kind] * len(chunks), [spec] * len(chunks), chunks))
+        with _main_module_hidden():  # worker processes start inside map()
+            parts = list(_pool(workers).map(work, [kind] * len(chunks), [spec] * len(chunks),
+                                            chunks))
     except Exception as exc:  # a broken pool must not lose the audit: solve here instead, and say so
         shutdown()
         return work(kind, spec, rows), f"worker pool failed ({type(exc).__name__}); solved in-process"
@@ -102,6 +106,28 @@ def _pool(workers: int):
         ctx = multiprocessing.get_context("spawn")
     _POOL, _POOL_WORKERS = ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
     return _POOL
+
+
+@contextmanager
+def _main_module_hidden():
+    """Start workers without re-running the caller's script in them.
+
+    multiprocessing imports the parent's __main__ (found by __file__ / __spec__) into every
+    non-forked child, so a user script without an `if __name__ == "__main__"` guard would run
+    again inside each worker. The workers only need hjdsl, so hide the script while they start.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 def shutdown() -> None:
