@@ -86,6 +86,7 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
     observed["obs"] = ("datum", data.value)
     observed["is_train"] = ("datum", data.train.astype(np.int8))
     attrs = {**summary, **_flat_info(outcome.info), "data_source": data.source,
+             "n_data": len(data.value), "n_train": int(data.train.sum()),
              "warnings": " | ".join(outcome.warnings)}
     if outcome.samples is None:
         root = root.merge(observed)
