@@ -29,9 +29,10 @@ def draw() -> tuple[np.ndarray, np.ndarray]:
 
 def spec() -> str:
     y, g = draw()
-    rows = ",\n  ".join(f"[{float(a)!r}, {float(b)!r}]" for a, b in y)
+    # the language closes brackets on the line they open: one (long) line per literal
+    rows = ", ".join(f"[{float(a)!r}, {float(b)!r}]" for a, b in y)
     values = ", ".join(f"{v:g}" for v in g)
-    return (HEADER + f"particles y = [\n  {rows}\n]\n" + f"initial g = [{values}]\n"
+    return (HEADER + f"particles y = [{rows}]\n" + f"initial g = [{values}]\n"
             + "evaluate x = grid(-3, 3, 31)\n")
 
 

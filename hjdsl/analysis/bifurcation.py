@@ -31,8 +31,10 @@ def eps_levels(model, eps_range=None) -> np.ndarray:
     return np.linspace(values[0], values[1], n)
 
 
-def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = True):
+def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = True, eps=None):
     """Critical points of x ↦ Ent(π(x; ε)) in the box [lo, hi]^d for every ε level, and events.
+
+    `eps_range` is (LO, HI[, N]) for linspace levels; `eps` an explicit increasing list instead.
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
@@ -49,7 +51,10 @@ def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = 
     from hjdsl.results import stamp
 
     W, b = layer_weights(model)
-    levels = eps_levels(model, eps_range)
+    levels = eps_levels(model, eps_range) if eps is None else np.asarray(eps, dtype=float)
+    if levels.size < 2 or np.any(np.diff(levels) <= 0) or levels[0] <= 0:
+        raise UsageError((Diagnostic("error", "ε levels must be positive and increasing (at least 2)",
+                                     code="U030"),))
     box = default_box(model) if box is None else tuple(float(v) for v in box)
     if len(box) != 2 or not box[0] < box[1]:
         raise UsageError((Diagnostic("error", f"--box needs LO,HI with LO < HI, got {box}",

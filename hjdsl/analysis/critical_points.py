@@ -101,7 +101,7 @@ class Landscape:
         def tangent(x, eps):
             return -jnp.linalg.solve(hess(x, eps), deps_grad(x, eps))
 
-        batch = jax.jit(jax.vmap(newton, in_axes=(0, None, None, None)), static_argnums=(3,))
+        batch = jax.jit(jax.vmap(newton, in_axes=(0, None, None, None)))
         return {"entropy": jax.jit(jax.vmap(entropy, in_axes=(0, None))), "newton": batch,
                 "tangent": jax.jit(jax.vmap(tangent, in_axes=(0, None))),
                 "soft": jax.jit(jax.vmap(soft_direction, in_axes=(0, None)))}
@@ -123,7 +123,7 @@ class Landscape:
         k = starts.shape[0]
         step = 0.25 * (self.hi - self.lo) if max_step is None else max_step
         x, gnorm, last, lam, ent = (np.asarray(a)[:k] for a in
-                                    self._fns["newton"](_pad(starts), float(eps), float(step), iters))
+                                    self._fns["newton"](_pad(starts), float(eps), float(step), int(iters)))
         min_abs = np.min(np.abs(lam), axis=-1)
         ok = (np.all(np.isfinite(x), axis=-1) & (gnorm * self.scale / self.log_n < GRAD_TOL)
               & (last / self.scale < STEP_TOL) & (min_abs * self.scale**2 / self.log_n > EIG_TOL))
@@ -188,9 +188,11 @@ class Landscape:
 
 
 def _pad(x: np.ndarray) -> np.ndarray:
-    """Pad a batch to the next power of two, so jit compiles a handful of shapes, not one per call."""
+    """Pad a batch to 64·4^k rows, so jit compiles a handful of shapes, not one per call."""
     k = x.shape[0]
-    size = 1 << max(int(np.ceil(np.log2(max(k, 1)))), 0)
+    size = 64
+    while size < k:
+        size *= 4
     if size == k:
         return x
     return np.concatenate([x, np.repeat(x[:1], size - k, axis=0)], axis=0)
