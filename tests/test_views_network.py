@@ -64,6 +64,10 @@ def test_appendix_a_gibbs_quantities(wb, x, eps, pi, ent, df, d2f):
     # ∂f/∂b_j = π_j and ∂f/∂ε = Ent(π), by autodiff (design.md §2)
     np.testing.assert_allclose(q["db"], q["pi"], atol=1e-14)
     assert float(q["de"]) == pytest.approx(ent, abs=1e-6)
+    # and by central differences, independent of the derivative rule
+    h = 1e-5 * eps
+    fd = (lse_value(np.array([x]), W, b, eps + h) - lse_value(np.array([x]), W, b, eps - h)) / (2 * h)
+    assert float(fd) == pytest.approx(ent, abs=1e-6)
 
 
 def test_hessian_bound_certificate(wb):
