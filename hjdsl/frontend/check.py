@@ -27,7 +27,8 @@ DEFAULT_EPS = 0.1
 
 def check(spec: S.Spec, base_dir: Path | None = None, path: str | None = None) -> Model:
     """Check a parsed spec and build its Model; raise SpecError/DataError listing every problem."""
-    return _Checker(spec, base_dir or Path.cwd(), path).run()
+    with np.errstate(all="ignore"):  # overflow and invalid values are checked explicitly
+        return _Checker(spec, base_dir or Path.cwd(), path).run()
 
 
 class _Checker(Reporter):
@@ -148,7 +149,11 @@ class _Checker(Reporter):
                 raise self.error(f"the prior of eps must be on eps ≥ 0; {prior.family} is not",
                                  decl.value.span, code="E117",
                                  hint="use lognormal, half_normal, exponential or half_cauchy")
-            return Viscosity(frozen([D.median(prior.family, dict(prior.params))], 1), prior, decl.span)
+            median = D.median(prior.family, dict(prior.params))
+            if not np.isfinite(median):
+                raise self.error("the prior's median is not a finite number", decl.value.span,
+                                 code="E109")
+            return Viscosity(frozen([median], 1), prior, decl.span)
         if decl.op == "=":
             values = np.array([self.scalar(decl.value, self.env, "eps", nonneg=True)])
         else:
@@ -172,6 +177,8 @@ class _Checker(Reporter):
             if values.size > MAX_EPS:
                 raise self.error(f"the sweep has {values.size:,} values; the limit is {MAX_EPS:,}",
                                  expr.span, code="E113")
+        if not np.all(np.isfinite(values)):
+            raise self.error("the eps sweep overflows (values too large)", expr.span, code="E109")
         if np.any(values < 0):
             bad = values[values < 0][0]
             raise self.error(f"eps must be ≥ 0, but the sweep contains {bad:g}", expr.span,
@@ -188,9 +195,11 @@ class _Checker(Reporter):
         if decl.op in ("random", "~"):
             prior = self.prior(value, self.env, "particle")
             n = self.count(decl.count, self.env, "the number of particles", MAX_ATOMS, "atoms")
-            seed = 0 if decl.seed is None else int(
-                self.scalar(decl.seed, self.env, "the seed", integer=True, nonneg=True))
+            seed = 0 if decl.seed is None else self.seed(decl.seed, self.env)
             points = D.draw(prior.family, dict(prior.params), (n, d), seed)
+            if not np.all(np.isfinite(points)):
+                raise self.error("the drawn particles overflow; use a smaller scale", value.span,
+                                 code="E109")
             source = "learned" if decl.op == "~" else "random"
             return Particles(source, frozen(points, 2), prior if source == "learned" else None,
                              decl.span)
@@ -219,6 +228,9 @@ class _Checker(Reporter):
             prior = self.prior(decl.value, self.env, "g")
             n = self.particles.count if self.particles is not None else 0
             values = np.full(n, D.center(prior.family, dict(prior.params)))
+            if not np.all(np.isfinite(values)):
+                raise self.error("the prior's mean and median are not finite numbers",
+                                 decl.value.span, code="E109")
             return InitialData("learned", frozen(values, 1), prior=prior, span=decl.span)
         if self.particles is None:
             raise Invalid("no particles")

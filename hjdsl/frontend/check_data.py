@@ -210,7 +210,7 @@ def _synthetic(c, decl: S.DataDecl) -> Data:
         items[key] = item
     seed = 0
     if "seed" in settings:
-        seed = int(c.scalar(settings["seed"], c.env, "the seed", integer=True, nonneg=True))
+        seed = c.seed(settings["seed"], c.env)
     n = None
     if "n" in settings:
         n = c.count(settings["n"], c.env, "n", MAX_POINTS, "points")

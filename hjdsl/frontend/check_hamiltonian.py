@@ -68,7 +68,7 @@ def _coefficient(c, text: str, span: Span) -> float:
     else:
         raise c.error(f"unknown coefficient `{text}` in the Hamiltonian", span, code="E121",
                       hint="use a number or a name declared with `let`")
-    if not value > 0:
+    if not 0 < value < np.inf:
         raise c.error(f"the coefficient of the Hamiltonian must be > 0, got {value:g}", span,
                       code="E112")
     return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.frontend import syntax as S
-from hjdsl.frontend.check_values import Invalid
+from hjdsl.frontend.check_values import Invalid, grid_points
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
 from hjdsl.model.ir import FitSettings, Observation, Prior, Split
@@ -74,7 +74,7 @@ def check_split(c, decl: S.SplitDecl | None, observe: S.ObserveDecl | None) -> S
                       values["test"].value.span, code="E112")
     seed = 0
     if "seed" in values:
-        seed = int(c.scalar(values["seed"].value, c.env, "the seed", integer=True, nonneg=True))
+        seed = c.seed(values["seed"].value, c.env)
     if observe is None:
         raise c.error("`split` needs an `observe` declaration", decl.keyword.span, code="E155",
                       hint="the split holds out observations; add e.g. observe f ~ normal(sigma = 0.05)")
@@ -123,12 +123,14 @@ def default_points(c, d: int) -> np.ndarray:
     lo, hi = stacked.min(axis=0), stacked.max(axis=0)
     pad = np.where(hi > lo, 0.1 * (hi - lo), 1.0)
     per_axis = DEFAULT_PER_AXIS.get(d, max(2, int(10_000 ** (1.0 / d))))
-    axes = [np.linspace(a, b, per_axis) for a, b in zip(lo - pad, hi + pad)]
     if per_axis ** d > MAX_POINTS:
         raise c.error(f"no default evaluation grid for dim {d}: give `evaluate x = ...`",
                       c.decls["dim"].span, code="E113")
-    mesh = np.meshgrid(*axes, indexing="ij")
-    return np.stack([m.reshape(-1) for m in mesh], axis=-1)
+    points = grid_points(lo - pad, hi + pad, [per_axis] * d)
+    if not np.all(np.isfinite(points)):
+        raise c.error("the default evaluation grid overflows; give `evaluate x = ...`",
+                      c.decls["particles"].span, code="E109")
+    return points
 
 
 _FIT_INT = {"steps": 1, "restarts": 1, "seed": 0, "chains": 1, "warmup": 0, "draws": 1}
@@ -163,4 +165,6 @@ def _fit_value(c, key, value: E.Expr):
         raise c.error("polish must be true or false", value.span, code="E160")
     if key == "lr":
         return c.scalar(value, c.env, "lr", positive=True)
-    return int(c.scalar(value, c.env, key, integer=True, low=_FIT_INT[key]))
+    if key == "seed":
+        return c.seed(value, c.env)
+    return int(c.scalar(value, c.env, key, integer=True, low=_FIT_INT[key], high=1e9))

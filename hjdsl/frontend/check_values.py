@@ -15,6 +15,7 @@ from hjdsl.model.limits import MAX_POINTS, grid_size
 from hjdsl.model.lower import evaluate
 
 SWEEPS = ("linspace", "logspace")
+MAX_SEED = 2**32 - 1
 
 
 class Invalid(Exception):
@@ -74,10 +75,14 @@ class Reporter:
         if nonneg and not x >= 0:
             raise self.error(f"{what} must be ≥ 0, got {x:g}", expr.span, code="E112")
         if low is not None and x < low:
-            raise self.error(f"{what} must be ≥ {low:g}, got {x:g}", expr.span, code="E112")
+            raise self.error(f"{what} must be ≥ {num(low)}, got {num(x)}", expr.span, code="E112")
         if high is not None and x > high:
-            raise self.error(f"{what} must be ≤ {high:g}, got {x:g}", expr.span, code="E112")
+            raise self.error(f"{what} must be ≤ {num(high)}, got {num(x)}", expr.span, code="E112")
         return x
+
+    def seed(self, expr, env) -> int:
+        """A random seed: a whole number in [0, 2^32 - 1]."""
+        return int(self.scalar(expr, env, "the seed", integer=True, low=0, high=MAX_SEED))
 
     def count(self, expr, env, what, limit, kind) -> int:
         n = int(self.scalar(expr, env, what, integer=True, low=1))
@@ -113,9 +118,11 @@ class Reporter:
             raise self.error(f"this grid would have {size:,} points ({shape}); the limit is "
                              f"{limit:,}", call.span, code="E113",
                              hint="use fewer points per axis (see `size limits` in docs/language.md)")
-        axes = [np.linspace(a, b, int(n)) for a, b, n in zip(lo, hi, counts)]
-        mesh = np.meshgrid(*axes, indexing="ij")
-        return np.stack([m.reshape(-1) for m in mesh], axis=-1)
+        points = grid_points(lo, hi, counts.astype(int))
+        if not np.all(np.isfinite(points)):
+            raise self.error("the grid's points overflow (its ends are too far apart)", call.span,
+                             code="E109")
+        return points
 
     def point_list(self, expr, env, d: int, what: str) -> np.ndarray:
         """A literal list of points: numbers when d = 1, d-vectors otherwise → (n, d)."""
@@ -177,6 +184,28 @@ class Reporter:
             else:
                 out[key] = self.scalar(arg.value, env, f"{key} of {family}")
         return out
+
+
+def num(x: float) -> str:
+    """A number for messages: whole numbers in full up to 10^15, others with %g."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def grid_points(lo, hi, counts) -> np.ndarray:
+    """Row-major grid points (the last axis varies fastest), for any number of axes.
+
+    >>> grid_points([0, 10], [1, 11], [2, 2]).tolist()
+    [[0.0, 10.0], [0.0, 11.0], [1.0, 10.0], [1.0, 11.0]]
+    """
+    counts = [int(c) for c in counts]
+    index = np.arange(grid_size(counts))
+    out = np.empty((index.size, len(counts)))
+    stride = 1
+    for k in range(len(counts) - 1, -1, -1):  # d is small; the work is vectorised over points
+        axis = np.linspace(lo[k], hi[k], counts[k])
+        out[:, k] = axis[(index // stride) % counts[k]]
+        stride *= counts[k]
+    return out
 
 
 def frozen(a, ndim=None):

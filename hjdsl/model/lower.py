@@ -135,7 +135,10 @@ def _call(ctx, node: E.Call):
         values = [ctx.eval(a) for a in node.args]
         try:
             out = ctx.functions[node.func](ctx.xp, *[v[0] for v in values])
-        except (ValueError, TypeError) as exc:
+        except TypeError:
+            _fail(f"wrong number of arguments for {node.func}()", node, code="E207",
+                  hint="tropical(x), hopf_lax(x), network(x, eps), hopf_cole(x, eps)")
+        except ValueError as exc:
             _fail(f"{node.func}(): {exc}", node, code="E207")
         return out, any(v[1] for v in values)
     rule = FUNCTIONS.get(node.func)
