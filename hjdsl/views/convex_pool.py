@@ -11,10 +11,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-# Below this many solves the batch runs in-process: a worker must start an interpreter and import
-# cvxpy (≈2 s here) before its first solve, while one warm re-solve costs ≈3–6 ms
-# (benchmarks/bench_convex.py measures both).
-SERIAL_BELOW = 400
+# Below this many solves the batch runs in-process only. A worker must start an interpreter and
+# import cvxpy (≈2 s of CPU here) before its first solve, while a warm re-solve costs ≈5 ms of CPU
+# at N = 100 (benchmarks/bench_convex.py): a smaller batch would finish before a worker is ready.
+SERIAL_BELOW = 600
 
 _POOL = None
 _POOL_WORKERS = 0
@@ -27,25 +27,37 @@ def default_workers() -> int:
 
 
 def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dict, str]:
-    """Solve every row of `rows`; return the stacked outputs and a note on how they ran.
+    """Solve every row of `rows` with `workers` processes (this one included).
 
-    kind "simplex": spec = (n_atoms, options), rows = costs (k, N), reach (k, N), eps (k,).
-    kind "hopf_lax": spec = (HopfLaxSpec, options), rows = x (k, d).
+    Returns the stacked outputs and a note on how they ran. kind "simplex": spec = (n_atoms,
+    options), rows = costs (k, N), reach (k, N), eps (k,); kind "hopf_lax": spec = (HopfLaxSpec,
+    options), rows = x (k, d). The rows are cut into chunks; the pool takes chunks from the front
+    while this process, which needs no start-up, takes them from the back.
     """
     size = len(next(iter(rows.values())))
     if workers <= 1 or size < SERIAL_BELOW:
         return work(kind, spec, rows), "in-process"
-    # ~4 chunks per worker balance uneven solve times without paying much per task
-    bounds = np.linspace(0, size, 4 * workers + 1).astype(int)
+    bounds = np.linspace(0, size, 8 * workers + 1).astype(int)  # small chunks balance the split
     chunks = [{k: v[a:b] for k, v in rows.items()} for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    parts: list = [None] * len(chunks)
     try:
-        with _main_module_hidden():  # worker processes start inside map()
-            parts = list(_pool(workers).map(work, [kind] * len(chunks), [spec] * len(chunks),
-                                            chunks))
+        with _main_module_hidden():  # worker processes start inside submit()
+            pool = _pool(workers - 1)
+            futures = [pool.submit(work, kind, spec, chunk) for chunk in chunks]
+        for i in reversed(range(len(chunks))):
+            if not futures[i].cancel():
+                break  # the pool has this chunk and, taking them in order, all before it
+            parts[i] = work(kind, spec, chunks[i])
+        pooled = sum(part is None for part in parts)
+        for i, future in enumerate(futures):
+            if parts[i] is None:
+                parts[i] = future.result()
     except Exception as exc:  # a broken pool must not lose the audit: solve here instead, and say so
         shutdown()
         return work(kind, spec, rows), f"worker pool failed ({type(exc).__name__}); solved in-process"
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, f"{workers} worker processes"
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return out, (f"{workers} processes: this one and {workers - 1} worker"
+                 f"{'s' if workers > 2 else ''}, which solved {pooled} of {len(chunks)} chunks")
 
 
 def work(kind: str, spec, rows: dict[str, np.ndarray]) -> dict:
