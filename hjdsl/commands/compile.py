@@ -47,7 +47,7 @@ def run(args) -> int:
         if args.output:
             raise UsageError((Diagnostic("error", "-o/--output goes with --target, not --info",
                                          code="U004"),))
-        print(json.dumps(info(model), indent=2))
+        print(json.dumps(info(model), indent=2, ensure_ascii=False))
         return 0
     try:
         codegen = importlib.import_module("hjdsl.codegen")
