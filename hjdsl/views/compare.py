@@ -96,7 +96,7 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
         # At ε = 0, u_0 has kinks where two atoms tie; the residual is only defined off them.
         kink = trop["gap"] <= 1e-9 * np.maximum(1.0, np.abs(trop["u0"]))
         res["residual"][eps == 0] = np.where(kink, np.nan, res["residual"][eps == 0])
-        out.update(network=net["f"], tropical=trop["f0"], hopf_cole=hc["u"], quadratic=quad,
+        out.update(network=net["f"], tropical=net["f0"], hopf_cole=hc["u"], quadratic=quad,
                    attribution=net["pi"], entropy=net["entropy"],
                    identity=net["f"] + hc["u"] - quad, pde=res["residual"], pde_scale=res["scale"])
     else:
@@ -114,7 +114,9 @@ def convex_part(model, eps, x, audit) -> dict:
     empty = {"value": np.full((n_eps, n), np.nan), "pi": np.full((n_eps, n, N), np.nan),
              "duality_gap": np.full((n_eps, n), np.nan),
              "status": np.full((n_eps, n), "", dtype=object), "audited": np.zeros(n, bool),
-             "solver": np.full(n_eps, "", dtype=object), "exact": None, "note": ""}
+             "solver": np.full(n_eps, "", dtype=object), "exact": None, "note": "",
+             "hopf_lax": np.full(n, np.nan), "hopf_lax_argmin": np.full((n, model.dim), np.nan),
+             "hopf_lax_status": np.full(n, "", dtype=object)}
     if audit == 0:
         return {**empty, "note": "skipped (audit 0)"}
     try:
@@ -122,13 +124,20 @@ def convex_part(model, eps, x, audit) -> dict:
     except ImportError as exc:
         return {**empty, "note": f"convex view unavailable ({exc})"}
     result = convex_view(model, eps, x, audit=audit)
-    return {"value": np.asarray(result.value, dtype=np.float64),
+    # The continuous Hopf–Lax program min_y g(y) + t·L((x − y)/t), when g is an expression.
+    continuous = {}
+    if getattr(result, "hopf_lax_value", None) is not None:
+        continuous = {"hopf_lax": np.asarray(result.hopf_lax_value, dtype=np.float64),
+                      "hopf_lax_argmin": np.asarray(result.hopf_lax_argmin, dtype=np.float64)}
+        if getattr(result, "hopf_lax_status", None) is not None:
+            continuous["hopf_lax_status"] = np.asarray(result.hopf_lax_status, dtype=object)
+    return {**empty, **continuous, "value": np.asarray(result.value, dtype=np.float64),
             "pi": np.asarray(result.pi, dtype=np.float64),
             "duality_gap": np.asarray(result.duality_gap, dtype=np.float64),
             "status": np.asarray(result.status, dtype=object),
             "audited": np.asarray(result.audited, dtype=bool),
             "solver": np.asarray(result.solver, dtype=object),
-            "exact": bool(result.exact), "note": ""}
+            "exact": bool(result.exact), "note": str(getattr(result, "note", "") or "")}
 
 
 def skipped_grid(eps, x, note: str) -> dict:
@@ -204,6 +213,9 @@ def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
         "convex_status": (EP, convex["status"].astype(str)),
         "convex_solver": (E, convex["solver"].astype(str)),
         "convex_audited": (P, convex["audited"].astype(np.int8)),
+        "convex_hopf_lax": (P, convex["hopf_lax"]),
+        "convex_hopf_lax_argmin": (("point", "dim"), convex["hopf_lax_argmin"]),
+        "convex_hopf_lax_status": (P, convex["hopf_lax_status"].astype(str)),
         "grid": (EP, grid["value"]), "grid_reference": (EP, grid["reference"]),
         "grid_error": (E, grid["error"]),
     }
@@ -239,6 +251,9 @@ DESCRIPTIONS = {
     "convex_attribution": "optimal pi of the convex program", "convex_duality_gap": "duality gap",
     "convex_status": "solver status per solve ('' = not audited)",
     "convex_solver": "solver used per eps", "convex_audited": "1 where the convex view solved",
+    "convex_hopf_lax": "min_y g(y) + t L((x-y)/t) for continuous g (convex program; NaN: not run)",
+    "convex_hopf_lax_argmin": "the minimising y of the continuous Hopf-Lax program",
+    "convex_hopf_lax_status": "solver status of the continuous Hopf-Lax program",
     "grid": "finite-difference grid solution at the points",
     "grid_reference": "the value the grid solution is compared with",
     "grid_error": "max abs grid error per eps",

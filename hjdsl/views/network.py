@@ -171,7 +171,9 @@ def _network_kernel(weights: bool):
 
     def run(points, W, b, eps):
         z = logits(points, W, b)
-        return jax.vmap(lambda e: per_eps(z, e), out_axes=1)(eps)
+        out = jax.vmap(lambda e: per_eps(z, e), out_axes=1)(eps)
+        out["f0"] = jax.numpy.max(z, axis=-1)  # the same logits: f at ε = 0 equals f0 bit for bit
+        return out
 
     return jax.jit(run)
 
@@ -179,7 +181,8 @@ def _network_kernel(weights: bool):
 def network_view(x, W, b, eps, *, weights: bool = True, chunk: int | None = None) -> dict:
     """The LSE layer at points x (n, d) for every ε: numpy arrays, ε axis first.
 
-    Returns f (n_eps, n) and, with `weights`, pi (n_eps, n, N) and entropy (n_eps, n).
+    Returns f (n_eps, n), f0 (n,) = max_j z_j and, with `weights`, pi (n_eps, n, N) and
+    entropy (n_eps, n).
     """
     W = np.asarray(W, dtype=np.float64)
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
