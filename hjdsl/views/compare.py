@@ -69,8 +69,9 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, chunk: int |
     """
     eps = check_eps(model, eps)
     x = check_points(model, x)
+    audit = check_audit(audit, x.shape[0])
     closed = closed_form(model, eps, x, chunk=chunk)
-    convex = convex_part(model, eps, x, check_audit(audit, x.shape[0]))
+    convex = convex_part(model, eps, x, audit)
     grid_out = grid_part(model, eps, x) if grid else skipped_grid(eps, x, "skipped (grid=False)")
     return build_dataset(model, eps, x, closed, convex, grid_out)
 
