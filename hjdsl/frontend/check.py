@@ -49,6 +49,7 @@ class _Checker(Reporter):
         self.t = self.step(self.check_time)
         self.env["t"] = np.float64(self.t if self.t is not None else 1.0)
         viscosity = self.step(self.check_viscosity)
+        initial = evaluate_points = None
         if viscosity is not None and viscosity.values.size == 1 and not viscosity.learned:
             self.env["eps"] = viscosity.values[0]
         if self.d is not None:
@@ -62,9 +63,9 @@ class _Checker(Reporter):
         self.warn_about(viscosity, observe)
         self.diagnostics.sort(key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
         if any(d.severity == "error" for d in self.diagnostics):
-            kind = DataError if self.data_problem and all(
-                d.code.startswith("D") for d in self.diagnostics if d.severity == "error") else SpecError
-            raise kind(self.diagnostics, self.spec.source)
+            data_only = all(d.code.startswith("D") for d in self.diagnostics
+                            if d.severity == "error")
+            raise (DataError if data_only else SpecError)(self.diagnostics, self.spec.source)
         model_decl = self.decls["model"]
         return Model(
             name=model_decl.name.text, dim=self.d, t=float(self.t), viscosity=viscosity,

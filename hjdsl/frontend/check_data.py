@@ -48,11 +48,11 @@ def _columns(c, decl: S.DataDecl) -> tuple[list[str], str, dict]:
         if key == "x":
             if len(names) != d:
                 raise c.error(f"x needs {d} column{'s' if d > 1 else ''} (dim is {d}), got "
-                              f"{len(names)}", item.value.span, code="D006", data=True)
+                              f"{len(names)}", item.value.span, code="D006")
             x_cols = names
         else:
             if len(names) != 1:
-                raise c.error("value is one column", item.value.span, code="D006", data=True)
+                raise c.error("value is one column", item.value.span, code="D006")
             value_col = names[0]
         spans[key] = item.value.span
     return x_cols, value_col, spans
@@ -75,26 +75,25 @@ def _from_file(c, decl: S.DataDecl) -> Data:
     path = Path(decl.path)
     full = path if path.is_absolute() else c.base_dir / path
     if not decl.path:
-        raise c.error("the data file name is empty", where, code="D001", data=True)
+        raise c.error("the data file name is empty", where, code="D001")
     if not full.exists():
-        raise c.error(f"data file `{decl.path}` not found", where, code="D001", data=True,
+        raise c.error(f"data file `{decl.path}` not found", where, code="D001",
                       hint="paths are relative to the folder of the spec")
     if not full.is_file():
-        raise c.error(f"`{decl.path}` is not a file", where, code="D001", data=True)
+        raise c.error(f"`{decl.path}` is not a file", where, code="D001")
     suffix = full.suffix.lower()
     if suffix == ".csv":
         table = _read_csv(c, full, decl.path, where, x_cols + [value_col], spans)
     elif suffix in NETCDF_SUFFIXES:
         table = _read_netcdf(c, full, decl.path, where, x_cols + [value_col], spans)
     else:
-        raise c.error(f"unsupported data file type `{suffix or decl.path}`", where, code="D002",
-                      data=True, hint="use a .csv file (with a header row) or a NetCDF .nc file")
+        raise c.error(f"unsupported data file type `{suffix or decl.path}`", where, code="D002", hint="use a .csv file (with a header row) or a NetCDF .nc file")
     x = np.stack([table[k] for k in x_cols], axis=-1)
     value = table[value_col]
     n = x.shape[0]
     if n < MIN_ROWS:
         raise c.error(f"`{decl.path}` has {n} data row{'s' if n != 1 else ''}; at least "
-                      f"{MIN_ROWS} are needed", where, code="D005", data=True)
+                      f"{MIN_ROWS} are needed", where, code="D005")
     return Data("file", _frozen(x, 2), _frozen(value, 1), path=decl.path,
                 columns={"x": list(x_cols), "value": value_col}, span=decl.span)
 
@@ -103,16 +102,16 @@ def _read_csv(c, full: Path, shown: str, where, wanted: list[str], spans) -> dic
     try:
         text = full.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise c.error(f"`{shown}` is not UTF-8 text", where, code="D004", data=True) from None
+        raise c.error(f"`{shown}` is not UTF-8 text", where, code="D004") from None
     rows = [r for r in csv.reader(text.splitlines()) if any(cell.strip() for cell in r)]
     if not rows:
-        raise c.error(f"data file `{shown}` is empty", where, code="D004", data=True,
+        raise c.error(f"data file `{shown}` is empty", where, code="D004",
                       hint="a CSV file starts with a header row naming its columns")
     header = [h.strip() for h in rows[0]]
     body = rows[1:]
     if len(body) > MAX_POINTS:
         raise c.error(f"`{shown}` has {len(body):,} rows; the limit is {MAX_POINTS:,}", where,
-                      code="D007", data=True)
+                      code="D007")
     out = {}
     for name in wanted:
         if name not in header:
@@ -122,7 +121,7 @@ def _read_csv(c, full: Path, shown: str, where, wanted: list[str], spans) -> dic
         for i, row in enumerate(body):
             if len(row) != len(header):
                 raise c.error(f"`{shown}` line {i + 2} has {len(row)} fields; the header has "
-                              f"{len(header)}", where, code="D006", data=True)
+                              f"{len(header)}", where, code="D006")
             cells.append(row[j].strip())
         out[name] = _numbers(c, cells, name, shown, where, spans, wanted, first_line=2)
     return out
@@ -130,8 +129,7 @@ def _read_csv(c, full: Path, shown: str, where, wanted: list[str], spans) -> dic
 
 def _column_error(c, name, available, spans, wanted, where, shown):
     span = spans.get("value") if name == wanted[-1] else spans.get("x")
-    return c.error(f"column `{name}` not found in `{shown}`", span or where, code="D003",
-                   data=True, hint=("columns are: " + ", ".join(available)) if available else None)
+    return c.error(f"column `{name}` not found in `{shown}`", span or where, code="D003", hint=("columns are: " + ", ".join(available)) if available else None)
 
 
 def _numbers(c, cells, name, shown, where, spans, wanted, first_line):
@@ -141,12 +139,12 @@ def _numbers(c, cells, name, shown, where, spans, wanted, first_line):
     except ValueError:
         i = next(i for i, cell in enumerate(cells) if not _is_float(cell))
         raise c.error(f"`{shown}` line {i + first_line}, column `{name}`: cannot read "
-                      f"{cells[i]!r} as a number", span, code="D008", data=True) from None
+                      f"{cells[i]!r} as a number", span, code="D008") from None
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
         raise c.error(f"`{shown}` line {i + first_line}, column `{name}`: {values[i]:g} is not a "
-                      "finite number", span, code="D009", data=True,
+                      "finite number", span, code="D009",
                       hint=f"{bad.size} non-finite value{'s' if bad.size > 1 else ''} in this "
                            "column; remove or fill those rows")
     return values
@@ -173,11 +171,11 @@ def _read_netcdf(c, full: Path, shown: str, where, wanted: list[str], spans) -> 
                 var = ds[name]
                 if var.ndim != 1 or (length is not None and var.size != length):
                     raise c.error(f"variable `{name}` of `{shown}` must be 1-D with one entry per "
-                                  f"point, got shape {var.shape}", where, code="D006", data=True)
+                                  f"point, got shape {var.shape}", where, code="D006")
                 length = var.size
                 if length > MAX_POINTS:
                     raise c.error(f"`{shown}` has {length:,} points; the limit is {MAX_POINTS:,}",
-                                  where, code="D007", data=True)
+                                  where, code="D007")
                 cells = np.asarray(var.values, dtype=float)
                 out[name] = _numbers(c, cells, name, shown, where, spans, wanted, first_line=0)
             return out
@@ -185,7 +183,7 @@ def _read_netcdf(c, full: Path, shown: str, where, wanted: list[str], spans) -> 
         raise
     except Exception as exc:  # any reader failure is a data problem, not a crash
         raise c.error(f"cannot read `{shown}` as NetCDF: {type(exc).__name__}: {exc}".strip(),
-                      where, code="D004", data=True) from None
+                      where, code="D004") from None
 
 
 # --- synthetic data -----------------------------------------------------------------------

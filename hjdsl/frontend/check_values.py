@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from hjdsl.errors import Diagnostic, HJError, Span
+from hjdsl.errors import Diagnostic, HJError
 from hjdsl.frontend import syntax as S
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
@@ -28,11 +28,10 @@ class Reporter:
     def __init__(self, file: str):
         self.file = file
         self.diagnostics: list[Diagnostic] = []
-        self.data_problem = False
 
-    def error(self, message, span, hint=None, code="E100", data=False):
+    def error(self, message, span, hint=None, code="E100"):
+        """Record an error; return an `Invalid` for the caller to raise."""
         self.diagnostics.append(Diagnostic("error", message, span, hint, code))
-        self.data_problem |= data
         return Invalid(message)
 
     def warning(self, message, span, hint=None, code="W001"):
@@ -211,6 +210,3 @@ def grid_points(lo, hi, counts) -> np.ndarray:
 def frozen(a, ndim=None):
     return _frozen(a, ndim)
 
-
-def span_after(span: Span) -> Span:
-    return Span.point(span.file, span.line, span.col)

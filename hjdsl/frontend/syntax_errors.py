@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from hjdsl.errors import Diagnostic, Span
 
