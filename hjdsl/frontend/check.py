@@ -234,6 +234,8 @@ class _Checker(Reporter):
                                  decl.value.span, code="E109")
             return InitialData("learned", frozen(values, 1), prior=prior, span=decl.span)
         if self.particles is None:
+            if decl.arg is not None:  # still report unknown names and functions in it
+                self.structure_only(decl.value, "y")
             raise Invalid("no particles")
         n = self.particles.count
         value = decl.value
@@ -252,6 +254,14 @@ class _Checker(Reporter):
             return InitialData("literal", frozen(values, 1), span=decl.span)
         return InitialData("expr", frozen(self.per_point(value, self.particles.points), 1), expr=value,
                            span=decl.span)
+
+    def structure_only(self, expr: E.Expr, var: str) -> None:
+        """Report name, function and shape errors of an expression of `var` (values unknown)."""
+        probe = np.ones(1) if self.d == 1 else np.ones((1, self.d))
+        try:
+            evaluate(expr, {**self.env, var: probe}, pointwise={var})
+        except SpecError as err:
+            self.absorb(err)
 
     def per_point(self, expr: E.Expr, points: np.ndarray, var: str = "y", what: str = "g(y)",
                   functions: dict | None = None) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 from typing import Callable
 
 import numpy
@@ -72,8 +73,11 @@ def _name(ctx, node: E.Name):
         return ctx.xp.asarray(ctx.env[node.id], dtype=float), node.id in ctx.pointwise
     if node.id in CONSTANTS:
         return ctx.xp.asarray(CONSTANTS[node.id], dtype=float), False
+    known = sorted(set(ctx.env) | set(CONSTANTS))
+    close = difflib.get_close_matches(node.id, known, n=1)
     _fail(f"unknown name `{node.id}`", node, code="E202",
-          hint="names in scope here: " + ", ".join(sorted(set(ctx.env) | set(CONSTANTS))))
+          hint=(f"did you mean `{close[0]}`? " if close else "") + "names in scope here: "
+          + ", ".join(known))
 
 
 def _vector(ctx, node: E.Vector):
@@ -143,8 +147,10 @@ def _call(ctx, node: E.Call):
         return out, any(v[1] for v in values)
     rule = FUNCTIONS.get(node.func)
     if rule is None:
+        close = difflib.get_close_matches(node.func, FUNCTIONS, n=1)
         _fail(f"unknown function `{node.func}`", node, code="E206",
-              hint="functions: " + ", ".join(sorted(FUNCTIONS)))
+              hint=(f"did you mean `{close[0]}`? " if close else "") + "functions: "
+              + ", ".join(sorted(FUNCTIONS)))
     low, high, impl = rule
     if not low <= len(node.args) <= high:
         want = str(low) if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
