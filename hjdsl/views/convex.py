@@ -134,8 +134,13 @@ def _hopf_lax(model, x, points, workers, options):
     from hjdsl.views import convex_pool
     from hjdsl.views.convex_hopf_lax import HopfLaxProgram, HopfLaxSpec
 
+    from hjdsl.errors import SpecError
+
     spec = (HopfLaxSpec.from_model(model), options)
-    HopfLaxProgram(*spec)  # lowering and the convexity check happen here, before any solve
+    try:
+        HopfLaxProgram(*spec)  # lowering and the convexity check happen here, before any solve
+    except SpecError as exc:  # attach the spec text so the diagnostic shows the source line
+        raise SpecError(exc.diagnostics, source=model.source or None) from None
     value = np.full(x.shape[0], np.nan)
     argmin = np.full(x.shape, np.nan)
     status = np.full(x.shape[0], "", dtype=object)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import multiprocessing
 import os
@@ -117,6 +118,10 @@ def _pool(workers: int):
     else:
         ctx = multiprocessing.get_context("spawn")
     _POOL, _POOL_WORKERS = ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
+    # release it while the interpreter is still whole (a pool collected during module teardown
+    # prints an ignored AttributeError from concurrent.futures)
+    atexit.unregister(shutdown)
+    atexit.register(shutdown)
     return _POOL
 
 
