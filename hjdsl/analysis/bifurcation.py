@@ -39,8 +39,8 @@ def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
     >>> ds = bifurcate(m, eps_range=(0.1, 1.0, 10), box=(-3, 3))
-    >>> ds.n_min.values.tolist()[:2], ds.n_max.values.tolist()[-1], sorted(set(ds.event_kind.values))
-    ([2, 2], 1, ['fold'])
+    >>> ds.n_min.values.tolist()[:2], ds.n_max.values.tolist()[-1], ds.event_kind.values.tolist()
+    ([2, 2], 1, ['fold', 'fold'])
     """
     import xarray as xr
 

@@ -9,7 +9,7 @@ import numpy as np
 from hjdsl.analysis.critical_points import DEDUP_TOL, CriticalSet, Landscape
 
 TRACK_SUBSTEPS = 4      # predictor-corrector sub-steps per ε interval
-TRACK_MAX_MOVE = 0.5    # a sub-step may move a point at most this·ℓ (else it jumped branches)
+TRACK_MAX_MOVE = 0.5    # the corrector may move a point at most this·ℓ from the prediction
 PAIR_DISTANCE = 1.0     # fold partners end within this·ℓ of each other
 
 
@@ -42,13 +42,14 @@ def track(land: Landscape, x, index, eps_from: float, eps_to: float, substeps: i
         if not live.any():
             break
         start = x[live]
-        # tangent predictor dx/dε·Δε, capped: near a fold dx/dε blows up like (ε_f − ε)^(−1/2)
+        # tangent predictor dx/dε·Δε (capped at a tenth of the box: near a fold dx/dε blows up
+        # like (ε_f − ε)^(−1/2)); the corrector must land within `limit` of the prediction
         move = land.tangent(start, e0) * (e1 - e0)
         size = np.linalg.norm(move, axis=-1, keepdims=True)
-        cap = np.minimum(1.0, 0.5 * limit / np.maximum(size, 1e-300))
+        cap = np.minimum(1.0, 0.1 * (land.hi - land.lo) / np.maximum(size, 1e-300))
         move = np.where(np.isfinite(move).all(axis=-1, keepdims=True), move * cap, 0.0)
         new, ok, idx, _, _ = land.newton(start + move, e1, max_step=0.25 * limit, iters=60)
-        good = ok & (idx == index[live]) & (np.linalg.norm(new - start, axis=-1) <= limit)
+        good = ok & (idx == index[live]) & (np.linalg.norm(new - start - move, axis=-1) <= limit)
         out = good & ~land.inside(new)
         st = np.where(good, "ok", "lost").astype(object)
         st[out] = "outside"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -56,58 +57,20 @@ class Landscape:
         # the box is a ceiling so that a layer of coincident atoms still gets a finite scale
         return float(min(max(nn, 1e-12) * 2.0 * self.t, self.hi - self.lo))
 
-    # --- JAX functions (built once, jitted, vmapped over points) -----------------------
+    # --- JAX functions (compiled once per shape and shared by every landscape) ------------
     @cached_property
     def _fns(self):
-        from hjdsl.jaxsetup import jax_x64
+        import functools
 
-        jax = jax_x64()
         import jax.numpy as jnp
 
+        fns = _jax_functions()
         W, b = jnp.asarray(self.W), jnp.asarray(self.b)
-
-        def entropy(x, eps):
-            s = (W @ x + b) / eps
-            shifted = s - jnp.max(s)
-            w = jnp.exp(shifted)
-            total = jnp.sum(w)
-            return jnp.log(total) - jnp.sum(w * shifted) / total
-
-        grad = jax.grad(entropy)
-        hess = jax.hessian(entropy)
-        deps_grad = jax.jacfwd(grad, argnums=1)  # ∂(∇Ent)/∂ε for the tangent predictor
-
-        def newton(x0, eps, max_step, iters):
-            def body(_, x):
-                lam, vec = jnp.linalg.eigh(hess(x, eps))
-                safe = jnp.where(jnp.abs(lam) < 1e-300, 1e-300, lam)
-                step = vec @ ((vec.T @ grad(x, eps)) / safe)
-                size = jnp.linalg.norm(step)
-                step = step * jnp.minimum(1.0, max_step / jnp.maximum(size, 1e-300))
-                new = x - step
-                return jnp.where(jnp.all(jnp.isfinite(new)), new, x)
-
-            x = jax.lax.fori_loop(0, iters, body, x0)
-            gr = grad(x, eps)
-            lam, vec = jnp.linalg.eigh(hess(x, eps))
-            safe = jnp.where(jnp.abs(lam) < 1e-300, 1e-300, lam)
-            last = jnp.linalg.norm(vec @ ((vec.T @ gr) / safe))
-            return x, jnp.linalg.norm(gr), last, lam, entropy(x, eps)
-
-        def soft_direction(x, eps):
-            lam, vec = jnp.linalg.eigh(hess(x, eps))
-            return vec[:, jnp.argmin(jnp.abs(lam))]
-
-        def tangent(x, eps):
-            return -jnp.linalg.solve(hess(x, eps), deps_grad(x, eps))
-
-        batch = jax.jit(jax.vmap(newton, in_axes=(0, None, None, None)))
-        return {"entropy": jax.jit(jax.vmap(entropy, in_axes=(0, None))), "newton": batch,
-                "tangent": jax.jit(jax.vmap(tangent, in_axes=(0, None))),
-                "soft": jax.jit(jax.vmap(soft_direction, in_axes=(0, None)))}
+        return {name: functools.partial(fn, W, b) for name, fn in fns.items()}
 
     def entropy(self, x, eps) -> np.ndarray:
-        return np.asarray(self._fns["entropy"](np.asarray(x, dtype=float), float(eps)))
+        x = np.asarray(x, dtype=float).reshape(-1, self.d)
+        return np.asarray(self._fns["entropy"](_pad(x), float(eps)))[: x.shape[0]]
 
     def tangent(self, x, eps) -> np.ndarray:
         """dx/dε along a branch of critical points (implicit function theorem)."""
@@ -185,6 +148,55 @@ class Landscape:
         idx = np.asarray(chosen, dtype=int)
         return CriticalSet(float(eps), x[idx].reshape(-1, self.d), index[idx].astype(int),
                            ent[idx], min_abs[idx])
+
+
+@functools.lru_cache(maxsize=1)
+def _jax_functions() -> dict:
+    """Jitted, point-vectorised entropy, Newton, tangent and soft-direction functions of (W, b, ...)."""
+    from hjdsl.jaxsetup import jax_x64
+
+    jax = jax_x64()
+    import jax.numpy as jnp
+
+    def entropy(W, b, x, eps):
+        s = (W @ x + b) / eps
+        shifted = s - jnp.max(s)
+        w = jnp.exp(shifted)
+        total = jnp.sum(w)
+        return jnp.log(total) - jnp.sum(w * shifted) / total
+
+    grad = jax.grad(entropy, argnums=2)
+    hess = jax.hessian(entropy, argnums=2)
+    deps_grad = jax.jacfwd(grad, argnums=3)  # ∂(∇Ent)/∂ε for the tangent predictor
+
+    def newton_step(W, b, x, eps):
+        lam, vec = jnp.linalg.eigh(hess(W, b, x, eps))
+        safe = jnp.where(jnp.abs(lam) < 1e-300, 1e-300, lam)
+        return vec @ ((vec.T @ grad(W, b, x, eps)) / safe), lam
+
+    def newton(W, b, x0, eps, max_step, iters):
+        def body(_, x):
+            step = newton_step(W, b, x, eps)[0]
+            size = jnp.linalg.norm(step)
+            new = x - step * jnp.minimum(1.0, max_step / jnp.maximum(size, 1e-300))
+            return jnp.where(jnp.all(jnp.isfinite(new)), new, x)
+
+        x = jax.lax.fori_loop(0, iters, body, x0)
+        step, lam = newton_step(W, b, x, eps)
+        return x, jnp.linalg.norm(grad(W, b, x, eps)), jnp.linalg.norm(step), lam, entropy(W, b, x, eps)
+
+    def soft_direction(W, b, x, eps):
+        lam, vec = jnp.linalg.eigh(hess(W, b, x, eps))
+        return vec[:, jnp.argmin(jnp.abs(lam))]
+
+    def tangent(W, b, x, eps):
+        return -jnp.linalg.solve(hess(W, b, x, eps), deps_grad(W, b, x, eps))
+
+    def over_points(fn, extra=0):
+        return jax.jit(jax.vmap(fn, in_axes=(None, None, 0, None) + (None,) * extra))
+
+    return {"entropy": over_points(entropy), "newton": over_points(newton, 2),
+            "tangent": over_points(tangent), "soft": over_points(soft_direction)}
 
 
 def _pad(x: np.ndarray) -> np.ndarray:
