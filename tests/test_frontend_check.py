@@ -44,6 +44,7 @@ def test_viscosity_forms(line, values):
 @pytest.mark.parametrize("form,kind,matrix,scale,iso", [
     ("|p|^2", "quadratic", np.eye(2), 1.0, True),
     ("3*|p|^2", "quadratic", 3 * np.eye(2), 1.0, True),
+    ("|p|^2.0", "quadratic", np.eye(2), 1.0, True),
     ("a*|p|^2", "quadratic", 0.5 * np.eye(2), 1.0, True),
     ("p' A p", "quadratic", [[2, 0.5], [0.5, 1]], 1.0, False),
     ("p' B p", "quadratic", 2 * np.eye(2), 1.0, True),

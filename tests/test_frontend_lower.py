@@ -137,3 +137,22 @@ def test_truth_functions_match_direct_formulas():
                                    atol=1e-12)
     # extreme ε: the max-shift keeps the values finite
     assert np.all(np.isfinite(fns["hopf_cole"](np, x * 100, 1e-6)))
+
+
+def test_evaluate_initial_at_other_atoms():
+    import hjdsl
+    from hjdsl.model.lower import evaluate_initial
+
+    m = hjdsl.parse("model m\ndim 2\nlet c = [1, 2]\ntime t = 0.5\nhamiltonian H(p) = |p|^2\n"
+                    "particles y = grid(-1, 1, 3)\ninitial g(y) = dot(y, c) / t + eps\n"
+                    "viscosity eps = 0.25\n")
+    y = np.array([[0.5, -2.0], [3.0, 1.0]])
+    np.testing.assert_allclose(evaluate_initial(m, y), (y @ [1.0, 2.0]) / 0.5 + 0.25)
+    np.testing.assert_allclose(evaluate_initial(m, m.y), m.g)
+    constant = hjdsl.parse("model m\ndim 1\nhamiltonian H(p) = |p|^2\nparticles y = [0, 1]\n"
+                           "initial g(y) = 3\n")
+    assert evaluate_initial(constant, np.zeros((4, 1))).tolist() == [3.0] * 4
+    literal = hjdsl.parse("model m\ndim 1\nhamiltonian H(p) = |p|^2\nparticles y = [0, 1]\n"
+                          "initial g = [1, 2]\n")
+    with pytest.raises(ValueError, match="not an expression of y"):
+        evaluate_initial(literal, np.zeros((2, 1)))

@@ -46,7 +46,8 @@ def check_one(path: str):
 def summary(model) -> str:
     """`name: ok (model m, d=1, 30 atoms, 5 ε values)`."""
     n_eps = model.eps.size
-    parts = [f"model {model.name}", f"d={model.dim}", f"{model.n_atoms} atoms",
+    parts = [f"model {model.name}", f"d={model.dim}",
+             f"{model.n_atoms} atom{'s' if model.n_atoms != 1 else ''}",
              f"{n_eps} ε value{'s' if n_eps != 1 else ''}"]
     if model.data is not None:
         parts.append(f"{model.data.size} data points")

@@ -37,7 +37,8 @@ def check_hamiltonian(c, decl: S.HamiltonianDecl | None) -> Hamiltonian:
         isotropic = bool(np.allclose(matrix, matrix[0, 0] * np.eye(c.d)))
         return Hamiltonian("quadratic", form, _frozen(matrix, 2), 1.0, isotropic)
     norm = _NORM.match(form)
-    if not norm or norm["p"] != p or (norm["power"] is not None and norm["power"] != "2") or (
+    power_ok = norm is not None and (norm["power"] is None or _is_two(norm["power"]))
+    if not norm or norm["p"] != p or not power_ok or (
             norm["q"] is not None and norm["q"] not in _KINDS):
         hint = SUPPORTED
         if norm and norm["p"] != p:
@@ -49,6 +50,10 @@ def check_hamiltonian(c, decl: S.HamiltonianDecl | None) -> Hamiltonian:
     if norm["power"] is not None:
         return Hamiltonian("quadratic", form, _frozen(scale * np.eye(c.d), 2), 1.0, True)
     return Hamiltonian(_KINDS[norm["q"]], form, None, scale, True)
+
+
+def _is_two(text: str) -> bool:
+    return bool(_NUMBER.match(text)) and float(text) == 2.0
 
 
 def _invalid():

@@ -32,6 +32,28 @@ def evaluate(expr: E.Expr, env: dict, xp=numpy, pointwise=(), functions: dict | 
     return value
 
 
+def evaluate_initial(model, y, xp=numpy):
+    r"""g(y) of a model whose initial data is an expression, at other atoms y (n, d).
+
+    The expression sees the model's `let` constants, `t` and (for one fixed value) `eps`.
+
+    >>> from hjdsl.frontend.driver import parse
+    >>> m = parse("model m\ndim 1\nhamiltonian H(p) = |p|^2\nparticles y = [0, 1]\n"
+    ...           "initial g(y) = abs(y) / t\ntime t = 2\n")
+    >>> evaluate_initial(m, numpy.array([[-4.0], [6.0]])).tolist()
+    [2.0, 3.0]
+    """
+    if model.initial.expr is None:
+        raise ValueError(f"the initial data of {model.name} is {model.initial.source}, "
+                         "not an expression of y")
+    env = {**model.constants, "t": model.t}
+    if model.eps.size == 1 and not model.viscosity.learned:
+        env["eps"] = model.eps[0]
+    points = y[:, 0] if model.dim == 1 else y
+    n = y.shape[0]
+    return xp.broadcast_to(evaluate(model.initial.expr, {**env, "y": points}, xp, {"y"}), (n,))
+
+
 def _fail(message: str, node: E.Expr, hint: str | None = None, code: str = "E201"):
     raise SpecError.single(message, node.span, hint=hint, code=code)
 
