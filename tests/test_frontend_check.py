@@ -196,3 +196,15 @@ def test_model_is_frozen():
         m.name = "other"
     with pytest.raises(ValueError):
         m.y[0, 0] = 5.0
+
+
+def test_sweep_and_split_warnings():
+    m = hjdsl.parse(spec("data synthetic n = 3 { x ~ normal(0, 1); value = x }",
+                         "observe f ~ normal(0.1)", "split test = 0.1",
+                         head="model m\ndim 1\nviscosity eps in [1, 0.1, 1]\n"
+                              "hamiltonian H(p) = |p|^2\n"))
+    assert [(w.code, w.message) for w in m.warnings] == [
+        ("W003", "the eps sweep repeats 1"),
+        ("W004", "split test = 0.1 of 3 data points holds out 0.3 of them: too few to test"),
+    ]
+    assert m.eps.tolist() == [1, 0.1, 1]  # kept as written

@@ -302,6 +302,18 @@ class _Checker(Reporter):
         if observe is not None and "data" not in self.decls:
             self.warning("`observe` without `data`: give data to `hjdsl solve --data`",
                          self.decls["observe"].span, code="W002")
+        if viscosity is not None and viscosity.values.size > np.unique(viscosity.values).size:
+            values, counts = np.unique(viscosity.values, return_counts=True)
+            self.warning(f"the eps sweep repeats {values[counts > 1][0]:g}", viscosity.span,
+                         code="W003", hint="each value is computed once per repeat")
+        split = observe.split if observe is not None else None
+        if split is not None and self.data is not None:
+            n_test = split.test * self.data.size
+            if n_test < 1 or self.data.size - n_test < 1:
+                self.warning(f"split test = {split.test:g} of {self.data.size} data points holds "
+                             f"out {n_test:.3g} of them: too few to "
+                             f"{'test' if n_test < 1 else 'fit'}", self.decls["split"].span,
+                             code="W004", hint="use more data or another test fraction")
 
 
 def _names(expr: E.Expr):
