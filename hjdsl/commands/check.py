@@ -70,7 +70,7 @@ def run(args) -> int:
         for d in diagnostics:
             print(d.render(source), file=sys.stderr)
         if model is not None and not args.quiet:
-            print(f"{shown}: {summary(model)}")
+            print(f"{shown}: {summary(model)}", flush=True)
     if args.json:
         print(json.dumps(report, indent=2))
     return 2 if failed else 0
