@@ -55,14 +55,32 @@ def test_specs_declare_these_models(name):
 
 
 def test_four_atom_identity():
-    """max|u(from LSE) − u(Hopf–Cole)| over x ∈ [−2.5, 2.5] ≤ 4.5e−16 at ε = 1 … 0.05."""
+    """max|u(from LSE) − u(Hopf–Cole)| over x ∈ [−2.5, 2.5] at ε = 1 … 0.05: ≤ 4.5e−16 in the paper.
+
+    The paper's scripts use numpy, whose exp and log are glibc's; the reference number is
+    reproduced with those formulas below. hjdsl's views run in XLA, whose vectorised float64
+    exp and log differ from glibc's by up to 2 ulp and 1 ulp (docs/views.md, "Accuracy"); on
+    this 1001-point grid that moves the worst point (ε = 1, values in [1, 2), ulp 2.2e−16) from
+    2 to 2.5 ulp: 5.55e−16. We hold hjdsl to 3 ulp there and to 2 ulp at every other ε.
+    """
     m = paper_model("four_atoms")
     ds = m.compare(audit=0, grid=False)
     np.testing.assert_array_equal(ds.eps.values, [1, 0.5, 0.2, 0.1, 0.05])
-    u_from_lse = ds.quadratic_term.values - ds.network.values
-    assert np.abs(u_from_lse - ds.hopf_cole.values).max() <= 4.5e-16
-    assert np.abs(ds.identity_residual.values).max() <= 4.5e-16
     assert ds.x.values.min() == -2.5 and ds.x.values.max() == 2.5
+    ulp = np.spacing(1.0)
+    u_from_lse = ds.quadratic_term.values - ds.network.values
+    worst = np.abs(u_from_lse - ds.hopf_cole.values).max(axis=1)
+    assert worst[0] <= 3 * ulp and np.all(worst[1:] <= 2 * ulp), worst
+    assert np.abs(ds.identity_residual.values).max() <= 3 * ulp
+    # the paper's own formulas (numpy, glibc exp/log) on the same grid: the reference number
+    x, y, g = ds.x.values[:, 0], m.y[:, 0], m.g
+    W, b = y / 2, -g - y**2 / 4
+    for eps in ds.eps.values:
+        z = (x[:, None] * W + b) / eps
+        f = eps * (z.max(1) + np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)))
+        c = g + (x[:, None] - y) ** 2 / 4
+        u = c.min(1) - eps * np.log(np.exp(-(c - c.min(1, keepdims=True)) / eps).sum(1))
+        assert np.abs((x**2 / 4 - f) - u).max() <= 4.5e-16
 
 
 def test_pde_residual_at_eps_0_3():
@@ -96,4 +114,5 @@ def test_softplus_versus_relu():
     np.testing.assert_allclose(err, [6.92e-1, 3.45e-1, 6.78e-2, 5.54e-3], rtol=6e-3)
     assert np.all(err <= ds.eps.values * np.log(2))
     softplus = ds.eps.values[:, None] * np.logaddexp(z / ds.eps.values[:, None], 0.0)
-    np.testing.assert_allclose(ds.network.values, softplus, rtol=1e-15, atol=1e-17)
+    # round-off relative to the logits' scale (|z| ≤ 3): a few ulp of 3
+    np.testing.assert_allclose(ds.network.values, softplus, rtol=0, atol=4 * np.spacing(3.0))

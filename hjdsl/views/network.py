@@ -25,10 +25,9 @@ def _jnp():
 def lse(z, eps):
     """ε log Σ_j exp(z_j/ε) over the last axis, max-shifted; ε = 0 gives max_j z_j.
 
-    Written as max_j z_j + ε log1p(Σ_{j not maximal} exp((z_j − max)/ε)), so f_ε − f_0 keeps full
-    relative precision even when it is far below the ulp of f_0. Entries of z may be −inf (an
-    atom that does not count); a row of only −inf gives −inf. Derivatives are the exact ones,
-    ∂/∂z = π and ∂/∂ε = Ent(π), also at ties (a custom JVP; the max is not differentiable there).
+    Written as max_j z_j + ε log1p(s − 1), s = Σ_j exp((z_j − max)/ε) ≥ 1, so f_ε ≥ f_0 always.
+    Entries of z may be −inf (an atom that does not count); a row of only −inf gives −inf.
+    Derivatives are the exact ones, ∂/∂z = π and ∂/∂ε = Ent(π), also at ties (a custom JVP).
 
     >>> float(lse(np.array([0.0, 0.0]), 1.0))  # log 2
     0.6931471805599453
@@ -41,13 +40,12 @@ def lse(z, eps):
 def _lse_forward(z, eps):
     jnp = _jnp()
     m = jnp.max(z, axis=-1)
-    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)[..., None]
+    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)  # a row of only −inf: s = 0 below, value −inf
     e = jnp.where(eps > 0, eps, 1.0)  # a safe divisor, so the unused branch never makes NaN
-    below = z < m_safe
-    rest = jnp.sum(jnp.where(below, jnp.exp((z - m_safe) / e), 0.0), axis=-1)
-    ties = jnp.sum(~below, axis=-1) - 1.0  # further atoms tied at the max each add exp(0) = 1
-    value = m_safe[..., 0] + e * jnp.log1p(rest + ties)
-    return jnp.where((eps > 0) & jnp.isfinite(m), value, m)
+    # Only per-row selects: an element-wise select here stops XLA vectorising the exp (5x slower).
+    s = jnp.sum(jnp.exp((z - m_safe[..., None]) / e), axis=-1)
+    value = m_safe + e * jnp.log1p(s - 1.0)  # s − 1 is exact for s ∈ [1, 2]: the ε → 0 regime
+    return jnp.where(eps > 0, value, m)
 
 
 @functools.lru_cache(maxsize=None)
