@@ -1,0 +1,132 @@
+"""`hjdsl solve` from the shell: summary, output files, --data overrides and every bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hjdsl
+from hjdsl.errors import DataError
+from hjdsl.fit.results import load_fit
+
+SPEC = """
+model cli_fit "three fixed atoms, g learned"
+dim 1
+viscosity eps in [0.5, 0.2]
+hamiltonian H(p) = |p|^2
+particles y = [-1, 0, 1]
+initial g ~ normal(0, 5)
+data synthetic seed = 0 {
+  x = grid(-2, 2, 41)
+  truth y = [-1, 0, 1]
+  truth g(y) = abs(y)
+  value = network(x, 0.2)
+}
+observe f ~ normal(sigma = 0.01)
+evaluate x = grid(-2, 2, 5)
+fit method = map steps = 200 restarts = 1
+"""
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "fit.hj"
+    path.write_text(SPEC)
+    return path
+
+
+def write_csv(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_solve_prints_summary_writes_result_and_plot(cli, spec, tmp_path):
+    out, png = tmp_path / "fit.nc", tmp_path / "fit.png"
+    code, stdout, stderr = cli("solve", str(spec), "-o", str(out), "--plot", str(png))
+    assert code == 0, stderr
+    # a sweep without --eps fits the smallest ε > 0
+    assert "method                        map" in stdout and "eps                           0.2" in stdout
+    assert "fit error (MSE, train)" in stdout and "influence-weighted deviation" in stdout
+    assert f"wrote {out}" in stdout
+    y, g = load_fit(out)
+    assert y.shape == (3, 1) and np.allclose(g, [1, 0, 1], atol=1e-4)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quiet_prints_nothing_and_eps_selects(cli, spec):
+    code, stdout, stderr = cli("solve", str(spec), "--eps", "0.5", "-q", "--steps", "50")
+    assert (code, stdout) == (0, ""), stderr
+
+
+def test_data_override_from_csv(cli, spec, tmp_path):
+    x = np.linspace(-2, 2, 30)
+    rows = "\n".join(f"{a},{abs(a)}" for a in x)
+    csv = write_csv(tmp_path / "d.csv", "x,value\n" + rows + "\n")
+    code, stdout, stderr = cli("solve", str(spec), "--data", csv)
+    assert code == 0, stderr
+    assert f"{csv} (30 points, 30 for training)" in stdout
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b\n1,2\n3,4\n", "missing column(s) x, value"),
+    ("x,value\n0,1\n1,nan\n2,3\n", "value has 1 NaN/inf entries (rows 2)"),
+    ("x,value\n0,1\ninf,2\n", "x has 1 NaN/inf entries (rows 2)"),
+    ("x,value\n0,1\n", "too few points: 1 (need at least 2)"),
+    ("x,value\n0,1\n1,abc\n", "d.csv:3: column value: 'abc' is not a number"),
+    ("", "empty file (expected a header row)"),
+])
+def test_bad_data_files_exit_2_with_a_clear_message(cli, spec, tmp_path, text, message):
+    csv = write_csv(tmp_path / "d.csv", text)
+    out = tmp_path / "never.nc"
+    code, stdout, stderr = cli("solve", str(spec), "--data", csv, "-o", str(out))
+    assert code == 2 and message in stderr, stderr
+    assert "Traceback" not in stderr and not out.exists()
+
+
+def test_missing_data_file_and_bad_arguments_exit_2(cli, spec, tmp_path):
+    code, _, stderr = cli("solve", str(spec), "--data", str(tmp_path / "none.csv"))
+    assert code == 2 and "none.csv does not exist" in stderr
+    code, _, stderr = cli("solve", str(spec), "--eps", "0.1,0.2")
+    assert code == 2 and "--eps takes one value: solve fits one viscosity at a time" in stderr
+    code, _, stderr = cli("solve", str(spec), "--eps", "0")
+    assert code == 2 and "--method map needs eps > 0" in stderr
+    code, _, stderr = cli("solve", str(spec), "--restarts", "0")
+    assert code == 2 and "--restarts must be positive, got 0" in stderr
+
+
+def test_a_failed_run_exits_1_and_writes_nothing(cli, spec, tmp_path):
+    out = tmp_path / "fit.nc"
+    code, _, stderr = cli("solve", str(spec), "--lr", "1e300", "--no-polish", "-o", str(out))
+    assert code == 1, stderr
+    assert "the MAP fit failed: the loss is not finite at any restart" in stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [spec]
+
+
+def test_wrong_dimension_via_the_api():
+    model = hjdsl.parse(SPEC)
+    with pytest.raises(DataError, match="x has dimension 2, the spec declares dim 1"):
+        model.solve(data=(np.zeros((5, 2)), np.zeros(5)))
+
+
+def test_nuts_result_round_trips_through_netcdf(cli, spec, tmp_path):
+    import xarray as xr
+
+    out = tmp_path / "nuts.nc"
+    code, stdout, stderr = cli("solve", str(spec), "--method", "nuts", "--chains", "1",
+                               "--warmup", "100", "--draws", "100", "-o", str(out))
+    assert code == 0, stderr
+    assert "max r_hat" in stdout and "divergences" in stdout
+    tree = xr.open_datatree(out, engine="h5netcdf")
+    assert tree["posterior"]["g"].dims == ("chain", "draw", "particle")
+    assert tree["posterior"].sizes["draw"] == 100
+    y, g = load_fit(out)
+    np.testing.assert_allclose(g, tree["posterior"]["g"].values.mean(axis=(0, 1)))
+
+
+def test_load_fit_rejects_a_file_that_is_not_a_fit(tmp_path):
+    import xarray as xr
+
+    path = tmp_path / "other.nc"
+    xr.Dataset({"a": ("x", [1.0])}).to_netcdf(path, engine="h5netcdf")
+    with pytest.raises(DataError, match="is not a solve result: no y_hat, g_hat"):
+        load_fit(path)
