@@ -161,3 +161,12 @@ def test_grid_view_does_not_apply():
     three = hjdsl.parse(SPEC_2D.format(ham="|p|^2").replace("dim 2", "dim 3")
                         .replace("y[1]^2)", "y[1]^2 + y[2]^2)"))
     assert grid_view(three, three.eps, three.evaluate) is None
+
+
+def test_grid_view_2d_large_point_sets_audit_a_subset():
+    model = hjdsl.parse(SPEC_2D.format(ham="|p|^2").replace("grid(-1, 1, 5)", "grid(-1, 1, 25)"))
+    res = grid_view(model, model.eps, model.evaluate, cells=60)
+    has_reference = np.isfinite(res.reference)
+    assert np.all(np.isfinite(res.value))
+    assert np.all(has_reference.sum(axis=1) == 400) and "reference at 400 of 625 points" in res.note
+    assert np.allclose(res.error, np.nanmax(np.abs(res.value - res.reference), axis=1))

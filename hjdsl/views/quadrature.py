@@ -10,6 +10,7 @@ levels (each 5× finer around the best node) make the minimum accurate to O(spac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -39,8 +40,7 @@ def _search(ham, d: int, t: float, radius: float = 1.0) -> _Search:
     ones, flat = np.ones(d), np.zeros(d, dtype=bool)
     if ham.kind == "quadratic":
         ainv = np.linalg.inv(np.asarray(ham.matrix, dtype=float))
-        return _Search(-ones, ones, flat, lambda s: radius * s,
-                       lambda v: np.einsum("...k,kl,...l->...", v, ainv, v) / (4.0 * t), radius)
+        return _Search(-ones, ones, flat, lambda s: radius * s, partial(_metric, ainv / (4.0 * t)), radius)
     reach = float(ham.scale) * t
     zero = lambda v: np.zeros(v.shape[:-1])  # noqa: E731 - L is 0 inside the ball
     if d == 1 or ham.kind == "l1":  # dual ball of |·|_1 is the |·|_inf square
@@ -50,6 +50,14 @@ def _search(ham, d: int, t: float, radius: float = 1.0) -> _Search:
         return _Search(-ones, ones, flat, lambda s: reach * s @ rot.T, zero)
     polar = lambda s: reach * s[..., :1] * np.stack([np.cos(s[..., 1]), np.sin(s[..., 1])], -1)  # noqa: E731
     return _Search(np.array([0.0, -np.pi]), np.array([1.0, np.pi]), np.array([False, True]), polar, zero)
+
+
+def _metric(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """vᵀMv over the last axis, written out: a sum over an axis of length 1 or 2 is slow."""
+    if m.shape[0] == 1:
+        return m[0, 0] * v[..., 0] ** 2
+    v0, v1 = v[..., 0], v[..., 1]
+    return m[0, 0] * v0 * v0 + 2.0 * m[0, 1] * v0 * v1 + m[1, 1] * v1 * v1
 
 
 def _box_nodes(lo, hi, n: int) -> np.ndarray:
@@ -68,28 +76,50 @@ def _objective(g, x: np.ndarray, search: _Search, s: np.ndarray) -> np.ndarray:
     return out
 
 
-def _coarse(g, ham, t: float, x: np.ndarray, threshold: float):
-    """Coarse objective on the parameter box, growing R (quadratic H) until every node within
-    `threshold` of a point's minimum is interior. Returns (search, nodes, Φ)."""
+@dataclass(frozen=True)
+class Coarse:
+    """The coarse search of every point: Φ (points, nodes) on the parameter-box nodes."""
+
+    search: _Search
+    nodes: np.ndarray
+    phi: np.ndarray
+    threshold: float
+
+    def near(self, threshold: float) -> np.ndarray:
+        """(points, nodes) mask of nodes within `threshold` of each point's coarse minimum."""
+        return self.phi - np.min(self.phi, axis=1, keepdims=True) <= threshold
+
+    def subset(self, index: np.ndarray) -> "Coarse":
+        """The same search restricted to some of the points."""
+        return Coarse(self.search, self.nodes, self.phi[index], self.threshold)
+
+    @property
+    def spacing(self) -> np.ndarray:
+        return (self.search.hi - self.search.lo) / (COARSE[self.nodes.shape[1]] - 1)
+
+
+def coarse_search(g, ham, t: float, x, threshold: float) -> Coarse:
+    """Φ on a coarse parameter grid, growing R (quadratic H) until every node within `threshold`
+    of a point's minimum is interior. One search serves every smaller threshold."""
+    x = np.asarray(x, dtype=float).reshape(len(x), -1)
     d = x.shape[1]
     lam = float(np.max(np.linalg.eigvalsh(ham.matrix))) if ham.kind == "quadratic" else 1.0
     radius = max(1.0, 2.0 * np.sqrt(t * lam)) + np.sqrt(4.0 * t * lam * threshold)
     for _ in range(12):
         search = _search(ham, d, t, radius)
         nodes = _box_nodes(search.lo, search.hi, COARSE[d])
-        phi = _objective(g, x, search, nodes[None])
+        found = Coarse(search, nodes, _objective(g, x, search, nodes[None]), threshold)
         if ham.kind != "quadratic":
-            return search, nodes, phi
+            return found
         edge = np.any(np.abs(nodes) >= 1.0, axis=1)
-        near = phi - np.min(phi, axis=1, keepdims=True) <= threshold
-        if not np.any(near[:, edge]):
-            return search, nodes, phi
+        if not np.any(found.near(threshold)[:, edge]):
+            return found
         radius *= 2.0
     raise ValueError("the Hopf–Lax search did not find bounded minimisers; is g bounded below "
                      "by a quadratic the Hamiltonian can dominate?")
 
 
-def hopf_lax(g, ham, t: float, x, *, return_argmin: bool = False):
+def hopf_lax(g, ham, t: float, x, *, return_argmin: bool = False, coarse: Coarse | None = None):
     """u_0(x) = min_y g(y) + t·L((x − y)/t) by a coarse grid search plus zoom refinement.
 
     >>> from hjdsl.model.ir import Hamiltonian
@@ -99,11 +129,11 @@ def hopf_lax(g, ham, t: float, x, *, return_argmin: bool = False):
     True
     """
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
-    search, nodes, phi = _coarse(g, ham, t, x, 0.0)
+    coarse = coarse or coarse_search(g, ham, t, x, 0.0)
+    search, nodes, phi = coarse.search, coarse.nodes, coarse.phi
     best = np.argmin(phi, axis=1)
     s, value = nodes[best], phi[np.arange(len(x)), best]
-    spacing = (search.hi - search.lo) / (COARSE[x.shape[1]] - 1)
-    offsets = _box_nodes(-spacing, spacing, ZOOM_NODES)  # contains 0: the value never increases
+    offsets = _box_nodes(-coarse.spacing, coarse.spacing, ZOOM_NODES)  # contains 0: the value never increases
     for _ in range(ZOOM_LEVELS):
         local = s[:, None, :] + offsets[None]
         local = np.where(search.periodic, local, np.clip(local, search.lo, search.hi))
@@ -114,12 +144,15 @@ def hopf_lax(g, ham, t: float, x, *, return_argmin: bool = False):
     return (value, x - search.to_v(s)) if return_argmin else value
 
 
-def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes: int | None = None):
+def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes: int | None = None,
+              coarse: Coarse | None = None):
     """u_ε(x) = −ε log ∫ (4πεt)^{-d/2} det(A)^{-1/2} exp(−[g(y) + (x−y)ᵀA⁻¹(x−y)/(4t)]/ε) dy.
 
     Trapezoid rule on a per-point window that holds every y whose exponent is within 36ε of its
-    minimum (min-shifted, so tiny ε does not underflow); nodes double until two levels agree to
-    `tol`. Returns (values, error estimate = last change). Quadratic H only.
+    minimum (min-shifted, so tiny ε does not underflow); a point's nodes double until two levels
+    agree to `tol` (relative to max(1, |u|)) or reach `max_nodes` per axis. Returns (values, error
+    estimate = the largest last change). Quadratic H only. `coarse` may pass a `coarse_search` of
+    the same points made with a threshold ≥ 36ε (it is reused, not recomputed).
 
     >>> from hjdsl.model.ir import Hamiltonian
     >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
@@ -131,21 +164,24 @@ def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes:
         raise ValueError(f"the Hopf–Cole reference needs a quadratic Hamiltonian, not {ham.text}")
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
     d = x.shape[1]
-    search, nodes, phi = _coarse(g, ham, t, x, TAIL * eps)
-    near = phi - np.min(phi, axis=1, keepdims=True) <= TAIL * eps
-    pad = 2.0 * (search.hi - search.lo) / (COARSE[d] - 1)
+    coarse = _reuse(coarse, TAIL * eps) or coarse_search(g, ham, t, x, TAIL * eps)
+    near, nodes, search = coarse.near(TAIL * eps), coarse.nodes, coarse.search
+    pad = 2.0 * coarse.spacing
     lo = np.min(np.where(near[..., None], nodes[None], np.inf), axis=1) - pad
     hi = np.max(np.where(near[..., None], nodes[None], -np.inf), axis=1) + pad
     log_norm = -0.5 * d * np.log(4.0 * np.pi * eps * t) - 0.5 * np.log(np.linalg.det(ham.matrix))
     cap = max_nodes or {1: 16385, 2: 513}[d]
-    n, previous, change = 33, None, np.inf
-    while True:
-        u = _trapezoid(g, x, search, lo, hi, n, eps) - eps * log_norm
-        if previous is not None:
-            change = float(np.max(np.abs(u - previous)))
-            if change <= tol * max(1.0, float(np.max(np.abs(u)))) or 2 * n - 1 > cap:
-                return u, change
-        previous, n = u, 2 * n - 1
+    u = _trapezoid(g, x, search, lo, hi, 33, eps) - eps * log_norm
+    change = np.full(len(x), np.inf)
+    active, n = np.ones(len(x), dtype=bool), 65
+    while n <= cap and np.any(active):  # refine only the points whose value still moves
+        idx = np.flatnonzero(active)
+        new = _trapezoid(g, x[idx], search, lo[idx], hi[idx], n, eps) - eps * log_norm
+        change[idx] = np.abs(new - u[idx])
+        u[idx] = new
+        active[idx] = change[idx] > tol * np.maximum(1.0, np.abs(new))
+        n = 2 * n - 1
+    return u, float(np.max(change))
 
 
 def _trapezoid(g, x, search, lo, hi, n: int, eps: float) -> np.ndarray:
@@ -167,7 +203,7 @@ def _trapezoid(g, x, search, lo, hi, n: int, eps: float) -> np.ndarray:
     return out
 
 
-def dependence_box(g, ham, t: float, eps: float, x):
+def dependence_box(g, ham, t: float, eps: float, x, *, coarse: Coarse | None = None):
     """(lo, hi, reach): a box holding every y that influences u(x, t) for x in `x` (to e^{-20}
     for ε > 0), and the largest |x − y| over those y (the distance information travels).
 
@@ -178,12 +214,16 @@ def dependence_box(g, ham, t: float, eps: float, x):
     if ham.kind != "quadratic":
         reach = float(ham.scale) * t + np.sqrt(2.0 * DOMAIN_TAIL * 2.0 * eps * t)
         return x.min(axis=0) - reach, x.max(axis=0) + reach, reach
-    search, nodes, phi = _coarse(g, ham, t, x, DOMAIN_TAIL * eps)
-    near = phi - np.min(phi, axis=1, keepdims=True) <= DOMAIN_TAIL * eps
-    pad = 2.0 * search.radius * (search.hi - search.lo) / (COARSE[x.shape[1]] - 1)
-    v = search.to_v(nodes)
+    coarse = _reuse(coarse, DOMAIN_TAIL * eps) or coarse_search(g, ham, t, x, DOMAIN_TAIL * eps)
+    near = coarse.near(DOMAIN_TAIL * eps)
+    pad = 2.0 * coarse.search.radius * coarse.spacing
+    v = coarse.search.to_v(coarse.nodes)
     feet = (x[:, None, :] - v[None])[near]
     lo = np.minimum(feet.min(axis=0) - pad, x.min(axis=0))
     hi = np.maximum(feet.max(axis=0) + pad, x.max(axis=0))
     reach = float(np.max(np.linalg.norm(v, axis=1)[np.any(near, axis=0)])) + float(np.max(pad))
     return lo, hi, reach
+
+
+def _reuse(coarse: Coarse | None, threshold: float) -> Coarse | None:
+    return coarse if coarse is not None and coarse.threshold >= threshold else None
