@@ -29,15 +29,24 @@ def hopf_cole_point(x, t, y, g, factor, eps):
 
 
 def residual_terms(x, t, y, g, A, factor, eps):
-    """(u_t, ∇uᵀA∇u, tr(A∇²u)) at one point, all by autodiff of `hopf_cole_point`."""
+    """(u_t, ∇uᵀA∇u, tr(A∇²u)) at one point, all by autodiff of `hopf_cole_point`.
+
+    One forward-over-reverse pass in the joint variable (x, t) gives the gradient (u_x, u_t) and
+    the Hessian together, which keeps the compiled program small.
+    """
     import jax
 
     jnp = _jnp()
-    u = lambda xx, tt: hopf_cole_point(xx, tt, y, g, factor, eps)  # noqa: E731
-    u_t = jax.grad(u, argnums=1)(x, t)
-    grad = jax.grad(u, argnums=0)(x, t)
-    hess = jax.hessian(u, argnums=0)(x, t)
-    return u_t, grad @ A @ grad, jnp.sum(A * hess)
+    d = x.shape[-1]
+    u = lambda xt: hopf_cole_point(xt[:d], xt[d], y, g, factor, eps)  # noqa: E731
+
+    def gradient(xt):
+        grad = jax.grad(u)(xt)
+        return grad, grad
+
+    hess, grad = jax.jacfwd(gradient, has_aux=True)(jnp.append(x, t))
+    u_x, u_t = grad[:d], grad[d]
+    return u_t, u_x @ A @ u_x, jnp.sum(A * hess[:d, :d])
 
 
 def pde_residual(x, t, y, g, A, eps):
