@@ -1,4 +1,4 @@
-"""Benchmark the convex view: warm DPP re-solves vs first solve, and an ε × point sweep on 1 vs 2 cores.
+"""Benchmark the convex view: warm DPP re-solves vs the first; an ε × point sweep on 1 vs 2 cores.
 
 Run: /tmp/venv/bin/python benchmarks/bench_convex.py [--atoms 100] [--points 200] [--eps 8]
 """
@@ -50,7 +50,8 @@ def per_solve(n_atoms: int, repeats: int, rng) -> None:
     print(f"per solve, N = {n_atoms}: first solve (build + canonicalise) {first * 1e3:.1f} ms "
           f"(CPU {first_cpu * 1e3:.1f} ms); "
           f"warm re-solve median {med * 1e3:.2f} ms (p90 {np.quantile(warm, 0.9) * 1e3:.2f} ms, "
-          f"{repeats} solves; CPU {cpu * 1e3:.2f} ms each); rebuild per point {np.median(rebuilt) * 1e3:.1f} ms")
+          f"{repeats} solves; CPU {cpu * 1e3:.2f} ms each); "
+          f"rebuild per point {np.median(rebuilt) * 1e3:.1f} ms")
     print(f"  first / warm = {first / med:.1f}x, rebuild / warm = {np.median(rebuilt) / med:.1f}x; "
           f"warm cost of the last 10 vs first 10 re-solves: "
           f"{np.median(warm[-10:]) / np.median(warm[:10]):.2f}x; full canonicalisations for "
@@ -68,7 +69,8 @@ def sweep(n_atoms: int, n_points: int, n_eps: int, rng) -> None:
     eps = np.geomspace(0.01, 3.0, n_eps)
     model = Model.from_atoms(y, g, eps=eps, x=x)
     timings, results = {}, {}
-    for label, workers in (("1 worker", 1), ("2 workers, cold pool", 2), ("2 workers, warm pool", 2)):
+    runs = (("1 worker", 1), ("2 workers, cold pool", 2), ("2 workers, warm pool", 2))
+    for label, workers in runs:
         t0, cpu0 = time.perf_counter(), time.process_time()
         results[label] = convex_view(model, eps, x, audit=-1, workers=workers)
         timings[label] = time.perf_counter() - t0
@@ -77,8 +79,9 @@ def sweep(n_atoms: int, n_points: int, n_eps: int, rng) -> None:
               f"process ({results[label].note}; load average {os.getloadavg()[0]:.1f})")
     serial, warm = results["1 worker"], results["2 workers, warm pool"]
     diff = np.nanmax(np.abs(serial.value - warm.value))
-    print(f"  speed-up 2 workers vs 1: cold {timings['1 worker'] / timings['2 workers, cold pool']:.2f}x, "
-          f"warm {timings['1 worker'] / timings['2 workers, warm pool']:.2f}x; "
+    serial_s, cold_s, warm_s = timings.values()
+    print(f"  speed-up 2 workers vs 1: cold {serial_s / cold_s:.2f}x, "
+          f"warm {serial_s / warm_s:.2f}x; "
           f"max |serial − pool| = {diff:.1e}; statuses: "
           f"{dict(zip(*np.unique(warm.status, return_counts=True)))}")
     convex_pool.shutdown()

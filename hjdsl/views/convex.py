@@ -1,4 +1,4 @@
-"""The convex view: u_ε as an entropy-regularised program over the simplex, audited point by point."""
+"""The convex view: u_ε as an entropy-regularised program over the simplex, point by point."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def audit_points(n_point: int, audit: int | None) -> np.ndarray:
         raise UsageError.single(f"audit must be a count ≥ 0 or -1 (all points), got {audit}")
     mask = np.zeros(n_point, dtype=bool)
     if count > 0 and n_point > 0:
-        mask[np.unique(np.round(np.linspace(0, n_point - 1, min(count, n_point))).astype(int))] = True
+        chosen = np.round(np.linspace(0, n_point - 1, min(count, n_point))).astype(int)
+        mask[np.unique(chosen)] = True
     return mask
 
 
@@ -154,8 +155,8 @@ def _note(model, eps, n_audited, n_point, exact, how) -> str:
     parts = [f"audited {n_audited} of {n_point} points ({how})"]
     if not exact:
         parts.append(f"the Hamiltonian {model.hamiltonian.text} is not quadratic: for ε > 0 the "
-                     "entropic program is a structural analogue of the viscous solution, not exact; "
-                     "the ε = 0 program is the exact Hopf–Lax value")
+                     "entropic program is a structural analogue of the viscous solution, not "
+                     "exact; the ε = 0 program is the exact Hopf–Lax value")
     return "; ".join(parts)
 
 

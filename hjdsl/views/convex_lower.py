@@ -81,8 +81,9 @@ class Lowering:
 
     def call(self, node: Call):
         if node.func not in _FUNCS:
-            raise _error(f"not supported by the convex view: function `{node.func}`{_at(node.span)}",
-                         node.span, f"the convex view supports {', '.join(sorted(_FUNCS))}")
+            raise _error(f"not supported by the convex view: function `{node.func}`"
+                         f"{_at(node.span)}", node.span,
+                         f"the convex view supports {', '.join(sorted(_FUNCS))}")
         arity, lower_fn = _FUNCS[node.func]
         if not arity[0] <= len(node.args) <= arity[1]:
             raise _error(f"`{node.func}` takes {_arity_text(arity)}, got {len(node.args)}"
@@ -171,7 +172,9 @@ def _cp():
 
 def _extreme(single: str, pairwise: str):
     def lower(node, *args):
-        return getattr(_cp(), single)(args[0]) if len(args) == 1 else getattr(_cp(), pairwise)(*args)
+        if len(args) == 1:
+            return getattr(_cp(), single)(args[0])
+        return getattr(_cp(), pairwise)(*args)
 
     return lower
 
@@ -225,7 +228,8 @@ def _satisfies(expr, need: str) -> bool:
 def _offender(node: Expr, need: str, lowered: dict) -> tuple[Expr, str]:
     for child, child_need in _child_needs(node, need, lowered):
         cexpr = lowered[id(child)]
-        broken = not cexpr.is_dcp() or (child_need != "concave" and not _satisfies(cexpr, child_need))
+        broken = not cexpr.is_dcp() or (child_need != "concave"
+                                        and not _satisfies(cexpr, child_need))
         if broken:
             return _offender(child, child_need, lowered)
     return node, need
@@ -241,6 +245,8 @@ def _child_needs(node: Expr, need: str, lowered: dict) -> list[tuple[Expr, str]]
         return [(item, need) for item in node.items]
     if isinstance(node, Index):
         return [(node.base, need)]
+    if lowered[id(node)] is lowered.get(id(getattr(node, "left", None))):
+        return [(node.left, need)]  # e^1 is e itself
     if isinstance(node, Binary) and node.op in "+-":
         return [(node.left, need), (node.right, _FLIP[need] if node.op == "-" else need)]
     if isinstance(node, Binary) and node.op in "*/":
@@ -286,9 +292,14 @@ def _reason(node: Expr, need: str, expr) -> str:
     else:
         base = "is convex"
     if need == "convex" and not expr.is_dcp() and isinstance(node, Call):
-        return f"{base} (`{node.func}` is not a convex function of its argument here)"
-    where = {"convex": "", "concave": " where a concave expression is needed",
-             "affine": " where an affine expression is needed"}[need]
+        what = "a concave function" if expr.is_atom_concave() else \
+            "not a convex function of its argument here"
+        return f"{base} (`{node.func}` is {what})"
+    where = {"convex": "",
+             "concave": ", and it enters g negated (or through a decreasing function), where it "
+                        "would have to be concave",
+             "affine": ", and it enters g through a factor of mixed sign, where it would have to "
+                       "be affine"}[need]
     return base + where
 
 

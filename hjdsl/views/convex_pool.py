@@ -39,7 +39,8 @@ def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dic
     if workers <= 1 or size < SERIAL_BELOW:
         return work(kind, spec, rows), "in-process"
     bounds = np.linspace(0, size, 8 * workers + 1).astype(int)  # small chunks balance the split
-    chunks = [{k: v[a:b] for k, v in rows.items()} for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    chunks = [{k: v[a:b] for k, v in rows.items()}
+              for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     parts: list = [None] * len(chunks)
     try:
         with _main_module_hidden():  # worker processes start inside submit()
@@ -53,9 +54,10 @@ def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dic
         for i, future in enumerate(futures):
             if parts[i] is None:
                 parts[i] = future.result()
-    except Exception as exc:  # a broken pool must not lose the audit: solve here instead, and say so
+    except Exception as exc:  # a broken pool must not lose the audit: solve here, and say so
         shutdown()
-        return work(kind, spec, rows), f"worker pool failed ({type(exc).__name__}); solved in-process"
+        note = f"worker pool failed ({type(exc).__name__}); solved in-process"
+        return work(kind, spec, rows), note
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return out, (f"{workers} processes: this one and {workers - 1} worker"
                  f"{'s' if workers > 2 else ''}, which solved {pooled} of {len(chunks)} chunks")
