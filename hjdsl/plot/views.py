@@ -70,7 +70,7 @@ def _one_d(plt, ds):
     x = x[order]
     eps = ds.eps.values
     colours = _eps_colours(plt, eps)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
     ax_f, ax_u, ax_gap = axes
     for i, e in enumerate(eps):
         ax_f.plot(x, ds.network.values[i][order], color=colours[i], label=rf"$f_\varepsilon$, ε = {e:g}")
@@ -89,7 +89,8 @@ def _one_d(plt, ds):
     for ax, label in ((ax_f, r"$f_\varepsilon(x)$"), (ax_u, r"$u_\varepsilon(x, t)$")):
         ax.set_xlabel("x")
         ax.set_ylabel(label)
-        ax.legend(fontsize=7, ncol=1 if len(eps) < 5 else 2)
+        # below the axes, so no curve or atom is hidden
+        ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
         ax.grid(True, alpha=0.3)
     _gap_panel(ax_gap, ds)
     fig.suptitle(_title(ds))
