@@ -49,7 +49,8 @@ def half_square_solution(x, t, eps, A):
     """
     A = np.atleast_2d(A)
     M = np.linalg.inv(np.eye(len(A)) + 2.0 * t * A)
-    return 0.5 * np.einsum("nk,kl,nl->n", x, M, x) + 0.5 * eps * np.log(np.linalg.det(np.eye(len(A)) + 2.0 * t * A))
+    log_det = np.log(np.linalg.det(np.eye(len(A)) + 2.0 * t * A))
+    return 0.5 * np.einsum("nk,kl,nl->n", x, M, x) + 0.5 * eps * log_det
 
 
 # --- the closed forms the tests rely on ---------------------------------------------------
@@ -265,3 +266,14 @@ def test_domain_margin_keeps_boundary_effects_away(eps):
     big = solve(g, ham, eps, 1.0, Domain.covering(dom.lo - width, dom.hi + width, dom.h))
     small = solve(g, ham, eps, 1.0, dom, max_dt=big.min_dt)
     assert np.max(np.abs(small.at(x) - big.at(x))) < 1e-4
+
+
+def test_module_examples_run():
+    """The docstring examples of the grid modules are true."""
+    import doctest
+
+    from hjdsl.views import grid_pde, grid_schemes, grid_solver, quadrature
+
+    for module in (grid_schemes, grid_solver, quadrature, grid_pde):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

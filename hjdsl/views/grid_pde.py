@@ -50,10 +50,13 @@ def initial_function(model):
     """g(points) from the spec's expression: points (n,) when d = 1, (n, d) otherwise."""
     from hjdsl.model.lower import evaluate
 
-    expr, constants, t = model.initial.expr, dict(model.constants), float(model.t)
+    names = {**dict(model.constants), "t": float(model.t)}
+    if model.eps.size == 1:  # `eps` is a name in expressions only when it is a single value
+        names["eps"] = float(model.eps[0])
+    expr = model.initial.expr
 
     def g(points):
-        values = evaluate(expr, {**constants, "t": t, "y": points}, xp=np, pointwise={"y"})
+        values = evaluate(expr, {**names, "y": points}, xp=np, pointwise={"y"})
         return np.broadcast_to(np.asarray(values, dtype=float), points.shape[:1])
 
     return g
@@ -179,13 +182,15 @@ def _one_eps(g, ham, t: float, eps: float, x: np.ndarray, cells: int):
     In 2-D the reference is computed at most at REFERENCE_POINTS[2] evenly strided points (NaN
     elsewhere): the quadrature, not the solver, dominates the cost of large 2-D point sets.
     """
-    coarse = coarse_search(g, ham, t, x, TAIL * eps)  # one search serves domain and reference
+    coarse = None  # one search serves domain and reference (norms at ε > 0 need neither)
+    if ham.kind == "quadratic" or eps == 0.0:
+        coarse = coarse_search(g, ham, t, x, TAIL * eps)
     dom = solve_domain(g, ham, t, eps, x, cells, coarse=coarse)
     value, sol = grid_values(g, ham, t, eps, x, cells=cells, domain=dom)
     audit = reference_subset(x.shape[0], x.shape[1])
     ref, estimate = reference_values(g, ham, t, eps, x[audit], tol=REFERENCE_TOL,
                                      max_nodes=REFERENCE_NODES[x.shape[1]],
-                                     coarse=coarse.subset(audit))
+                                     coarse=None if coarse is None else coarse.subset(audit))
     reference = np.full_like(value, np.nan)
     if ref is None:
         return value, reference, None, sol.scheme, np.nan

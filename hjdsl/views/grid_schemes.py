@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-SCHEMES = ("godunov", "llf", "lf")
-
-
 def _view(U: np.ndarray, offsets) -> np.ndarray:
     """The interior of the padded array U shifted by `offsets` nodes (one int per axis)."""
     return U[tuple(slice(1 + o, U.shape[k] - 1 + o) for k, o in enumerate(offsets))]
@@ -33,10 +30,9 @@ def pad_linear(u: np.ndarray) -> np.ndarray:
     U = np.empty(tuple(n + 2 for n in u.shape))
     U[(slice(1, -1),) * u.ndim] = u
     for k in range(u.ndim):
-        def at(i):
-            return (slice(None),) * k + (i,)
-        U[at(0)] = 2.0 * U[at(1)] - U[at(2)]
-        U[at(-1)] = 2.0 * U[at(-2)] - U[at(-3)]
+        lead = (slice(None),) * k
+        U[lead + (0,)] = 2.0 * U[lead + (1,)] - U[lead + (2,)]
+        U[lead + (-1,)] = 2.0 * U[lead + (-2,)] - U[lead + (-3,)]
     return U
 
 
@@ -102,18 +98,25 @@ def diffusion_is_monotone(h: np.ndarray, D: np.ndarray) -> bool:
     return bool(D[0, 0] / h[0] ** 2 >= c * (1 - 1e-12) and D[1, 1] / h[1] ** 2 >= c * (1 - 1e-12))
 
 
+NORMS = {
+    "l1": lambda p: np.sum(np.abs(p), axis=0),
+    "l2": lambda p: np.sqrt(np.sum(p * p, axis=0)),
+    "linf": lambda p: np.max(np.abs(p), axis=0),
+}
+
+
 def hamiltonian(ham, p: np.ndarray) -> np.ndarray:
-    """H(p) for p of shape (d, ...): pᵀAp, or scale·|p|_1, |p|_2, |p|_∞."""
+    """H(p) for p of shape (d, ...): pᵀAp, or scale·|p|_1, |p|_2, |p|_∞.
+
+    >>> from hjdsl.model.ir import Hamiltonian
+    >>> float(hamiltonian(Hamiltonian("l1", "|p|_1", scale=2.0), np.array([3.0, -4.0])))
+    14.0
+    """
     if ham.kind == "quadratic":
         return np.einsum("k...,kl,l...->...", p, np.asarray(ham.matrix, dtype=float), p)
-    a = float(ham.scale)
-    if ham.kind == "l1":
-        return a * np.sum(np.abs(p), axis=0)
-    if ham.kind == "l2":
-        return a * np.sqrt(np.sum(p * p, axis=0))
-    if ham.kind == "linf":
-        return a * np.max(np.abs(p), axis=0)
-    raise ValueError(f"the grid solver does not support the Hamiltonian {ham.text}")
+    if ham.kind not in NORMS:
+        raise ValueError(f"the grid solver does not support the Hamiltonian {ham.text}")
+    return float(ham.scale) * NORMS[ham.kind](p)
 
 
 def godunov_applies(ham) -> bool:
@@ -162,11 +165,16 @@ def lax_friedrichs(ham, pm: np.ndarray, pp: np.ndarray, *, local: bool = True):
     return flux, alpha_max
 
 
+FLUXES = {
+    "godunov": godunov,
+    "llf": lambda ham, pm, pp: lax_friedrichs(ham, pm, pp, local=True),
+    "lf": lambda ham, pm, pp: lax_friedrichs(ham, pm, pp, local=False),
+}
+
+
 def flux(scheme: str, ham, pm: np.ndarray, pp: np.ndarray):
-    """Dispatch to the numerical Hamiltonian named `scheme` ("godunov", "llf", "lf")."""
-    if scheme == "godunov":
-        return godunov(ham, pm, pp)
-    return lax_friedrichs(ham, pm, pp, local=(scheme == "llf"))
+    """(Ĥ, per-axis max α) of the numerical Hamiltonian named `scheme` (a key of FLUXES)."""
+    return FLUXES[scheme](ham, pm, pp)
 
 
 def stable_step(alpha: np.ndarray, h: np.ndarray, diffusive: float, cfl: float) -> float:
@@ -174,7 +182,8 @@ def stable_step(alpha: np.ndarray, h: np.ndarray, diffusive: float, cfl: float) 
 
     `alpha` holds the per-axis maxima of the flux's Lipschitz bounds and `diffusive` is
     ε·`diffusion_rate(h, D)`. The centre coefficient of u_i in u_i − dt[Ĥ − ε tr(D∇²u)] is
-    1 − dt(Σ_k α_k/h_k + ε·rate_D) ≥ 1 − cfl > 0: the step is monotone. inf when nothing moves.
+    1 − dt(Σ_k α_k/h_k + ε·rate_D) = 1 − cfl: the step is monotone for cfl ≤ 1. inf when nothing
+    moves (constant data, ε = 0).
 
     >>> stable_step(np.array([2.0]), np.array([0.1]), 0.0, 0.9)   # dt = 0.9·h/α
     0.045

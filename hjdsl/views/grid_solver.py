@@ -87,8 +87,8 @@ def solve(g, ham, eps: float, t: float, domain: Domain, *, scheme: str = "auto",
     """
     if scheme == "auto":
         scheme = "godunov" if fd.godunov_applies(ham) else "llf"
-    if scheme not in fd.SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(fd.SCHEMES)}")
+    if scheme not in fd.FLUXES:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(fd.FLUXES)}")
     if scheme == "godunov" and not fd.godunov_applies(ham):
         raise ValueError("the Godunov flux needs a diagonal A or a norm Hamiltonian; use scheme='llf'")
     if not cfl > 0.0:

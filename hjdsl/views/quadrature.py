@@ -133,7 +133,8 @@ def hopf_lax(g, ham, t: float, x, *, return_argmin: bool = False, coarse: Coarse
     search, nodes, phi = coarse.search, coarse.nodes, coarse.phi
     best = np.argmin(phi, axis=1)
     s, value = nodes[best], phi[np.arange(len(x)), best]
-    offsets = _box_nodes(-coarse.spacing, coarse.spacing, ZOOM_NODES)  # contains 0: the value never increases
+    # the local grid contains its centre, so the value never increases from level to level
+    offsets = _box_nodes(-coarse.spacing, coarse.spacing, ZOOM_NODES)
     for _ in range(ZOOM_LEVELS):
         local = s[:, None, :] + offsets[None]
         local = np.where(search.periodic, local, np.clip(local, search.lo, search.hi))
