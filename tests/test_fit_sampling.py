@@ -66,15 +66,24 @@ def test_nuts_converges_and_reports_diagnostics():
 
 @pytest.mark.slow
 def test_nuts_credible_intervals_cover_the_truth_at_their_nominal_rate():
-    """12 data sets × 8 atoms: 90 % equal-tailed intervals of g_j should cover g*_j ~90 % of the
-    time; with 96 intervals a binomial(96, 0.9) lies in [78, 94] with probability > 0.999."""
-    atoms = "grid(-2, 2, 8)"
-    truth = 0.5 * np.abs(np.linspace(-2, 2, 8))
+    """Simulation-based calibration: draw g* from the prior, simulate data, fit with NUTS. Averaged
+    over prior draws, 90 % intervals cover g* 90 % of the time whatever the identifiability of
+    each atom. 12 replicates × 8 atoms = 96 intervals (expected 86.4; intervals of one replicate
+    are correlated, so the accepted range is wider than a binomial one: [72, 94])."""
+    from scipy.special import logsumexp
+
+    model = small(atoms="grid(-2, 2, 8)")
+    y = np.linspace(-2, 2, 8)
     covered = 0
     for seed in range(12):
-        tree = small(seed=seed, n=60, atoms=atoms).solve(method="nuts", chains=1, warmup=300,
-                                                         draws=400, seed=seed, steps=300)
+        rng = np.random.default_rng(100 + seed)
+        g_true = rng.normal(0.0, 2.0, 8)                       # the prior: normal(0, 2)
+        x = rng.uniform(-2.5, 2.5, 60)
+        z = x[:, None] * y / 2 - g_true - y ** 2 / 4
+        value = 0.3 * logsumexp(z / 0.3, axis=1) + 0.05 * rng.standard_normal(60)
+        tree = model.solve(method="nuts", data=(x[:, None], value), chains=1, warmup=300,
+                           draws=400, seed=seed, steps=200)
         g = tree["posterior"]["g"].values.reshape(-1, 8)
         lo, hi = np.quantile(g, [0.05, 0.95], axis=0)
-        covered += int(np.sum((lo <= truth) & (truth <= hi)))
-    assert 78 <= covered <= 94, covered
+        covered += int(np.sum((lo <= g_true) & (g_true <= hi)))
+    assert 72 <= covered <= 94, covered
