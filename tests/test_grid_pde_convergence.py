@@ -170,3 +170,19 @@ def test_grid_view_2d_large_point_sets_audit_a_subset():
     assert np.all(np.isfinite(res.value))
     assert np.all(has_reference.sum(axis=1) == 400) and "reference at 400 of 625 points" in res.note
     assert np.allclose(res.error, np.nanmax(np.abs(res.value - res.reference), axis=1))
+
+
+def test_grid_view_linear_data_is_exact_and_has_no_order():
+    model = hjdsl.parse(SPEC_1D.format(ham="0.5*|p|^2", g="2*y - 1"))
+    res = grid_view(model, model.eps, model.evaluate)
+    expect = 2 * model.evaluate[:, 0] - 1 - 1.0 * 0.5 * 4
+    assert np.max(np.abs(res.value - expect)) < 1e-12
+    assert np.all(res.error < 1e-9) and res.order is None
+
+
+def test_grid_view_reports_a_failed_eps_instead_of_raising():
+    """g = −y² with t = 1: min_y −y² + (x − y)²/4 is unbounded below, no solution exists."""
+    model = hjdsl.parse(SPEC_1D.format(ham="|p|^2", g="-y^2"))
+    res = grid_view(model, model.eps, model.evaluate)
+    assert np.all(np.isnan(res.value)) and np.all(np.isnan(res.error)) and res.order is None
+    assert res.note.count("failed: the Hopf–Lax search did not find bounded minimisers") == 4
