@@ -147,3 +147,12 @@ def test_to_jax_functions_agree():
     np.testing.assert_array_equal(j.tropical(xs), j.network(xs, 0.0))
     np.testing.assert_allclose(j.gibbs(xs, 0.2).sum(axis=1), 1.0, atol=1e-15)
     assert np.all(np.asarray(j.entropy(xs, 0.2)) <= np.log(4))
+
+
+def test_to_jax_needs_a_quadratic_hamiltonian():
+    from hjdsl.errors import UsageError
+
+    m = Model.from_atoms(Y, G, hamiltonian="l1")
+    with pytest.raises(UsageError, match=r"to_jax needs a quadratic Hamiltonian: there is no LSE "
+                                         r"layer for H\(p\) = \|p\|_1"):
+        m.to_jax()

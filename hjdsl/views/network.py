@@ -205,7 +205,7 @@ class JaxModel:
     b: np.ndarray
     t: float
     network: Callable      # f_ε(x)
-    hopf_cole: Callable    # u_ε(x) = xᵀA⁻¹x/(4t) − f_ε(x)
+    hopf_cole: Callable    # u_ε(x) = −ε log Σ_j exp(−c_j(x)/ε), from the costs (not from f_ε)
     gibbs: Callable        # π(x; ε)
     entropy: Callable      # Ent(π(x; ε))
     tropical: Callable     # f_0(x) = max_j z_j(x)
@@ -222,20 +222,21 @@ def to_jax(model) -> JaxModel:
     """
     from hjdsl.jaxsetup import jax_x64
 
-    jax = jax_x64()
-    jnp = _jnp()
-    W, b = model.weights()
-    ainv = jnp.asarray(model.hamiltonian.inverse)
-    t = float(model.t)
+    from hjdsl.errors import UsageError
+    from hjdsl.views.hopf_cole import hopf_cole_value
 
-    def quadratic(x):
-        x = jnp.asarray(x)
-        return jnp.einsum("...d,de,...e->...", x, ainv, x) / (4.0 * t)
+    if model.hamiltonian.kind != "quadratic":
+        raise UsageError.single(f"to_jax needs a quadratic Hamiltonian: there is no LSE layer for "
+                                f"H(p) = {model.hamiltonian.text}",
+                                hint="use hjdsl.views.hopf_cole.hopf_cole_value for norm H")
+    jax = jax_x64()
+    W, b = model.weights()
+    y, g, t, ham = np.asarray(model.y), np.asarray(model.g), float(model.t), model.hamiltonian
 
     return JaxModel(
         W=W, b=b, t=t,
         network=jax.jit(lambda x, eps: lse_value(x, W, b, eps)),
-        hopf_cole=jax.jit(lambda x, eps: quadratic(x) - lse_value(x, W, b, eps)),
+        hopf_cole=jax.jit(lambda x, eps: hopf_cole_value(x, y, g, t, ham, eps)),
         gibbs=jax.jit(lambda x, eps: gibbs_weights(x, W, b, eps)),
         entropy=jax.jit(lambda x, eps: entropy(x, W, b, eps)),
         tropical=jax.jit(lambda x: lse_value(x, W, b, 0.0)),
