@@ -53,7 +53,8 @@ class Domain:
 
 @dataclass(frozen=True)
 class GridSolution:
-    """u on the grid at time t, with the number of steps taken and the scheme used."""
+    """u on the grid at time t; steps taken, the smallest step before the (shortened) last one,
+    the scheme, and whether the diffusion stencil is monotone on this grid."""
 
     domain: Domain
     u: np.ndarray
