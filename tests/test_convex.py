@@ -164,6 +164,7 @@ def test_a_failed_solve_is_reported_not_dropped():
     assert np.isnan(result.value[0]).all() and np.isnan(result.pi[0]).all()
     assert np.isnan(result.duality_gap[0]).all()
     assert result.solver[0] == "CLARABEL+SCS"
+    assert result.solved_by.tolist() == [["CLARABEL+SCS"] * 2, ["HIGHS"] * 2]
     # the LP at ε = 0 was unaffected and is still reported
     # c(0.3) = (0.4225, 0.2225, 0.2225), c(0.9) = (0.9025, 0.4025, 0.1025)
     np.testing.assert_allclose(result.value[1], [0.2225, 0.1025], rtol=0, atol=1e-12)
@@ -177,6 +178,7 @@ def test_scs_fallback_when_clarabel_fails():
                          solver_options={"CLARABEL": {"max_iter": 1}})
     costs = model.g + (x - model.y[:, 0]) ** 2 / 4
     assert result.solver.tolist() == ["SCS"] and result.status[0, 0] == "optimal"
+    assert result.solved_by.tolist() == [["SCS"]]
     assert abs(result.value[0, 0] - closed_form(costs, 0.5)[0][0]) <= 1e-6
 
 

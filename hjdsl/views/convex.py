@@ -19,7 +19,8 @@ class ConvexResult:
     duality_gap (n_eps, n_point) = P(π̂) − D(λ) ≥ 0 (docs/convex.md); status (n_eps, n_point) the
     solver status; audited (n_point,); solver (n_eps,) the solvers used at each ε; exact: whether
     the program is the exact u_ε (False for norm H at ε > 0); hopf_lax_value (n_point,) and
-    hopf_lax_argmin (n_point, d) from the continuous program when g is an expression, else None.
+    hopf_lax_argmin (n_point, d) from the continuous program when g is an expression, else None,
+    with hopf_lax_status; solved_by (n_eps, n_point) the solver behind each value.
     """
 
     value: np.ndarray
@@ -33,6 +34,7 @@ class ConvexResult:
     hopf_lax_argmin: np.ndarray | None
     note: str
     hopf_lax_status: np.ndarray | None = None
+    solved_by: np.ndarray | None = None  # (n_eps, n_point): the solver of each solve ("" if none)
 
 
 def audit_points(n_point: int, audit: int | None) -> np.ndarray:
@@ -113,11 +115,12 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
     pi = np.full((n_eps, n_point, n_atoms), np.nan)
     gap = np.full((n_eps, n_point), np.nan)
     status = np.full((n_eps, n_point), "", dtype=object)
+    solved_by = np.full((n_eps, n_point), "", dtype=object)
     solver = np.full(n_eps, "", dtype=object)
     if out is not None:
         cols = points[p_idx]
         value[e_idx, cols], pi[e_idx, cols], gap[e_idx, cols] = out["value"], out["pi"], out["gap"]
-        status[e_idx, cols] = out["status"]
+        status[e_idx, cols], solved_by[e_idx, cols] = out["status"], out["solver"]
         for i in range(n_eps):  # each solver that produced a value at this ε, once, in order
             names = "+".join(out["solver"][e_idx == i]).split("+")
             solver[i] = "+".join(dict.fromkeys(name for name in names if name))
@@ -125,7 +128,7 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
     exact = bool(model.hamiltonian.exact or not np.any(eps > 0))
     return ConvexResult(value, pi, gap, status.astype(str), audited, solver.astype(str), exact,
                         *hopf_lax[:2], _note(model, eps, points.size, n_point, exact, how),
-                        hopf_lax[2])
+                        hopf_lax[2], solved_by.astype(str))
 
 
 def _hopf_lax(model, x, points, workers, options):
