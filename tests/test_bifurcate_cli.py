@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_attribute_cli import FOUR
+FOUR = """\
+model four "theory.md Appendix A atoms"
+dim 1
+time t = 1
+viscosity eps in [1, 0.1]
+hamiltonian H(p) = |p|^2
+particles y = [-1.5, -0.5, 0.5, 1.5]
+initial g = [1, 0.3, 0.3, 1]
+"""
 
 
 @pytest.fixture

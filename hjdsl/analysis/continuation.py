@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,7 +22,6 @@ class Event:
     x: np.ndarray
     entropy: float
     detail: str
-    members: list = field(default_factory=list)
 
 
 def track(land: Landscape, x, index, eps_from: float, eps_to: float, substeps: int = TRACK_SUBSTEPS):
