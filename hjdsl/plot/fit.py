@@ -28,7 +28,7 @@ def plot_fit(result, model, target):
     title = f"{a.get('model', '')}: {a['method']} fit at ε = {a['eps']:.4g}"
     if model.dim == 1:
         _data_panel_1d(axes[0], root, observed, model)
-        _atoms_panel_1d(axes[1], root, model)
+        _atoms_panel_1d(axes[1], root, model, _posterior_g(result))
     else:
         _data_panel_nd(axes[0], root, observed, model)
         _atoms_panel_nd(axes[1], root, fig)
@@ -63,9 +63,24 @@ def _data_panel_1d(ax, root, observed, model):  # noqa: ARG001 (same signature a
     ax.legend(fontsize=8)
 
 
-def _atoms_panel_1d(ax, root, model):
+def _posterior_g(result):
+    """Posterior draws of g (draw, particle) when atoms are fixed (free atoms may switch labels)."""
+    if not hasattr(result, "children") or "posterior" not in result.children:
+        return None
+    post = result["posterior"]
+    if "g" not in post or "y" in post:
+        return None
+    return post["g"].values.reshape(-1, post.sizes["particle"])
+
+
+def _atoms_panel_1d(ax, root, model, g_draws=None):
     y, g = root["y_hat"].values[:, 0], root["g_hat"].values
     w = root["influence"].values
+    if g_draws is not None:
+        band = root.attrs.get("band", 0.94)
+        lo, hi = np.quantile(g_draws, [(1 - band) / 2, (1 + band) / 2], axis=0)
+        ax.errorbar(y, g, yerr=[g - lo, hi - g], fmt="none", ecolor="C1", capsize=4, zorder=2,
+                    label=f"{band:.0%} credible interval of g")
     sizes = 20 + 300 * w / max(w.max(), 1e-300)
     ax.scatter(y, g, s=sizes, color="C1", edgecolor="k", zorder=3,
                label="recovered (y_hat, g_hat); size ∝ influence")
