@@ -182,3 +182,12 @@ def test_fit_file_atoms(tmp_path, four):
     (tmp_path / "junk.nc").write_text("not netcdf")
     with pytest.raises(DataError, match="cannot read .*junk.nc as netCDF"):
         load_fit_atoms(str(tmp_path / "junk.nc"))
+
+
+def test_attribution_too_large_is_refused(monkeypatch, four):
+    from hjdsl.views import compare as driver
+
+    monkeypatch.setattr(driver, "MAX_ATTRIBUTION", 100)
+    with pytest.raises(UsageError, match=r"the attribution array \(eps × points × atoms = 3 × 21 "
+                                         r"× 4\) would take 0.0 GiB"):
+        four.compare(**QUICK)

@@ -61,8 +61,8 @@ def run(args) -> int:
     failed = failures(rows)
     if failed:
         for row in failed:
-            print(f"error: {row.arrow} fails at eps = {row.eps:g}: {row.value:.3e} > {row.bound:.3e}",
-                  file=sys.stderr)
+            print(f"error: {row.arrow} fails at eps = {row.eps:g}: {row.value:.3e} > "
+                  f"{row.bound:.3e}", file=sys.stderr)
         return 1
     return 0
 

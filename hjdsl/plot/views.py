@@ -73,8 +73,10 @@ def _one_d(plt, ds):
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
     ax_f, ax_u, ax_gap = axes
     for i, e in enumerate(eps):
-        ax_f.plot(x, ds.network.values[i][order], color=colours[i], label=rf"$f_\varepsilon$, ε = {e:g}")
-        ax_u.plot(x, ds.hopf_cole.values[i][order], color=colours[i], label=rf"$u_\varepsilon$, ε = {e:g}")
+        ax_f.plot(x, ds.network.values[i][order], color=colours[i],
+                  label=rf"$f_\varepsilon$, ε = {e:g}")
+        ax_u.plot(x, ds.hopf_cole.values[i][order], color=colours[i],
+                  label=rf"$u_\varepsilon$, ε = {e:g}")
         audited = np.isfinite(ds.convex.values[i][order])
         if audited.any():
             ax_u.plot(x[audited], ds.convex.values[i][order][audited], "o", mfc="none",
@@ -128,8 +130,8 @@ def _two_d(plt, ds):
             (ds.hopf_lax.values - ds.hopf_cole.values[i])
         _map(axes[row, 0], fig, xy, ds.hopf_cole.values[i], rf"$u_\varepsilon$, ε = {e:g}",
              "viridis", atoms)
-        _map(axes[row, 1], fig, xy, ds.entropy.values[i], rf"attribution entropy Ent($\pi$), ε = {e:g}",
-             "magma", atoms)
+        _map(axes[row, 1], fig, xy, ds.entropy.values[i],
+             rf"attribution entropy Ent($\pi$), ε = {e:g}", "magma", atoms)
         label = r"$f_\varepsilon - f_0$" if has_net else r"$u_0 - u_\varepsilon$"
         _map(axes[row, 2], fig, xy, dist, f"distance from tropical limit {label}, ε = {e:g}",
              "cividis", atoms)
@@ -148,7 +150,8 @@ def _summary(plt, ds):
     mean = np.array([np.nanmean(row) if np.isfinite(row).any() else np.nan for row in ent])
     ax_ent.plot(eps[order], mean[order], "o-", label="mean Ent(π) over points")
     ax_ent.axhline(np.log(ds.sizes["particle"]), color="k", ls="--", label="log N")
-    ax_ent.set_xscale("symlog", linthresh=max(float(eps[eps > 0].min()) if (eps > 0).any() else 1e-3, 1e-12))
+    smallest = float(eps[eps > 0].min()) if (eps > 0).any() else 1e-3
+    ax_ent.set_xscale("symlog", linthresh=max(smallest, 1e-12))
     ax_ent.set_xlabel(r"$\varepsilon$")
     ax_ent.set_ylabel("entropy")
     ax_ent.set_title(f"attribution entropy (d = {ds.sizes['dim']})")

@@ -6,8 +6,9 @@ import numpy as np
 
 from hjdsl.errors import DataError, Diagnostic, UsageError
 
-# What each view is, per Hamiltonian family: exact for quadratic H; for norm H only ε = 0 is.
-VIEWS = ("network", "tropical", "hopf_cole", "hopf_lax", "convex", "pde", "grid")
+# The Dataset holds π for every (ε, point, atom); past this many floats (1 GiB) compare refuses
+# rather than exhaust memory (the values alone stream in bounded chunks: see network_view).
+MAX_ATTRIBUTION = 1 << 27
 
 
 def _usage(message: str, code: str = "U010") -> UsageError:
@@ -70,6 +71,12 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, chunk: int |
     eps = check_eps(model, eps)
     x = check_points(model, x)
     audit = check_audit(audit, x.shape[0])
+    size = eps.size * x.shape[0] * model.n_atoms
+    if size > MAX_ATTRIBUTION:
+        raise _usage(f"the attribution array (eps × points × atoms = {eps.size} × {x.shape[0]} × "
+                     f"{model.n_atoms}) would take {size * 8 / 2**30:.1f} GiB; compare fewer "
+                     "points or ε values (for values only, use hjdsl.views.network.network_view "
+                     "with weights=False)", code="U011")
     closed = closed_form(model, eps, x, chunk=chunk)
     convex = convex_part(model, eps, x, audit)
     grid_out = grid_part(model, eps, x) if grid else skipped_grid(eps, x, "skipped (grid=False)")
@@ -192,9 +199,8 @@ def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
     n, N, d = x.shape[0], model.n_atoms, model.dim
     EP, E, P = ("eps", "point"), ("eps",), ("point",)
     n_log = eps * np.log(N)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        ratio = np.where(eps[:, None] > 0, closed["gap"][None, :] / np.where(eps > 0, eps, 1)[:, None],
-                         np.inf)
+    safe_eps = np.where(eps > 0, eps, 1.0)[:, None]
+    ratio = np.where(eps[:, None] > 0, closed["gap"][None, :] / safe_eps, np.inf)
     gap_bound = eps[:, None] * np.log1p((N - 1) * np.exp(-ratio))
     data = {
         "x": (("point", "dim"), x), "y": (("particle", "dim"), np.asarray(model.y)),
@@ -267,7 +273,7 @@ def _describe(ds) -> None:
 
 
 def load_fit_atoms(path: str):
-    """(y_hat, g_hat) from a solve result file (root group), or a DataError saying what is missing."""
+    """(y_hat, g_hat) from the root group of a solve result; a DataError says what is missing."""
     import xarray as xr
 
     try:

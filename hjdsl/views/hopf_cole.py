@@ -6,7 +6,8 @@ import functools
 
 import numpy as np
 
-from hjdsl.views.network import _jnp, chunk_size, entropy_of_logits, lse, map_chunks, softmax_weights
+from hjdsl.views.network import (_jnp, chunk_size, entropy_of_logits, lse, map_chunks,
+                                 softmax_weights)
 
 # H(p) = a|p|_q has Lagrangian the indicator of the ball of radius a in the dual norm.
 DUAL_ORD = {"l1": np.inf, "l2": 2, "linf": 1}
@@ -16,7 +17,7 @@ REACH_RTOL = 1e-12
 
 
 def metric_factor(hamiltonian) -> np.ndarray:
-    """L with L·Lᵀ = A⁻¹, so (x − y)ᵀA⁻¹(x − y) = |(x − y)·L|² (an isometry into Euclidean space)."""
+    """L with L·Lᵀ = A⁻¹, so (x − y)ᵀA⁻¹(x − y) = |(x − y)·L|² (an isometry onto ℝᵈ)."""
     return np.linalg.cholesky(hamiltonian.inverse)
 
 

@@ -66,7 +66,8 @@ def diagram_rows(ds) -> list[Row]:
         if exact_h:
             ident = _max(np.abs(ds.identity_residual.values[i]))
             rows.append(Row(eps, "network + hopf_cole = x'A^-1x/(4t)", "exact", ident,
-                            IDENTITY_RTOL * scale, _status(ident <= IDENTITY_RTOL * scale, "exact")))
+                            IDENTITY_RTOL * scale,
+                            _status(ident <= IDENTITY_RTOL * scale, "exact")))
             diff = f - ds.tropical.values
             over = _max(diff - ds.gap_bound.values[i])
             ok = _max(-diff) <= slack and _max(diff) <= n_log + slack and over <= slack
@@ -109,8 +110,8 @@ def _convex_rows(ds, i: int, eps: float, u, kind: str) -> list[Row]:
     detail = f"{audited.sum()} pts, {solver or 'no solver'}"
     if bad:
         detail += f", {len(bad)} not optimal ({bad[0]})"
-    rows = [Row(eps, arrow, kind, worst, CONVEX_RTOL, _status(worst <= CONVEX_RTOL and not bad, kind),
-                detail)]
+    ok = worst <= CONVEX_RTOL and not bad
+    rows = [Row(eps, arrow, kind, worst, CONVEX_RTOL, _status(ok, kind), detail)]
     if eps >= 0.01:
         pi_err = _max(np.abs(ds.convex_attribution.values[i][audited]
                              - ds.attribution.values[i][audited]))
@@ -146,8 +147,8 @@ def _num(v: float) -> str:
 def render_table(ds, rows: list[Row]) -> str:
     """A compact plain-text table, one block per ε."""
     head = (f"{ds.attrs.get('model', '')}: H(p) = {ds.attrs.get('hamiltonian', '')}, "
-            f"t = {ds.attrs.get('t', '')}, N = {ds.sizes['particle']} atoms, d = {ds.sizes['dim']}, "
-            f"{ds.sizes['point']} points")
+            f"t = {ds.attrs.get('t', '')}, N = {ds.sizes['particle']} atoms, "
+            f"d = {ds.sizes['dim']}, {ds.sizes['point']} points")
     lines = [head, TOLERANCE_NOTE]
     width = max(len(r.arrow) for r in rows)
     for eps in dict.fromkeys(r.eps for r in rows):

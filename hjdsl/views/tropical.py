@@ -1,4 +1,4 @@
-"""The tropical view (ε = 0): f_0 = max_j z_j, the Hopf–Lax value u_0 = min_j c_j, the active atom."""
+"""The tropical view (ε = 0): f_0 = max_j z_j, Hopf–Lax u_0 = min_j c_j, the active atom."""
 
 from __future__ import annotations
 
