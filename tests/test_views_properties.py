@@ -99,4 +99,6 @@ def test_tropical_bounds_and_monotonicity(m):
 def test_autodiff_pde_residual(m):
     out = residual_view(m, m.evaluate, m.eps[1:])  # ε > 0: u_0 has kinks
     assert np.all(np.isfinite(out["residual"]))
-    assert np.all(np.abs(out["residual"]) <= 1e-8 * np.maximum(1.0, out["scale"]))
+    assert np.all(np.abs(out["residual"]) <= 1e-8)  # the stated bound, absolute
+    # and in fact round-off relative to the size of the terms that cancel
+    assert np.all(np.abs(out["residual"]) <= 1e-12 * np.maximum(1.0, out["scale"]))
