@@ -62,6 +62,11 @@ def test_four_atoms_two_symmetric_folds(four_atoms):
     assert _grid_roots(four_atoms, eps_fold[0] - 1.5e-3, box) == 5
     assert _grid_roots(four_atoms, eps_fold[0] + 1.5e-3, box) == 1
     assert "minimum + maximum merge and vanish" in format_report(ds)
+    # a Hessian eigenvalue crosses zero: small at the refined fold, not at the last level before it
+    W, b = four_atoms.weights()
+    before = Landscape(W, b, box).solve(0.35, [[-1.3], [-2.0], [1.3], [2.0]])
+    assert before.index.tolist() == [1, 0, 1, 0, 1]  # x ≈ −2.02, −1.28, 0, 1.28, 2.02
+    assert np.all(ds.event_min_abs_eig.values < before.min_abs_eig.min() / 3)
 
 
 @pytest.mark.parametrize("seed", [3, 11])

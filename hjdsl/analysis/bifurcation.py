@@ -92,6 +92,7 @@ def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = 
             "event_x": (("event", "dim"), ev_x),
             "event_entropy": (("event",), np.array([e.entropy for e in found], dtype=float)),
             "event_detail": (("event",), np.array([e.detail for e in found], dtype=str)),
+            "event_min_abs_eig": (("event",), np.array([e.min_abs_eig for e in found], dtype=float)),
             "y": (("particle", "dim"), np.asarray(model.y, dtype=float)),
             "g": (("particle",), np.asarray(model.g, dtype=float)),
         },
@@ -99,6 +100,8 @@ def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = 
                 "event": np.arange(len(found)), "particle": np.arange(model.n_atoms)},
     )
     ds["crit_index"].attrs["meaning"] = "Morse index: 0 minimum, d maximum, else saddle; NaN padding"
+    ds["event_min_abs_eig"].attrs["meaning"] = ("smallest |Hessian eigenvalue| at the last accepted "
+                                                "point (for a fold: of both partners, the larger)")
     return stamp(ds, model, analysis="bifurcation", box_lo=box[0], box_hi=box[1],
                  eps_star=float(model.n_atoms ** (-1.0 / d)), length_scale=land.scale,
                  dedup_tol=DEDUP_TOL * land.scale, bisection_tol=float(tol))
@@ -122,5 +125,6 @@ def format_report(ds) -> str:
     for i in range(ds.sizes["event"]):
         x = ",".join(f"{v:.4g}" for v in ds.event_x.values[i])
         lines.append(f"  eps = {float(ds.event_eps[i]):.4f}  {str(ds.event_kind.values[i]):6s} at "
-                     f"({x}), Ent = {float(ds.event_entropy[i]):.4f}: {ds.event_detail.values[i]}")
+                     f"({x}), Ent = {float(ds.event_entropy[i]):.4f}, min|lambda| = "
+                     f"{float(ds.event_min_abs_eig[i]):.2g}: {ds.event_detail.values[i]}")
     return "\n".join(lines)

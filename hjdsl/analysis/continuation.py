@@ -22,6 +22,7 @@ class Event:
     x: np.ndarray
     entropy: float
     detail: str
+    min_abs_eig: float = np.nan  # smallest |Hessian eigenvalue| at the refined end (→ 0 at a fold)
 
 
 def track(land: Landscape, x, index, eps_from: float, eps_to: float, substeps: int = TRACK_SUBSTEPS):
@@ -150,25 +151,27 @@ def events(land: Landscape, sets: list[CriticalSet], tol: float = 1e-3):
 
 
 def _classify(land, a, b, dying, born, tol) -> list[Event]:
-    ends = []  # (eps, x, index, status, direction)
+    ends = []  # (eps, x, index, status, direction, min |λ| at the last accepted point)
     for i in dying:
         alive, dead, x, status = refine(land, a.x[i], a.index[i], a.eps, b.eps, tol)
-        ends.append((0.5 * (alive + dead), x, int(a.index[i]), status, "annihilate"))
+        eig = float(land.newton(x, alive, iters=0)[4][0])
+        ends.append((0.5 * (alive + dead), x, int(a.index[i]), status, "annihilate", eig))
     for j in born:
         alive, dead, x, status = refine(land, b.x[j], b.index[j], b.eps, a.eps, tol)
-        ends.append((0.5 * (alive + dead), x, int(b.index[j]), status, "create"))
+        eig = float(land.newton(x, alive, iters=0)[4][0])
+        ends.append((0.5 * (alive + dead), x, int(b.index[j]), status, "create", eig))
     out, used = [], set()
-    for n, (e, x, idx, status, direction) in enumerate(ends):
+    for n, (e, x, idx, status, direction, eig) in enumerate(ends):
         if status == "outside":
             used.add(n)
             kind = "leave" if direction == "annihilate" else "enter"
             out.append(Event(e, kind, x, float(land.entropy(x[None], e)[0]),
-                             f"{_name(idx, land.d)} {'leaves' if kind == 'leave' else 'enters'} the box"))
-    for n, (e, x, idx, status, direction) in enumerate(ends):
+                             f"{_name(idx, land.d)} {'leaves' if kind == 'leave' else 'enters'} the box", eig))
+    for n, (e, x, idx, status, direction, eig) in enumerate(ends):
         if n in used:
             continue
         best, best_d = None, PAIR_DISTANCE * land.scale
-        for m, (e2, x2, idx2, _, dir2) in enumerate(ends):
+        for m, (e2, x2, idx2, _, dir2, _) in enumerate(ends):
             if m == n or m in used or dir2 != direction or abs(idx2 - idx) != 1:
                 continue
             dist = float(np.linalg.norm(x - x2))
@@ -182,12 +185,13 @@ def _classify(land, a, b, dying, born, tol) -> list[Event]:
         eps = 0.5 * (e + e2)
         pair = " + ".join(_name(i, land.d) for i in sorted((idx, idx2)))
         out.append(Event(eps, "fold", mid, float(land.entropy(mid[None], eps)[0]),
-                         f"{pair} {'merge and vanish' if direction == 'annihilate' else 'are born'}"))
-    for n, (e, x, idx, status, direction) in enumerate(ends):
+                         f"{pair} {'merge and vanish' if direction == 'annihilate' else 'are born'}",
+                         max(eig, ends[best][5])))
+    for n, (e, x, idx, status, direction, eig) in enumerate(ends):
         if n not in used:
             out.append(Event(e, "other", x, float(land.entropy(x[None], e)[0]),
                              f"{_name(idx, land.d)} {'ends' if direction == 'annihilate' else 'begins'} "
-                             "without a fold partner (degenerate or symmetric bifurcation)"))
+                             "without a fold partner (degenerate or symmetric bifurcation)", eig))
     return sorted(out, key=lambda ev: ev.eps)
 
 
