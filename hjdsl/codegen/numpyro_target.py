@@ -140,7 +140,7 @@ _FORWARD = '''def forward(y, g, eps, x):
     w = ay / (2.0 * T)
     b = -g - jnp.sum(y * ay, axis=-1) / (4.0 * T)
     z = x @ w.T + b
-    m = jnp.max(z, axis=-1, keepdims=True)
+    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))  # max-shift
     f = m[..., 0] + eps * jnp.log(jnp.sum(jnp.exp((z - m) / eps), axis=-1))
     if QUANTITY == "u":
         return jnp.sum((x @ AINV) * x, axis=-1) / (4.0 * T) - f

@@ -87,7 +87,7 @@ def build(model, eps: float | None = None) -> ProbModel:
     """Generate the numpyro model of `model` at viscosity `eps` (ignored when ε is learned)."""
     from hjdsl.jaxsetup import jax_x64
 
-    jax_x64()
+    jax = jax_x64()
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
@@ -128,7 +128,8 @@ def build(model, eps: float | None = None) -> ProbModel:
         w = ay / (2.0 * t)
         b = -g - jnp.sum(y * ay, axis=-1) / (4.0 * t)
         z = x @ w.T + b
-        m = jnp.max(z, axis=-1, keepdims=True)  # max-shift: exp never overflows
+        # max-shift (exp never overflows); f does not depend on m, so no gradient through it
+        m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
         f = m[..., 0] + e * jnp.log(jnp.sum(jnp.exp((z - m) / e), axis=-1))
         if quantity == "u":
             return jnp.sum((x @ ainv) * x, axis=-1) / (4.0 * t) - f
