@@ -148,3 +148,20 @@ def test_dataset_layout_and_padding(four_atoms):
     assert np.isnan(ds.crit_x.values[2, 1:]).all() and np.isnan(ds.crit_index.values[2, 1:]).all()
     assert ds.n_max.values.tolist() == [3, 3, 1]
     assert ds.attrs["box_lo"] == -3.0 and ds.attrs["analysis"] == "bifurcation"
+
+
+@pytest.mark.parametrize("d", [3, 4])
+def test_higher_dimensions_simplex(d):
+    # d + 1 atoms in general position with equal g: at their circumcentre all costs are equal, so
+    # π is uniform, Ent = log(d + 1) is its maximum and ∇Ent = 0; for large ε it is the only
+    # critical point in the box, a maximum of index d (no grid seeds are used for d = 4)
+    vertices = np.vstack([np.eye(d), -0.25 * np.ones(d)])
+    centre = np.linalg.solve(2 * (vertices[1:] - vertices[0]),
+                             (vertices[1:] ** 2).sum(1) - (vertices[0] ** 2).sum())
+    model = Model.from_atoms(vertices, np.zeros(d + 1))
+    ds = bifurcate(model, eps=[2.0, 3.0], box=(-2, 2))
+    assert ds.n_max.values.tolist() == [1, 1] and ds.n_min.values.tolist() == [0, 0]
+    assert ds.n_saddle.values.tolist() == [0, 0]
+    np.testing.assert_allclose(ds.crit_x.values[:, 0], np.tile(centre, (2, 1)), atol=1e-9)
+    assert ds.crit_index.values[0, 0] == d
+    assert ds.crit_entropy.values[0, 0] == pytest.approx(np.log(d + 1), abs=1e-12)
