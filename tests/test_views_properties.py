@@ -13,7 +13,7 @@ from hjdsl.views.network import network_view
 from hjdsl.views.pde import residual_view
 from hjdsl.views.tropical import tropical_view
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # Shapes are drawn from small sets (points and ε counts fixed) so jit compiles once per (N, d).
 N_POINTS = 6
@@ -94,7 +94,7 @@ def test_tropical_bounds_and_monotonicity(m):
     np.testing.assert_allclose(v["pi"].sum(axis=-1), 1.0, atol=1e-12)
 
 
-@settings(SETTINGS, max_examples=15)
+@settings(SETTINGS, max_examples=10)
 @given(models(anisotropic=True))
 def test_autodiff_pde_residual(m):
     out = residual_view(m, m.evaluate, m.eps[1:])  # ε > 0: u_0 has kinks
