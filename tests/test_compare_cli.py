@@ -72,7 +72,7 @@ def test_structural_views_never_fail(capsys):
     (["--eps", "1,-2"], "--eps values must be finite and ≥ 0"),
     (["--eps", "a"], "cannot read --eps 'a'"),
     (["--audit", "many"], "--audit takes a number of points or `all`"),
-    (["--fit", "/nonexistent/fit.nc"], "cannot read /nonexistent/fit.nc as netCDF"),
+    (["--fit", "/nonexistent/fit.nc"], "fit file /nonexistent/fit.nc does not exist"),
 ])
 def test_bad_arguments_exit_2(capsys, argv, message):
     code, out, err = _run(capsys, FOUR, *argv)
@@ -94,7 +94,7 @@ def test_fit_file(capsys, tmp_path):
     code, out, err = _run(capsys, FOUR, "--fit", str(fit), "--eps", "0.5", "--audit", "0",
                           "-o", str(tmp_path / "v.nc"))
     assert code == 0, err
-    assert "N = 2 atoms" in out
+    assert f"N = 2 atoms, d = 1, 1001 points; atoms fitted in {fit}" in out
     with xr.open_dataset(tmp_path / "v.nc", engine="h5netcdf") as ds:
         np.testing.assert_array_equal(ds.g.values, [0.2, 0.1])
     xr.Dataset({"g_hat": (("particle",), [0.2, 0.1])}).to_netcdf(tmp_path / "no_y.nc",

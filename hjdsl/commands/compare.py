@@ -45,6 +45,8 @@ def run(args) -> int:
         y_hat, g_hat = load_fit_atoms(args.fit)
         model = _with_fit(model, y_hat, g_hat, args.fit)
     ds = model.compare(eps=args.eps, audit=args.audit, grid=not args.no_grid)
+    if args.fit:
+        ds.attrs["fit_file"] = str(args.fit)
     rows = diagram_rows(ds)
     if not args.quiet:
         print(render_table(ds, rows))

@@ -274,8 +274,12 @@ def _describe(ds) -> None:
 
 def load_fit_atoms(path: str):
     """(y_hat, g_hat) from the root group of a solve result; a DataError says what is missing."""
+    import os
+
     import xarray as xr
 
+    if not os.path.isfile(path):
+        raise DataError((Diagnostic("error", f"fit file {path} does not exist", code="D011"),))
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             missing = [name for name in ("y_hat", "g_hat") if name not in ds.variables]

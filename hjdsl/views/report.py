@@ -149,6 +149,8 @@ def render_table(ds, rows: list[Row]) -> str:
     head = (f"{ds.attrs.get('model', '')}: H(p) = {ds.attrs.get('hamiltonian', '')}, "
             f"t = {ds.attrs.get('t', '')}, N = {ds.sizes['particle']} atoms, "
             f"d = {ds.sizes['dim']}, {ds.sizes['point']} points")
+    if ds.attrs.get("fit_file"):
+        head += f"; atoms fitted in {ds.attrs['fit_file']}"
     lines = [head, TOLERANCE_NOTE]
     width = max(len(r.arrow) for r in rows)
     for eps in dict.fromkeys(r.eps for r in rows):
