@@ -51,8 +51,13 @@ def test_svi_returns_a_reproducible_datatree():
     assert np.all(z < 4), z
 
 
-def test_nuts_converges_and_reports_diagnostics():
-    tree = small().solve(method="nuts", chains=2, warmup=500, draws=1000, seed=0, steps=300)
+@pytest.fixture(scope="module")
+def nuts_tree():
+    return small().solve(method="nuts", chains=2, warmup=500, draws=1000, seed=0, steps=300)
+
+
+def test_nuts_converges_and_reports_diagnostics(nuts_tree):
+    tree = nuts_tree
     root = tree.to_dataset()
     assert set(tree.children) == {"posterior", "observed_data", "sample_stats", "diagnostics"}
     assert tree["posterior"]["g"].dims == ("chain", "draw", "particle")
@@ -62,6 +67,24 @@ def test_nuts_converges_and_reports_diagnostics():
     assert root.attrs["divergences"] == int(tree["sample_stats"]["diverging"].sum())
     # fixed atoms: the point estimate is the posterior mean
     np.testing.assert_allclose(root["g_hat"].values, tree["posterior"]["g"].mean(("chain", "draw")))
+
+
+def test_nuts_result_round_trips_through_netcdf(nuts_tree, tmp_path):
+    import xarray as xr
+
+    from hjdsl.commands.solve import summary_table
+    from hjdsl.fit.results import load_fit, write_result
+
+    out = tmp_path / "nuts.nc"
+    write_result(nuts_tree, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["nuts.nc"]  # no temporary file left
+    back = xr.open_datatree(out, engine="h5netcdf")
+    np.testing.assert_array_equal(back["posterior"]["g"].values, nuts_tree["posterior"]["g"].values)
+    assert back["diagnostics"]["r_hat_g"].dims == ("particle",)
+    y, g = load_fit(out)
+    np.testing.assert_array_equal(g, nuts_tree["g_hat"].values)
+    table = summary_table(back.to_dataset())
+    assert "max r_hat" in table and "divergences                   0" in table
 
 
 @pytest.mark.slow
