@@ -35,6 +35,18 @@ def test_table(cli, spec):
     assert "top: #2 (y=0.5, g=0.3) pi=0.9705; #1 (y=-0.5, g=0.3) pi=0.0293" in out
 
 
+def test_negative_point_list(tmp_path, cli):
+    spec = tmp_path / "two.hj"
+    spec.write_text("model two\ndim 2\nhamiltonian H(p) = |p|^2\nviscosity eps = 0.5\n"
+                    "particles y = [[-1, 0], [1, 0]]\ninitial g = [0, 0]\n")
+    code, out, err = cli("attribute", str(spec), "--at", "-0.5,0.25", "--json")
+    assert code == 0, err
+    point = json.loads(out)["points"][0]
+    assert point["x"] == [-0.5, 0.25]
+    # W = (∓0.5, 0), b = (−0.25, −0.25): π_1 = logistic(0.5/0.5)
+    assert point["attribution"][0] == pytest.approx(1 / (1 + np.exp(-1.0)))
+
+
 def test_json(cli, spec):
     code, out, err = cli("attribute", str(spec), "--at", "0", "--eps", "0.1,1", "--json", "--robustness")
     assert code == 0, err

@@ -26,7 +26,7 @@ def test_report_dataset_and_plots(cli, spec, tmp_path):
     import xarray as xr
 
     out, plot, snaps = tmp_path / "b.nc", tmp_path / "b.png", tmp_path / "s.png"
-    code, stdout, err = cli("bifurcate", str(spec), "--box=-3,3", "--eps-range", "0.05,1,12", "-o", str(out),
+    code, stdout, err = cli("bifurcate", str(spec), "--box", "-3,3", "--eps-range", "0.05,1,12", "-o", str(out),
                             "--plot", str(plot), "--snapshots", str(snaps))
     assert code == 0, err
     lines = stdout.splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
@@ -22,14 +23,20 @@ examples:
   hjdsl attribute examples/digits.hj --at=-0.5,0.8 --top 5 --json
   hjdsl attribute examples/paper/robustness.hj --fit fit.nc --robustness --robustness-plot rob.png
 
-A point with a leading minus sign needs `--at=-0.5,0.8` (argparse reads `-0.5,...` as a flag).
+A point may start with a minus sign: `--at -0.5,0.8` (or `--at=-0.5,0.8`).
 Without --at the model's `evaluate` points are used.
 """
 
 MAX_TABLE_POINTS = 12
 
 
+# argparse takes `-0.5,0.8` for an unknown flag; let number lists with a leading minus through
+# (the parser has no option that looks like a number, so nothing is shadowed).
+NUMBER_LIST = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
+
+
 def configure(p) -> None:
+    p._negative_number_matcher = NUMBER_LIST
     p.add_argument("file", metavar="FILE", help="the .hj spec (- for stdin)")
     p.add_argument("--at", action="append", metavar="X", type=lambda s: parse_floats(s, "--at"),
                    help="a query point: d comma-separated numbers (repeat for more points)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hjdsl.commands.common import add_output_args, load_model, parse_floats
 
 HELP = "critical points of the entropy landscape x -> Ent(pi(x; eps)) continued in eps"
@@ -15,11 +17,17 @@ examples:
   hjdsl bifurcate examples/paper/two_clusters.hj --box=-3,3 --eps-range 0.05,0.6,56
   hjdsl bifurcate examples/abs_1d.hj --eps-range 0.05,1,40 -o bif.nc --plot bif.png
 
-A box with a negative bound needs `--box=-3,3` (argparse reads `-3,3` as a flag).
+A negative bound is fine: `--box -3,3` (or `--box=-3,3`).
 """
 
 
+# argparse takes `-0.5,0.8` for an unknown flag; let number lists with a leading minus through
+# (the parser has no option that looks like a number, so nothing is shadowed).
+NUMBER_LIST = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
+
+
 def configure(p) -> None:
+    p._negative_number_matcher = NUMBER_LIST
     p.add_argument("file", metavar="FILE", help="the .hj spec (- for stdin)")
     p.add_argument("--eps-range", type=lambda s: parse_floats(s, "--eps-range"), metavar="LO,HI[,N]",
                    help="eps levels linspace(LO, HI, N) (default eps*/4 .. 4 eps*, 41 levels)")
