@@ -28,7 +28,7 @@ class Event:
 def track(land: Landscape, x, index, eps_from: float, eps_to: float, substeps: int = TRACK_SUBSTEPS):
     """Follow critical points from eps_from to eps_to; per point a status and the end position.
 
-    Status: 'ok' (converged, same Morse index, stayed put, inside the box), 'outside' (converged
+    Status: 'ok' (converged, same Morse index, near the prediction, in the box), 'outside' (converged
     with the same index but outside the box: the point left), 'lost' (Newton failed, the index
     changed or it jumped: the branch ended in a bifurcation).
     """
