@@ -87,6 +87,18 @@ def test_nuts_result_round_trips_through_netcdf(nuts_tree, tmp_path):
     assert "max r_hat" in table and "divergences                   0" in table
 
 
+def test_unmixed_chains_finish_with_a_warning():
+    """Free atoms, 10 warm-up steps: the chains cannot mix; the run still returns (exit 0 in the
+    CLI) but says so in the result's `warnings` (printed as `warning: ...` by the CLI)."""
+    from test_fit_map import FREE
+
+    tree = hjdsl.parse(FREE).solve(method="nuts", chains=2, warmup=10, draws=30, steps=50, seed=0)
+    root = tree.to_dataset()
+    assert root.attrs["max_r_hat"] > 1.05
+    assert (f"r_hat = {root.attrs['max_r_hat']:.3f} > 1.05: the chains have not mixed; increase "
+            "--warmup/--draws or use more chains before trusting this posterior") in root.attrs["warnings"]
+
+
 @pytest.mark.slow
 def test_nuts_credible_intervals_cover_the_truth_at_their_nominal_rate():
     """Simulation-based calibration: draw g* from the prior, simulate data, fit with NUTS. Averaged

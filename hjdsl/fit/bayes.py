@@ -163,8 +163,14 @@ def _scalar_site(name: str, spec, priors: dict, fixed: dict) -> None:
 def to_numpyro(model, eps: float | None = None):
     """The probabilistic model as an ordinary numpyro model function `fn(x, value, x_eval)`.
 
-    >>> import numpy as np
-    >>> from hjdsl.model.ir import Model
-    >>> fn = Model.from_atoms([[0.0]], [0.0]).to_numpyro  # doctest: +SKIP
+    >>> import dataclasses, numpy as np, numpyro
+    >>> from hjdsl.model.ir import InitialData, Model, Observation, Prior
+    >>> m = Model.from_atoms([[-1.0], [1.0]], [0.0, 0.0], eps=[0.5])
+    >>> m = dataclasses.replace(m, observe=Observation("f", "normal", 0.1), initial=InitialData(
+    ...     "learned", m.g, prior=Prior("normal", {"loc": 0.0, "scale": 1.0})))
+    >>> fn = to_numpyro(m)
+    >>> trace = numpyro.handlers.trace(numpyro.handlers.seed(fn, 0)).get_trace(np.zeros((3, 1)))
+    >>> [(name, site["type"]) for name, site in trace.items()]
+    [('g', 'sample'), ('data', 'plate'), ('obs', 'sample')]
     """
     return build(model, eps=eps).fn
