@@ -159,6 +159,11 @@ def test_bad_eps(four, eps, message):
         four.compare(eps=eps, **QUICK)
 
 
+def test_unknown_option(four):
+    with pytest.raises(UsageError, match="compare got unknown option.s. colour; it takes eps"):
+        four.compare(colour="red")
+
+
 def test_bad_points(four):
     with pytest.raises(UsageError, match=r"x must hold points of dimension 1"):
         check_points(four, np.zeros((3, 2)))

@@ -37,9 +37,14 @@ def _eps_colours(plt, eps):
     return [cmap(0.85 * i / max(len(eps) - 1, 1)) for i in range(len(eps))]
 
 
+def _has_network(ds) -> bool:
+    """False for norm Hamiltonians: there is no LSE layer, so no network or tropical view."""
+    return bool(np.isfinite(ds.network.values).any())
+
+
 def _tropical_gap(ds):
     """max over points of the distance from the tropical limit, per ε (u-side for norm H)."""
-    if np.isfinite(ds.network.values).any():
+    if _has_network(ds):
         diff = np.abs(ds.network.values - ds.tropical.values[None, :])
     else:
         diff = np.abs(ds.hopf_lax.values[None, :] - ds.hopf_cole.values)
@@ -55,8 +60,9 @@ def _gap_panel(ax, ds) -> None:
         order = np.argsort(eps[keep])
         e = eps[keep][order]
         ax.loglog(e, ds.eps_log_n.values[keep][order], "k--", label=r"bound $\varepsilon\log N$")
+        measured = r"$|f_\varepsilon - f_0|$" if _has_network(ds) else r"$|u_0 - u_\varepsilon|$"
         ax.loglog(e, np.maximum(gap[keep][order], 1e-300), "o-", color="C3",
-                  label=r"measured max$|f_\varepsilon - f_0|$")
+                  label=f"measured max{measured}")
     ax.set_xlabel(r"$\varepsilon$")
     ax.set_ylabel("distance from the tropical limit")
     ax.set_title(r"$\varepsilon$-gap vs $\varepsilon \log N$")
@@ -82,12 +88,17 @@ def _one_d(plt, ds):
             ax_u.plot(x[audited], ds.convex.values[i][order][audited], "o", mfc="none",
                       color=colours[i], ms=6, label=f"convex, ε = {e:g}")
     ax_f.plot(x, ds.tropical.values[order], "k--", lw=1.2, label=r"tropical $f_0 = \max_j z_j$")
+    if not _has_network(ds):
+        ax_f.text(0.5, 0.5, f"no LSE layer for H(p) = {ds.attrs.get('hamiltonian', '')}:\n"
+                  "the weight map needs a quadratic Hamiltonian", transform=ax_f.transAxes,
+                  ha="center", va="center")
     u0 = ds.hopf_lax.values[order]
     ax_u.plot(x, np.where(np.isfinite(u0), u0, np.nan), "k--", lw=1.2,
               label=r"Hopf–Lax $u_0 = \min_j c_j$")
     ax_u.plot(ds.y.values[:, 0], ds.g.values, "kx", ms=7, label=r"atoms $(y_j, g_j)$")
     ax_f.set_title("network view (LSE layer)")
-    ax_u.set_title("viscous view (Hopf–Cole), Hopf–Lax and convex")
+    ax_u.set_title("viscous view (Hopf–Cole), Hopf–Lax and convex" if _has_network(ds) else
+                   "entropic analogue (structural for ε > 0), Hopf–Lax, convex", fontsize=10)
     for ax, label in ((ax_f, r"$f_\varepsilon(x)$"), (ax_u, r"$u_\varepsilon(x, t)$")):
         ax.set_xlabel("x")
         ax.set_ylabel(label)
@@ -100,14 +111,27 @@ def _one_d(plt, ds):
     return fig
 
 
-def _map(ax, fig, xy, values, title: str, cmap: str, atoms) -> None:
-    values = np.where(np.isfinite(values), values, np.nan)
+# Below this many points a contour map would invent values between them: draw dots instead.
+MIN_CONTOUR_POINTS = 30
+
+
+def _map(ax, fig, xy, values, title: str, cmap: str, atoms, unreached) -> None:
+    from matplotlib.tri import Triangulation
+
+    values = np.where(np.isfinite(values) & ~unreached, values, np.nan)
     ok = np.isfinite(values)
-    if ok.sum() >= 3 and np.ptp(xy[ok, 0]) > 0 and np.ptp(xy[ok, 1]) > 0:
-        art = ax.tricontourf(xy[ok, 0], xy[ok, 1], values[ok], levels=20, cmap=cmap)
+    if ok.sum() >= MIN_CONTOUR_POINTS and np.ptp(xy[:, 0]) > 0 and np.ptp(xy[:, 1]) > 0:
+        # triangulate all points and drop triangles touching a missing value, so the map never
+        # paints over a region no atom reaches
+        tri = Triangulation(xy[:, 0], xy[:, 1])
+        tri.set_mask(~ok[tri.triangles].all(axis=1))
+        art = ax.tricontourf(tri, np.where(ok, values, 0.0), levels=20, cmap=cmap)
     else:
-        art = ax.scatter(xy[:, 0], xy[:, 1], c=values, cmap=cmap, s=25)
+        art = ax.scatter(xy[ok, 0], xy[ok, 1], c=values[ok], cmap=cmap, s=60, edgecolors="k")
     fig.colorbar(art, ax=ax, shrink=0.85)
+    if unreached.any():
+        ax.plot(xy[unreached, 0], xy[unreached, 1], "s", color="0.75", ms=3,
+                label="no atom reaches (+inf)")
     ax.plot(atoms[:, 0], atoms[:, 1], "wx", ms=6, mec="k", label="atoms")
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(r"$x_1$")
@@ -123,19 +147,23 @@ def _two_d(plt, ds):
     picks = candidates[np.unique(take)]
     xy, atoms = ds.x.values, ds.y.values
     fig, axes = plt.subplots(len(picks), 3, figsize=(13, 3.8 * len(picks)), squeeze=False)
-    has_net = np.isfinite(ds.network.values).any()
+    has_net = _has_network(ds)
+    unreached = np.isinf(ds.hopf_lax.values)
     for row, i in enumerate(picks):
         e = eps[i]
-        dist = (ds.network.values[i] - ds.tropical.values) if has_net else \
-            (ds.hopf_lax.values - ds.hopf_cole.values[i])
+        if has_net:
+            dist = ds.network.values[i] - ds.tropical.values
+        else:  # where no atom reaches both are +inf; those points are masked in the map
+            u0, u = ds.hopf_lax.values, ds.hopf_cole.values[i]
+            dist = np.where(unreached, np.nan, u0 - np.where(unreached, 0.0, u))
         _map(axes[row, 0], fig, xy, ds.hopf_cole.values[i], rf"$u_\varepsilon$, ε = {e:g}",
-             "viridis", atoms)
+             "viridis", atoms, unreached)
         _map(axes[row, 1], fig, xy, ds.entropy.values[i],
-             rf"attribution entropy Ent($\pi$), ε = {e:g}", "magma", atoms)
+             rf"attribution entropy Ent($\pi$), ε = {e:g}", "magma", atoms, unreached)
         label = r"$f_\varepsilon - f_0$" if has_net else r"$u_0 - u_\varepsilon$"
         _map(axes[row, 2], fig, xy, dist, f"distance from tropical limit {label}, ε = {e:g}",
-             "cividis", atoms)
-    axes[0, 0].legend(fontsize=7, loc="upper right")
+             "cividis", atoms, unreached)
+    axes[0, 0].legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.08), ncol=2)
     fig.suptitle(_title(ds))
     fig.tight_layout()
     return fig

@@ -55,12 +55,13 @@ def check_audit(audit, n_points: int) -> int | None:
     return min(int(audit), n_points)
 
 
-def compare(model, eps=None, x=None, audit=None, grid: bool = True, chunk: int | None = None):
+def compare(model, eps=None, x=None, audit=None, grid: bool = True, **options):
     """The four views of `model` at points `x` for every ε, with residuals and bounds.
 
     `eps` defaults to the model's sweep and `x` to its evaluation points; `audit` is how many
     points the convex view solves (None: its default subset; 0: skip; "all"); `grid=False` skips
-    the finite-difference solver. Returns the Dataset of design.md §4.
+    the finite-difference solver; option `chunk` sets the points per JAX chunk. Returns the
+    Dataset of design.md §4.
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
@@ -68,6 +69,10 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, chunk: int |
     >>> ds.network.sel(eps=0.1).round(6).values.tolist()
     [-0.293185, -0.184505]
     """
+    chunk = options.pop("chunk", None)
+    if options:
+        raise _usage(f"compare got unknown option(s) {', '.join(sorted(options))}; it takes eps, "
+                     "x, audit, grid and chunk")
     eps = check_eps(model, eps)
     x = check_points(model, x)
     audit = check_audit(audit, x.shape[0])
