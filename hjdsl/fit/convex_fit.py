@@ -128,7 +128,7 @@ def _fit_max_affine(model, x, f, quad, quantity, opts) -> ConvexFit:
     from hjdsl.fit.max_affine import fit_max_affine, prune_pieces
 
     prune = opts.pop("prune", True)
-    # pieces the interior-point solver returns for one facet differ in the 9th digit; a cover
+    # pieces the interior-point solver returns for one facet differ by ~1e-6 (its accuracy); a cover
     # tolerance of 1e-5 (relative) merges them while keeping f_0(x_i) within it of φ_i.
     prune_tol = opts.pop("prune_tol", 1e-5) * max(1.0, float(np.abs(f).max()))
     sol = fit_max_affine(x, f, **opts)
