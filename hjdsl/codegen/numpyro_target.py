@@ -50,7 +50,7 @@ def generate(model, eps: float | None = None) -> str:
     for name in ("y", "g", "sigma", "nu", "eps"):
         if name not in learned and (name != "nu" or obs.likelihood == "student_t"):
             lines.append(f"{name.upper()} = {_literal(fixed[name])}")
-    lines += ["", _FORWARD, "", "def model(x, value=None, x_eval=None):",
+    lines += ["", "", _FORWARD, "", "", "def model(x, value=None, x_eval=None):",
               '    """Priors on the learned sites, the likelihood at the data, predictions."""']
     shapes = {"y": [model.n_atoms, model.dim], "g": [model.n_atoms]}
     for name, prior in learned.items():
@@ -109,6 +109,8 @@ def _literal(value) -> str:
     arr = np.asarray(value, dtype=float)
     if arr.ndim == 0:
         return repr(float(arr))
+    if arr.ndim == 2 and arr.shape[1] == 1:  # 1-D points: one flat row, not one line per point
+        return _literal(arr[:, 0]) + "[:, None]"
     text = np.array2string(arr, separator=", ", max_line_width=96, threshold=arr.size + 1,
                            floatmode="unique")
     return f"np.array({text})" if "\n" not in text else "np.array(\n    " + \
