@@ -196,3 +196,18 @@ def test_attribution_too_large_is_refused(monkeypatch, four):
     with pytest.raises(UsageError, match=r"the attribution array \(eps × points × atoms = 3 × 21 "
                                          r"× 4\) would take 0.0 GiB"):
         four.compare(**QUICK)
+
+
+def test_nonconvex_g_still_audits_the_simplex_program():
+    """g(y) = sin(2y) has no convex Hopf–Lax program, but the closed forms and the simplex
+    program over the atoms' values still run; the reason is kept, not raised."""
+    m = hjdsl.parse("model s\ndim 1\nviscosity eps in [0.5, 0]\nhamiltonian H(p) = |p|^2\n"
+                    "particles y = grid(-2, 2, 9)\ninitial g(y) = sin(2*y)\n"
+                    "evaluate x = grid(-2, 2, 11)\n", name="s.hj")
+    ds = m.compare(audit=2, grid=False)
+    assert ds.attrs["convex_hopf_lax_note"] == ("continuous Hopf-Lax program not run: not "
+                                                "supported by the convex view: function `sin` "
+                                                "at line 6")
+    assert int(ds.convex_audited.sum()) == 2
+    assert np.isnan(ds.convex_hopf_lax.values).all()
+    assert not failures(diagram_rows(ds))

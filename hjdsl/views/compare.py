@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hjdsl.errors import DataError, Diagnostic, UsageError
+from hjdsl.errors import DataError, Diagnostic, SpecError, UsageError
 
 # The Dataset holds π for every (ε, point, atom); past this many floats (1 GiB) compare refuses
 # rather than exhaust memory (the values alone stream in bounded chunks: see network_view).
@@ -129,14 +129,21 @@ def convex_part(model, eps, x, audit) -> dict:
              "status": np.full((n_eps, n), "", dtype=object), "audited": np.zeros(n, bool),
              "solver": np.full(n_eps, "", dtype=object), "exact": None, "note": "",
              "hopf_lax": np.full(n, np.nan), "hopf_lax_argmin": np.full((n, model.dim), np.nan),
-             "hopf_lax_status": np.full(n, "", dtype=object)}
+             "hopf_lax_status": np.full(n, "", dtype=object), "hopf_lax_note": ""}
     if audit == 0:
         return {**empty, "note": "skipped (audit 0)"}
     try:
         from hjdsl.views.convex import convex_view
     except ImportError as exc:
         return {**empty, "note": f"convex view unavailable ({exc})"}
-    result = convex_view(model, eps, x, audit=audit)
+    try:
+        result = convex_view(model, eps, x, audit=audit)
+        skipped = ""
+    except SpecError as err:
+        # g(y) cannot be lowered to a convex program (e.g. sin): the continuous Hopf–Lax program
+        # is impossible, but the simplex program over the atoms' values still is, so audit that.
+        skipped = f"continuous Hopf-Lax program not run: {err.diagnostics[0].message}"
+        result = convex_view(model.with_atoms(model.y, model.g), eps, x, audit=audit)
     # The continuous Hopf–Lax program min_y g(y) + t·L((x − y)/t), when g is an expression.
     continuous = {}
     if getattr(result, "hopf_lax_value", None) is not None:
@@ -144,7 +151,8 @@ def convex_part(model, eps, x, audit) -> dict:
                       "hopf_lax_argmin": np.asarray(result.hopf_lax_argmin, dtype=np.float64)}
         if getattr(result, "hopf_lax_status", None) is not None:
             continuous["hopf_lax_status"] = np.asarray(result.hopf_lax_status, dtype=object)
-    return {**empty, **continuous, "value": np.asarray(result.value, dtype=np.float64),
+    return {**empty, **continuous, "hopf_lax_note": skipped,
+            "value": np.asarray(result.value, dtype=np.float64),
             "pi": np.asarray(result.pi, dtype=np.float64),
             "duality_gap": np.asarray(result.duality_gap, dtype=np.float64),
             "status": np.asarray(result.status, dtype=object),
@@ -240,7 +248,8 @@ def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
     return stamp(ds, model, n_atoms=N, **_exactness(model, eps, convex, grid),
                  convex_solvers=",".join(solvers) or "none",
                  convex_statuses=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none",
-                 convex_note=convex["note"], grid_note=grid["note"], grid_order=grid["order"],
+                 convex_note=convex["note"], convex_hopf_lax_note=convex["hopf_lax_note"],
+                 grid_note=grid["note"], grid_order=grid["order"],
                  grid_ran=grid["ran"])
 
 

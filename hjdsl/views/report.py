@@ -163,6 +163,8 @@ def render_table(ds, rows: list[Row]) -> str:
                     f"{r.status:<6}")
             lines.append((line + ("  " + r.detail if r.detail else "")).rstrip())
     failed = failures(rows)
+    if ds.attrs.get("convex_hopf_lax_note"):
+        lines.extend(["", f"note: {ds.attrs['convex_hopf_lax_note']}"])
     lines.append("")
     lines.append(f"FAIL: {len(failed)} exact relation(s) failed" if failed
                  else "all exact relations hold")
