@@ -66,3 +66,17 @@ def test_generated_module_reproduces_the_map_fit(tmp_path):
     np.testing.assert_allclose(ast.literal_eval(out["g_hat values"]), ds["g_hat"].values, rtol=0, atol=1e-8)
     np.testing.assert_allclose(ast.literal_eval(out["y_hat values"]), ds["y_hat"].values.ravel(), rtol=0,
                                atol=1e-8)
+
+
+def test_a_spec_that_learns_nothing_gets_a_forward_module(tmp_path):
+    """four_atoms.hj (given y, g; no data): the module prints f_ε at the evaluation points, equal
+    to the network view of `hjdsl compare` and to Appendix A (f = 0.593930 at x = 0, ε = 1)."""
+    model = hjdsl.load("examples/paper/four_atoms.hj")
+    out = run_generated(generate(model), tmp_path)
+    view = model.compare()["network"]
+    for eps in model.eps:
+        printed = np.asarray(ast.literal_eval(out[f"network at eps={float(eps)!r}"]))
+        np.testing.assert_allclose(printed, view.sel(eps=eps).values, rtol=0, atol=1e-12)
+    x = model.evaluate[:, 0]
+    at0 = np.asarray(ast.literal_eval(out["network at eps=1.0"]))[np.argmin(np.abs(x))]
+    assert at0 == pytest.approx(0.593930, abs=1e-6)
