@@ -10,7 +10,7 @@ import numpy as np
 
 # Points per chunk are chosen so one chunk's (points × atoms) block holds about this many floats:
 # big enough to keep the matrix product efficient, small enough to stay in cache-friendly memory.
-CHUNK_ELEMENTS = 1 << 21
+CHUNK_ELEMENTS = 1 << 19
 
 
 def _jnp():
