@@ -53,9 +53,15 @@ def test_solve_prints_summary_writes_result_and_plot(cli, spec, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_quiet_prints_nothing_and_eps_selects(cli, spec):
-    code, stdout, stderr = cli("solve", str(spec), "--eps", "0.5", "-q", "--steps", "50")
+def test_quiet_prints_nothing_and_eps_selects(cli, spec, tmp_path):
+    import xarray as xr
+
+    out = tmp_path / "q.nc"
+    code, stdout, stderr = cli("solve", str(spec), "--eps", "0.5", "-q", "--steps", "50",
+                               "-o", str(out))
     assert (code, stdout) == (0, ""), stderr
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.attrs["eps"] == 0.5 and ds.sizes["step"] == 50
 
 
 def test_data_override_from_csv(cli, spec, tmp_path):
