@@ -131,3 +131,15 @@ def test_convex_method_reports_its_certificate():
     assert abs(ds.attrs["certificate_duality_gap"]) < 1e-6
     assert float(ds["fit_mse"]) < 1e-9 and float(ds["deviation"]) < 1e-4
     np.testing.assert_allclose(np.abs(ds["y_hat"].values[:, 0]), 2 / 7, atol=1e-4)
+
+
+def test_data_override_from_netcdf_by_column_name(tmp_path):
+    import xarray as xr
+
+    x = np.linspace(-2, 2, 25)
+    path = tmp_path / "obs.nc"
+    xr.Dataset({"x": ("i", x), "value": ("i", np.abs(x))}).to_netcdf(path, engine="h5netcdf")
+    ds = hjdsl.parse(SPEC).solve(data=str(path), steps=50)
+    assert ds.attrs["data_source"] == str(path) and ds.attrs["n_data"] == 25
+    np.testing.assert_array_equal(ds["x_data"].values[:, 0], x)
+    np.testing.assert_array_equal(ds["obs"].values, np.abs(x))
