@@ -1,4 +1,4 @@
-"""Generated jax and cvxpy modules: valid, readable, standalone, and reproducing hjdsl's numbers."""
+"""Generated jax and cvxpy modules: valid, readable, standalone, reproducing hjdsl's numbers."""
 
 from __future__ import annotations
 
@@ -117,7 +117,8 @@ def test_cvxpy_module_matches_closed_form_and_the_convex_view(tmp_path):
 def test_large_arrays_are_embedded_exactly_in_base64(tmp_path):
     values = np.random.default_rng(0).normal(size=(render.LITERAL_CAP // 2 + 7, 2))
     module = tmp_path / "big.py"
-    module.write_text("import base64\n\nimport numpy as np\n\n" + render.array("BIG", values) + "\n")
+    source = render.array("BIG", values)
+    module.write_text("import base64\n\nimport numpy as np\n\n" + source + "\n")
     spec = importlib.util.spec_from_file_location("big", module)
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)

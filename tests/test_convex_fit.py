@@ -114,7 +114,8 @@ def test_observing_u_gives_the_same_atoms_as_observing_f():
 def test_learned_particles_choose_the_max_affine_fit():
     model = recovery_model()
     learned = dataclasses.replace(
-        model, particles=Particles("learned", model.y, prior=Prior("normal", {"loc": 0, "scale": 1})))
+        model,
+        particles=Particles("learned", model.y, prior=Prior("normal", {"loc": 0, "scale": 1})))
     x = np.linspace(-2, 2, 50)[:, None]
     assert fit_convex(learned, x, tropical_target(model, x)).formulation == "max_affine"
     assert fit_convex(model, x, tropical_target(model, x)).formulation == "hopf_cole"
@@ -130,8 +131,12 @@ def test_medium_problem_finishes_quickly():
 
 
 @pytest.mark.slow
-def test_two_thousand_points_in_three_dimensions_finish():
-    # Measured ~4 min on the shared 2-core machine under load (see docs/fitting_convex.md).
+def test_two_thousand_points_in_three_dimensions_finish(request):
+    # Measured 16 min on the shared 2-core machine under load (docs/fitting_convex.md): far too
+    # long for the default run, so it runs only when slow tests are selected (-m slow).
+    if "slow" not in (request.config.getoption("markexpr") or "") or "not slow" in (
+            request.config.getoption("markexpr") or ""):
+        pytest.skip("n = 2,000 takes minutes; select it with -m slow")
     x, v = noisy_convex(0, 2000, 3)
     fit = fit_max_affine(x, v)
     assert fit.certificate["max_violation"] <= 1e-7

@@ -1,4 +1,4 @@
-"""`hjdsl compile --target cvxpy`: a standalone module with the entropic program and the ε = 0 LP."""
+"""`hjdsl compile --target cvxpy`: a standalone module with the entropic program and ε = 0 LP."""
 
 from __future__ import annotations
 

@@ -127,7 +127,8 @@ def generate(model) -> str:
     require_quadratic(model, "jax")
     summary = (f"Model {model.name!r} as jitted JAX functions: network f_eps, Hopf-Cole u_eps, "
                "Gibbs weights\nand entropy on the evaluation points for every eps.\n\n"
-               "Run it: `python THIS.py` prints a table; `--json OUT.json` also writes every array.\n")
+               "Run it: `python THIS.py` prints a table; `--json OUT.json` also writes every "
+               "array.\n")
     parts = [
         render.header(model, "jax", summary),
         imports("import jax", "import jax.numpy as jnp", "import numpy as np",

@@ -47,6 +47,6 @@ def model_block(model, points: np.ndarray, points_name: str = "X",
 
 
 def imports(*third_party: str, arrays=()) -> str:
-    """The import block: stdlib first, then third-party lines, base64 only when an array needs it."""
+    """The import block: stdlib, then third-party lines; base64 only when an array needs it."""
     stdlib = ["argparse", "json"] + (["base64"] if render.needs_base64(*arrays) else [])
     return "\n".join([*(f"import {m}" for m in sorted(stdlib)), "", *third_party]) + "\n"

@@ -17,7 +17,7 @@ _COMMON = {"eps", "formulation"}
 
 @dataclass(frozen=True)
 class ConvexFit:
-    """The result of a convex fit: atoms (y, g), the solver's verdict and an optimality certificate.
+    """A convex fit's result: atoms (y, g), the solver's verdict and an optimality certificate.
 
     `certificate` holds floats (objective, duality_gap, kkt_residual, ...). `fitted` is the fitted
     value of the observed quantity (f or u) at the data points. `active` marks, for fixed-atom
@@ -101,16 +101,17 @@ def fit_convex(model, x: np.ndarray, v: np.ndarray, **options) -> ConvexFit:
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.0], [1.0]], [0.0, 0.0], eps=[0.5])
     >>> xs = np.linspace(-2, 2, 21)[:, None]
-    >>> fit = fit_convex(m, xs, xs[:, 0] ** 2 / 4 - np.minimum((xs[:, 0] + 1) ** 2, (xs[:, 0] - 1) ** 2) / 4,
-    ...                  formulation="max_affine")
+    >>> u0 = np.minimum((xs[:, 0] + 1) ** 2, (xs[:, 0] - 1) ** 2) / 4
+    >>> fit = fit_convex(m, xs, xs[:, 0] ** 2 / 4 - u0, formulation="max_affine")
     >>> fit.formulation, fit.n_atoms
     ('max_affine', 2)
     """
     if model.hamiltonian.kind != "quadratic":
-        raise _usage(f"--method convex needs a quadratic Hamiltonian, not {model.hamiltonian.text}",
-                     hint="use --method map for norm Hamiltonians")
+        raise _usage("--method convex needs a quadratic Hamiltonian, not "
+                     f"{model.hamiltonian.text}", hint="use --method map for norm Hamiltonians")
     formulation, eps = _choose(model, options)
-    allowed = _COMMON | (_MAX_AFFINE_OPTIONS if formulation == "max_affine" else _HOPF_COLE_OPTIONS)
+    specific = _MAX_AFFINE_OPTIONS if formulation == "max_affine" else _HOPF_COLE_OPTIONS
+    allowed = _COMMON | specific
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise _usage(f"convex fit ({formulation}): unknown option(s) {', '.join(unknown)}",
@@ -128,7 +129,7 @@ def _fit_max_affine(model, x, f, quad, quantity, opts) -> ConvexFit:
     from hjdsl.fit.max_affine import fit_max_affine, prune_pieces
 
     prune = opts.pop("prune", True)
-    # pieces the interior-point solver returns for one facet differ by ~1e-6 (its accuracy); a cover
+    # the interior-point solver's pieces for one facet differ by ~1e-6 (its accuracy); a cover
     # tolerance of 1e-5 (relative) merges them while keeping f_0(x_i) within it of φ_i.
     prune_tol = opts.pop("prune_tol", 1e-5) * max(1.0, float(np.abs(f).max()))
     sol = fit_max_affine(x, f, **opts)

@@ -27,7 +27,7 @@ class HopfColeSolution:
 
 
 def scaled_kernel(x, u, y, t, ainv, eps):
-    """K̃_ij = exp((u_i − d_ij − γ_j)/ε) with d_ij = (x_i−y_j)ᵀA⁻¹(x_i−y_j)/(4t), γ_j = max_i(u_i − d_ij).
+    """K̃_ij = exp((u_i − d_ij − γ_j)/ε), d_ij = (x_i−y_j)ᵀA⁻¹(x_i−y_j)/(4t), γ_j = max_i(u_i − d_ij).
 
     Row i is divided by w_i = exp(−u_i/ε) (so the fitted ratio q = K̃c̃ is 1 on exact data) and
     column j is multiplied by exp(γ_j/ε) (so every column has max 1); c̃_j = exp(−(g_j − γ_j)/ε).
@@ -40,7 +40,7 @@ def scaled_kernel(x, u, y, t, ainv, eps):
 
 
 def fit_hopf_cole(x, u, y, t, ainv, eps, *, loss="is", solver="CLARABEL", solver_options=None,
-                  inactive_below=1e-9) -> HopfColeSolution:
+                  inactive_below=1e-6) -> HopfColeSolution:
     """min_{c̃ ≥ 0} Σ_i ω_i (q_i − log q_i − 1),  q = K̃c̃  (convex: q linear in c̃, −log convex).
 
     loss "is" (ω = 1, Itakura–Saito): q_i = exp((u_i − û_i)/ε), so each term is r²/2 + O(r³) in
@@ -79,7 +79,8 @@ def fit_hopf_cole(x, u, y, t, ainv, eps, *, loss="is", solver="CLARABEL", solver
     if not trusted:
         raise run_error(f"convex fit (Hopf–Cole, ε = {eps:g}): the solver {solver} returned "
                         f"status {status!r}", hint="check ε and the data's scale")
-    # c̃_j is atom j's largest relative weight at any data point: below the cut it is irrelevant.
+    # c̃_j bounds atom j's relative weight at every data point; an interior-point solver leaves
+    # an unused atom near √tolerance, not at 0, so the cut is 1e-6 (its resolution), not 0.
     active = ct > inactive_below * ct.max()
     with np.errstate(divide="ignore"):
         g = np.where(active, gamma - eps * np.log(ct), np.inf)

@@ -132,9 +132,11 @@ def naive_qp(x, v, *, solver="CLARABEL", solver_options=None):
     n, d = x.shape
     phi, s = cp.Variable(n), cp.Variable((n, d))
     # row i, column j: φ_j − φ_i − s_iᵀx_j + s_iᵀx_i ≥ 0 (the diagonal is 0 ≥ 0, harmless)
-    gaps = (np.ones((n, 1)) @ cp.reshape(phi, (1, n), order="C") - cp.reshape(phi, (n, 1), order="C")
-            @ np.ones((1, n)) - s @ x.T + cp.reshape(cp.sum(cp.multiply(s, x), axis=1), (n, 1),
-                                                     order="C") @ np.ones((1, n)))
+    ones = np.ones((1, n))
+    row = cp.reshape(phi, (1, n), order="C")
+    col = cp.reshape(phi, (n, 1), order="C")
+    s_dot_x = cp.reshape(cp.sum(cp.multiply(s, x), axis=1), (n, 1), order="C")
+    gaps = ones.T @ row - col @ ones - s @ x.T + s_dot_x @ ones
     constraint = gaps >= 0
     problem = cp.Problem(cp.Minimize(cp.sum_squares(phi - v)), [constraint])
     try:
@@ -196,7 +198,8 @@ def certificate(x, v, phi, slopes, pairs, duals, max_violation) -> dict:
         "dual_objective": dual,
         "duality_gap": primal - dual,
         "max_violation": float(max(max_violation, 0.0)),
-        "kkt_stationarity": float(max(np.abs(2 * (phi - v) - a).max(), np.abs(grad_s).max())) / scale,
+        "kkt_stationarity": max(float(np.abs(2 * (phi - v) - a).max()),
+                                float(np.abs(grad_s).max())) / scale,
         "kkt_complementarity": float(np.abs(duals * slack).max(initial=0.0)) / scale,
         "kkt_residual": 0.0,  # filled below: the largest of the three residuals
     }
