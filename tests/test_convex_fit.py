@@ -61,6 +61,17 @@ def test_the_fit_is_the_least_squares_convex_function():
     assert np.abs(fit.phi - v).max() < 1e-4
 
 
+def test_max_slope_bounds_every_subgradient_in_data_units():
+    x, v = noisy_convex(8, 60, 2)
+    x = x * [1.0, 10.0]  # unequal coordinate scales: the bound must hold per coordinate
+    free = fit_max_affine(x, v)
+    capped = fit_max_affine(x, v, max_slope=1.5)
+    assert np.abs(free.slopes).max() > 1.5  # the bound is active here
+    assert np.abs(capped.slopes).max() <= 1.5 * (1 + 1e-8)
+    assert capped.certificate["max_violation"] <= 1e-7
+    assert capped.certificate["objective"] >= free.certificate["objective"] * (1 - 1e-8)
+
+
 def recovery_model():
     """issue 4's recovery set-up: 8 atoms on [−2, 2], g* = |y|, t = 1."""
     y = np.linspace(-2, 2, 8)[:, None]
