@@ -27,7 +27,7 @@ def layer_weights(model, y=None, g=None):
 def gibbs(W, b, x, eps):
     """Logits z (P, N), weights π (E, P, N), f_ε (E, P) and Ent(π) (E, P) for every ε > 0 and point.
 
-    Evaluated with the max-shift s − max s, so no exponential overflows for small ε.
+    The network view's max-shifted kernels, mapped over ε: no exponential overflows for small ε.
 
     >>> import numpy as np
     >>> z, pi, f, ent = gibbs(np.array([[-1.0], [1.0]]), np.zeros(2), np.zeros((1, 1)), np.array([1.0]))
@@ -35,21 +35,14 @@ def gibbs(W, b, x, eps):
     ([[[0.5, 0.5]]], 0.693147)
     """
     from hjdsl.jaxsetup import jax_x64
+    from hjdsl.views.network import entropy_of_logits, logits, lse, softmax_weights
 
-    jax_x64()
+    jax = jax_x64()
     import jax.numpy as jnp
 
-    x, W, b, eps = (jnp.asarray(a, dtype=jnp.float64) for a in (x, W, b, eps))
-    z = x @ W.T + b
-    s = z[None, :, :] / eps[:, None, None]
-    shifted = s - jnp.max(s, axis=-1, keepdims=True)
-    weights = jnp.exp(shifted)
-    total = jnp.sum(weights, axis=-1, keepdims=True)
-    pi = weights / total
-    log_total = jnp.log(total[..., 0])
-    f = eps[:, None] * (jnp.max(s, axis=-1) + log_total)
-    # Ent = −Σ π log π with log π = shifted − log Σ: no log of an underflowed weight.
-    ent = log_total - jnp.sum(pi * shifted, axis=-1)
+    z = logits(jnp.asarray(x, dtype=jnp.float64), W, b)
+    per_eps = jax.vmap(lambda e: (softmax_weights(z, e), lse(z, e), entropy_of_logits(z, e)))
+    pi, f, ent = per_eps(jnp.asarray(eps, dtype=jnp.float64))
     return z, pi, f, ent
 
 
