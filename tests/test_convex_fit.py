@@ -143,7 +143,7 @@ def test_medium_problem_finishes_quickly():
 
 @pytest.mark.slow
 def test_two_thousand_points_in_three_dimensions_finish(request):
-    # Measured 16 min on the shared 2-core machine under load (docs/fitting_convex.md): far too
+    # Measured 11–16 min on the shared 2-core machine (docs/fitting_convex.md): far too
     # long for the default run, so it runs only when slow tests are selected (-m slow).
     if "slow" not in (request.config.getoption("markexpr") or "") or "not slow" in (
             request.config.getoption("markexpr") or ""):
