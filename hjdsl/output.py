@@ -28,10 +28,18 @@ def atomic_path(target: str | os.PathLike):
     os.close(fd)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); a result file gets the usual umask-based mode.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_dataset(ds, target: str | os.PathLike) -> Path:
