@@ -35,6 +35,18 @@ def test_cutting_planes_match_the_naive_qp(seed, n, d):
         1e-6 * naive.certificate["objective"])
 
 
+@pytest.mark.parametrize("per_piece,per_point", [(0, 4), (2, 1)])
+def test_other_cut_selections_reach_the_same_optimum(per_piece, per_point):
+    # cuts per violated point (the former default) or both kinds: the working set differs,
+    # the optimum must not
+    x, v = noisy_convex(4, 60, 3)
+    default = fit_max_affine(x, v)
+    other = fit_max_affine(x, v, per_piece=per_piece, per_point=per_point)
+    assert other.certificate["max_violation"] <= 1e-7
+    assert other.certificate["constraints"] != default.certificate["constraints"]
+    assert np.abs(other.phi - default.phi).max() <= 1e-6 * np.abs(v).max()
+
+
 @pytest.mark.parametrize("seed,d", [(5, 1), (6, 3)])
 def test_certificate_is_a_small_kkt_residual_and_gap(seed, d):
     x, v = noisy_convex(seed, 80, d)

@@ -151,22 +151,33 @@ def naive_qp(x, v, *, solver="CLARABEL", solver_options=None):
     return phi.value.copy(), s.value.copy(), lam[off], problem.status
 
 
-def violations(x, phi, slopes, *, per_point: int, tol: float):
+def violations(x, phi, slopes, *, per_piece: int = 1, per_point: int = 0, tol: float):
     """Most violated constraints over all n² pairs, in chunks: piece i evaluated at x_j − φ_j.
 
-    Returns (max violation, (m, 2) pairs to add: for each violated point j its `per_point`
-    worst pieces i with violation > tol).
+    Returns (max violation, (m, 2) pairs (i, j) to add): for each violating piece i its
+    `per_piece` worst points j, plus (if per_point > 0) for each violated point j its
+    `per_point` worst pieces i, all with violation > tol.
     """
     n = x.shape[0]
     b = phi - np.einsum("nd,nd->n", slopes, x)
     cols = max(1, _CHUNK // n)
     worst, new = 0.0, []
+    # running top-`per_piece` violations of each piece (row) over the chunks seen so far
+    best = np.full((n, 0), -np.inf)
+    where = np.zeros((n, 0), dtype=np.int64)
     for start in range(0, n, cols):
         jj = np.arange(start, min(n, start + cols))
         block = b[:, None] + slopes @ x[jj].T - phi[jj]  # (pieces, points)
         worst = max(worst, float(block.max()))
+        if per_piece > 0:
+            vals = np.concatenate([best, block], axis=1)
+            ids = np.concatenate([where, np.broadcast_to(jj, block.shape)], axis=1)
+            k = min(per_piece, vals.shape[1])
+            top = np.argpartition(-vals, k - 1, axis=1)[:, :k]
+            best = np.take_along_axis(vals, top, axis=1)
+            where = np.take_along_axis(ids, top, axis=1)
         bad = np.nonzero(block.max(axis=0) > tol)[0]
-        if bad.size == 0:
+        if per_point <= 0 or bad.size == 0:
             continue
         k = min(per_point, n)
         sub = block[:, bad]
@@ -175,6 +186,10 @@ def violations(x, phi, slopes, *, per_point: int, tol: float):
         ii = top[keep]
         jcol = np.broadcast_to(jj[bad], top.shape)[keep]
         new.append(np.stack([ii, jcol], 1))
+    if per_piece > 0:
+        keep = best > tol
+        rows = np.broadcast_to(np.arange(n)[:, None], best.shape)[keep]
+        new.append(np.stack([rows, where[keep]], 1))
     pairs = np.concatenate(new) if new else np.empty((0, 2), dtype=np.int64)
     return worst, pairs
 
@@ -208,13 +223,16 @@ def certificate(x, v, phi, slopes, pairs, duals, max_violation) -> dict:
     }
 
 
-def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_point=4, max_rounds=60,
-                   max_slope=None, naive=False, solver="CLARABEL",
+def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=1, per_point=0,
+                   max_rounds=60, max_slope=None, naive=False, solver="CLARABEL",
                    solver_options=None) -> MaxAffine:
     """Least-squares convex regression of v on x by cutting planes (or naively, all pairs).
 
     Data are standardised first (the problem is affine-invariant in x and v), solved, then mapped
-    back; `tol` is the allowed constraint violation in standardised units.
+    back; `tol` is the allowed constraint violation in standardised units. Each round adds, for
+    every violating piece, its `per_piece` worst points (and, if per_point > 0, for every violated
+    point its `per_point` worst pieces): the cuts are long-range pairs, each of which adds fill-in
+    to the interior-point factorisation, so fewer cuts per round makes every later round cheaper.
 
     >>> rng = np.random.default_rng(0); x = rng.normal(size=(40, 2))
     >>> fit = fit_max_affine(x, (x ** 2).sum(1))
@@ -247,7 +265,7 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_point=4, max_rounds=6
         else:
             phi, s, duals, status = solve_qp(xs, vs, pairs, max_slope=slope_cap,
                                              solver_options=solver_options)
-        worst, new = violations(xs, phi, s, per_point=per_point, tol=tol)
+        worst, new = violations(xs, phi, s, per_piece=per_piece, per_point=per_point, tol=tol)
         if worst <= tol or naive:
             break
         if rounds >= max_rounds:
