@@ -155,8 +155,8 @@ def test_medium_problem_finishes_quickly():
 
 @pytest.mark.slow
 def test_two_thousand_points_in_three_dimensions_finish(request):
-    # Measured 11–16 min on the shared 2-core machine (docs/fitting_convex.md): far too
-    # long for the default run, so it runs only when slow tests are selected (-m slow).
+    # Measured 11–16 min on the shared 2-core machine, 650 s with one cut per violating piece
+    # (docs/fitting_convex.md): far too long for the default run, so only with -m slow.
     if "slow" not in (request.config.getoption("markexpr") or "") or "not slow" in (
             request.config.getoption("markexpr") or ""):
         pytest.skip("n = 2,000 takes minutes; select it with -m slow")
