@@ -66,14 +66,19 @@ def _lse_with_jvp():
     return fn
 
 
+def _scaled_shift(z, eps):
+    """(z − max z)/ε over the last axis; a row of only −inf and ε = 0 get safe stand-ins."""
+    jnp = _jnp()
+    m = jnp.max(z, axis=-1, keepdims=True)
+    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
+    return (z - m_safe) / jnp.where(eps > 0, eps, 1.0)
+
+
 def softmax_weights(z, eps):
     """softmax(z/ε) over the last axis; ε = 0 gives the one-hot of the first maximiser."""
     jnp = _jnp()
     z = jnp.asarray(z)
-    m = jnp.max(z, axis=-1, keepdims=True)
-    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
-    e = jnp.where(eps > 0, eps, 1.0)
-    w = jnp.exp((z - m_safe) / e)
+    w = jnp.exp(_scaled_shift(z, eps))
     soft = w / jnp.sum(w, axis=-1, keepdims=True)
     hard = (jnp.arange(z.shape[-1]) == jnp.argmax(z, axis=-1)[..., None]).astype(z.dtype)
     return jnp.where(eps > 0, soft, hard)
@@ -82,11 +87,7 @@ def softmax_weights(z, eps):
 def entropy_of_logits(z, eps):
     """Ent(π) = −Σ π_j log π_j of π = softmax(z/ε), from the logits (no log of an underflowed π)."""
     jnp = _jnp()
-    z = jnp.asarray(z)
-    m = jnp.max(z, axis=-1, keepdims=True)
-    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
-    e = jnp.where(eps > 0, eps, 1.0)
-    shifted = (z - m_safe) / e
+    shifted = _scaled_shift(jnp.asarray(z), eps)
     w = jnp.exp(shifted)
     s = jnp.sum(w, axis=-1)
     pi = w / s[..., None]
