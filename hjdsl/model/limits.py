@@ -31,3 +31,56 @@ def over_budget(n: int, kind: str) -> str | None:
     if n > limit:
         return f"{n:,} {kind} exceed the limit of {limit:,}"
     return None
+
+
+# --- memory: one budget for the whole run, overridable on purpose -----------------------------
+MEMORY_ENV = "HJDSL_MAX_MEMORY"  # e.g. 16GiB, 512MiB or a byte count
+DEFAULT_MEMORY = 4 << 30  # 4 GiB: a sixth of the 24 GiB machines hjdsl is tested on
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+          "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40,
+          "tib": 1 << 40}
+
+
+def memory_budget() -> int:
+    """The byte budget of one run: $HJDSL_MAX_MEMORY if set (e.g. `16GiB`), else 4 GiB.
+
+    An unreadable value falls back to the default rather than lifting the limit.
+
+    >>> import os; os.environ.pop(MEMORY_ENV, None) and None
+    >>> memory_budget() == DEFAULT_MEMORY
+    True
+    """
+    import os
+    import re
+
+    text = os.environ.get(MEMORY_ENV, "").strip().lower().replace(" ", "")
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]*)", text)
+    if not match or match.group(2) not in _UNITS:
+        return DEFAULT_MEMORY
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def format_bytes(n: float) -> str:
+    """A byte count for people.
+
+    >>> format_bytes(3 * 2**30), format_bytes(1536)
+    ('3.0 GiB', '1.5 KiB')
+    """
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def over_memory(nbytes: int, what: str) -> str | None:
+    """A message if `what` would need more than the memory budget, else None.
+
+    >>> import os; os.environ.pop(MEMORY_ENV, None) and None
+    >>> over_memory(8 * 10**10, "the attribution array")  # doctest: +ELLIPSIS
+    'the attribution array would need 74.5 GiB, over the 4.0 GiB budget (set HJDSL_MAX_MEMORY=... to allow more)'
+    """
+    budget = memory_budget()
+    if nbytes > budget:
+        return (f"{what} would need {format_bytes(nbytes)}, over the {format_bytes(budget)} budget "
+                f"(set {MEMORY_ENV}=... to allow more)")
+    return None
