@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hjdsl.errors import SpecError, UsageError
+from hjdsl.model.limits import over_memory
+from hjdsl.views.convex_support import check_program_memory
 
 DEFAULT_AUDIT = 25  # points audited when `audit` is None: evenly spaced, so `compare` stays quick
 
@@ -20,7 +22,9 @@ class ConvexResult:
     solver status; audited (n_point,); solver (n_eps,) the solvers used at each ε; exact: whether
     the program is the exact u_ε (False for norm H at ε > 0); hopf_lax_value (n_point,) and
     hopf_lax_argmin (n_point, d) from the continuous program when g is an expression, else None,
-    with hopf_lax_status; solved_by (n_eps, n_point) the solver behind each value.
+    with hopf_lax_status; solved_by (n_eps, n_point) the solver behind each value; support_size
+    and neglected (n_eps, n_point): how many atoms each program kept and the bound ε·log1p(R) on
+    how far pruning the others can have moved its value (views/convex_support.py).
     """
 
     value: np.ndarray
@@ -35,6 +39,8 @@ class ConvexResult:
     note: str
     hopf_lax_status: np.ndarray | None = None
     solved_by: np.ndarray | None = None  # (n_eps, n_point): the solver of each solve ("" if none)
+    support_size: np.ndarray | None = None  # (n_eps, n_point): atoms in each program (0: none)
+    neglected: np.ndarray | None = None  # (n_eps, n_point): bound on u_S − u from the pruning
 
 
 def audit_points(n_point: int, audit: int | None) -> np.ndarray:
@@ -67,15 +73,16 @@ def atom_costs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> atom_costs(m, np.array([[0.0]]))[0].tolist()
     [[0.25, 0.75]]
     """
-    from hjdsl.views.convex_hopf_lax import DUAL_NORM
+    from hjdsl.views.reach import reached
 
     x = np.asarray(x, dtype=float).reshape(-1, model.dim)
-    diff = x[:, None, :] - model.y[None, :, :]
     ham = model.hamiltonian
     if ham.kind == "quadratic":
+        diff = x[:, None, :] - model.y[None, :, :]
         quad = np.einsum("nid,de,nie->ni", diff, ham.inverse, diff)
         return model.g[None, :] + quad / (4.0 * model.t), np.ones(quad.shape, dtype=bool)
-    reach = np.linalg.norm(diff, ord=DUAL_NORM[ham.kind], axis=-1) <= ham.scale * model.t
+    # the one reach test of every view, with its rounding slack (views/reach.py)
+    reach = reached(x, model.y, ham.kind, float(ham.scale) * model.t)
     return np.broadcast_to(model.g, reach.shape).copy(), reach
 
 
@@ -103,32 +110,63 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
     points = np.flatnonzero(audited)
     options = solver_options or {}
 
+    problem = over_memory(8 * n_eps * n_point * n_atoms, "the convex view's weights π "
+                          f"({n_eps:,} ε × {n_point:,} points × {n_atoms:,} atoms)")
+    if problem:
+        raise UsageError.single(problem, hint="audit fewer points or evaluate at fewer points")
     hopf_lax = _hopf_lax(model, x, points, workers, options)  # first: a non-convex g fails fast
-    costs, reach = atom_costs(model, x[points])
-    # every (ε, point) pair, ε-major
+    sup = _supports(model, eps, x[points])  # every (ε, point) pair, ε-major
     e_idx, p_idx = np.divmod(np.arange(n_eps * points.size), max(points.size, 1))
+    entropic = sup.size[eps[e_idx] > 0]
+    if entropic.size:  # refuse an oversized program before cvxpy allocates anything
+        check_program_memory(int(entropic.max()), n_atoms)
     out, how = convex_pool.run("simplex", (n_atoms, options), {
-        "costs": costs[p_idx], "reach": reach[p_idx], "eps": eps[e_idx]}, workers) \
+        "costs": sup.costs, "eps": eps[e_idx], "rest": sup.rest, "shift": sup.shift}, workers) \
         if points.size else (None, "nothing audited")
 
     value = np.full((n_eps, n_point), np.nan)
     pi = np.full((n_eps, n_point, n_atoms), np.nan)
     gap = np.full((n_eps, n_point), np.nan)
+    neglected = np.full((n_eps, n_point), np.nan)
+    size = np.zeros((n_eps, n_point), dtype=int)
     status = np.full((n_eps, n_point), "", dtype=object)
     solved_by = np.full((n_eps, n_point), "", dtype=object)
     solver = np.full(n_eps, "", dtype=object)
     if out is not None:
         cols = points[p_idx]
-        value[e_idx, cols], pi[e_idx, cols], gap[e_idx, cols] = out["value"], out["pi"], out["gap"]
+        value[e_idx, cols], gap[e_idx, cols] = out["value"], out["gap"]
+        neglected[e_idx, cols], size[e_idx, cols] = sup.neglected, sup.size
         status[e_idx, cols], solved_by[e_idx, cols] = out["status"], out["solver"]
+        for r in np.flatnonzero(sup.size):  # π over each support, zero on the pruned atoms
+            pi[e_idx[r], cols[r]] = 0.0
+            pi[e_idx[r], cols[r], sup.index[r]] = out["pi"][r]
         for i in range(n_eps):  # each solver that produced a value at this ε, once, in order
             names = "+".join(out["solver"][e_idx == i]).split("+")
             solver[i] = "+".join(dict.fromkeys(name for name in names if name))
 
     exact = bool(model.hamiltonian.exact or not np.any(eps > 0))
+    note = _note(model, eps, points.size, n_point, exact, how, size, neglected)
     return ConvexResult(value, pi, gap, status.astype(str), audited, solver.astype(str), exact,
-                        *hopf_lax[:2], _note(model, eps, points.size, n_point, exact, how),
-                        hopf_lax[2], solved_by.astype(str))
+                        *hopf_lax[:2], note, hopf_lax[2], solved_by.astype(str), size, neglected)
+
+
+def _supports(model, eps, x):
+    """The pruned programs of every (ε, point), ε-major (convex_support.py), costs in chunks."""
+    from hjdsl.views.convex_support import Supports, supports
+
+    chunk = max(1, (8 << 20) // max(1, model.n_atoms * model.dim))  # ≈ 64 MB of differences
+    parts = [[] for _ in eps]
+    for start in range(0, x.shape[0], chunk):
+        costs, reach = atom_costs(model, x[start:start + chunk])
+        for i, e in enumerate(eps):
+            parts[i].append(supports(costs, reach, float(e)))
+    flat = [part for per_eps in parts for part in per_eps]
+    if not flat:
+        empty = np.empty(0)
+        return Supports(empty.astype(object), empty.astype(object), empty, empty,
+                        empty.astype(int), empty)
+    return Supports(*(np.concatenate([getattr(p, f) for p in flat])
+                      for f in ("index", "costs", "shift", "rest", "size", "neglected")))
 
 
 def _hopf_lax(model, x, points, workers, options):
@@ -152,8 +190,12 @@ def _hopf_lax(model, x, points, workers, options):
     return value, argmin, status.astype(str)
 
 
-def _note(model, eps, n_audited, n_point, exact, how) -> str:
+def _note(model, eps, n_audited, n_point, exact, how, size, neglected) -> str:
     parts = [f"audited {n_audited} of {n_point} points ({how})"]
+    pruned = size[eps > 0][size[eps > 0] > 0]
+    if pruned.size:  # the support pruning of convex_support.py, and what it can have moved
+        parts.append(f"ε > 0 programs over {pruned.min()}–{pruned.max()} of {model.n_atoms} atoms "
+                     f"(value moved by ≤ {np.nanmax(neglected[eps > 0]):.1e} by the pruning)")
     if not exact:
         parts.append(f"the Hamiltonian {model.hamiltonian.text} is not quadratic: for ε > 0 the "
                      "entropic program is a structural analogue of the viscous solution, not "

@@ -31,9 +31,10 @@ def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dic
     """Solve every row of `rows` with `workers` processes (this one included).
 
     Returns the stacked outputs and a note on how they ran. kind "simplex": spec = (n_atoms,
-    options), rows = costs (k, N), reach (k, N), eps (k,); kind "hopf_lax": spec = (HopfLaxSpec,
-    options), rows = x (k, d). The rows are cut into chunks; the pool takes chunks from the front
-    while this process, which needs no start-up, takes them from the back.
+    options), rows = costs (k,) (an object array: each row's support costs, convex_support.py),
+    eps, rest, shift (k,); its output pi is an object array over each support. kind "hopf_lax":
+    spec = (HopfLaxSpec, options), rows = x (k, d). The rows are cut into chunks; the pool takes
+    chunks from the front while this process, which needs no start-up, takes them from the back.
     """
     size = len(next(iter(rows.values())))
     if workers <= 1 or size < SERIAL_BELOW:
@@ -67,11 +68,13 @@ def work(kind: str, spec, rows: dict[str, np.ndarray]) -> dict:
     """Solve a chunk with this process's compiled program (built on first use)."""
     compiled = program(kind, spec)
     if kind == "simplex":
-        records = [compiled.solve(c, r, float(e))
-                   for c, r, e in zip(rows["costs"], rows["reach"], rows["eps"])]
+        records = [compiled.solve_support(c, float(e), float(r), float(s))
+                   for c, e, r, s in zip(rows["costs"], rows["eps"], rows["rest"], rows["shift"])]
+        pi = np.empty(len(records), dtype=object)
+        pi[:] = [r.pi for r in records]
         return {
             "value": np.array([r.value for r in records], dtype=float),
-            "pi": np.array([r.pi for r in records], dtype=float).reshape(len(records), -1),
+            "pi": pi,
             "gap": np.array([r.gap for r in records], dtype=float),
             "status": np.array([r.status for r in records], dtype=object),
             "solver": np.array([r.solver for r in records], dtype=object),

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-# Shifted costs c_j − c_min are capped at COST_CAP·ε before an entropic solve. An atom at the cap
-# has Gibbs weight ≤ e^-60 ≈ 1e-26 (zero in float64) and moves the value by ≤ ε·N·e^-60, far below
-# solver tolerance; the cap keeps the problem well scaled for |x| → ∞ or ε → 0, and is how atoms a
-# norm Hamiltonian cannot reach are given weight zero without recompiling the problem.
-COST_CAP = 60.0
+from hjdsl.solver_status import ACCEPTABLE, Check, judge
 
 DEFAULT_OPTIONS = {
     # Default tolerances (1e-8) leave π off by ~3e-5: the optimal π is only ~√(gap/ε)-determined.
@@ -24,25 +21,31 @@ DEFAULT_OPTIONS = {
     "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000},
     "HIGHS": {},
 }
+PRIMARY = ("CLARABEL", "HIGHS")  # hjdsl's first choice for each program (solver_status.py)
 
-# When Clarabel stops short of its tolerances (`optimal_inaccurate`, a few % of solves at
-# N ~ 100), this second attempt, with tighter iterative refinement and less regularisation,
-# usually reaches them; SCS comes after it.
+# When Clarabel stops short of its tolerances (`optimal_inaccurate`), this second attempt, with
+# tighter iterative refinement and less regularisation, usually reaches them; SCS comes after it.
 CLARABEL_RETRY = {"static_regularization_constant": 1e-13, "iterative_refinement_reltol": 1e-16,
                   "iterative_refinement_abstol": 1e-16, "iterative_refinement_max_iter": 30,
                   "iterative_refinement_stop_ratio": 2.0}
 
-_ACCEPTED = ("optimal", "optimal_inaccurate")
-# An `optimal_inaccurate` answer is kept only when its duality gap certifies it: the value to
-# GAP_TOL (relative), and, for the entropic program, π to PI_TOL. The objective is ε-strongly
-# convex in ‖·‖₁ on the simplex, so ‖π̂ − π*‖_∞ ≤ ‖π̂ − π*‖₁/2 ≤ √(gap/(2ε)).
+# The certificate an answer must meet unless it is a clean `optimal` of the primary solver
+# (solver_status.py): the value to GAP_TOL·max(1, |u|), ten times inside the report's 1e-6, and,
+# for the entropic program, π to PI_TOL, the report's own π tolerance. The objective is
+# ε-strongly convex in ‖·‖₁ on the simplex, so ‖π̂ − π*‖_∞ ≤ ‖π̂ − π*‖₁/2 ≤ √(gap/(2ε)).
 GAP_TOL = 1e-7
 PI_TOL = 1e-5
+_CACHE_BYTES = 256 << 20  # compiled programs kept per process (by support size), in cvxpy bytes
 
 
 @dataclass
 class SolveRecord:
-    """The outcome of one (point, ε) solve; `status` is cvxpy's, or `failed: …`."""
+    """The outcome of one (point, ε) solve, over the support it was given.
+
+    `status` is cvxpy's for an accepted answer, `inaccurate: …` for one the certificate did not
+    vouch for (its value is kept), `failed: …` when no solver gave an answer, `infeasible` when
+    no atom is reachable. `gap` is the duality gap of the full program (pruned atoms included).
+    """
 
     value: float
     pi: np.ndarray
@@ -52,7 +55,7 @@ class SolveRecord:
 
 
 class SimplexPrograms:
-    """The entropic program and the ε = 0 LP for N atoms, each canonicalised once.
+    """The entropic program and the ε = 0 LP, compiled once per support size and re-solved.
 
     >>> progs = SimplexPrograms(3)
     >>> rec = progs.solve(np.array([0.0, 1.0, 2.0]), np.ones(3, bool), 0.5)
@@ -61,84 +64,133 @@ class SimplexPrograms:
     """
 
     def __init__(self, n_atoms: int, options: dict | None = None):
-        import cvxpy as cp
-
         self.n_atoms = n_atoms
         self.options = {k: {**v, **(options or {}).get(k, {})} for k, v in DEFAULT_OPTIONS.items()}
-        self.entropic, self.params = entropic_problem(n_atoms)
-        self.simplex = self.entropic.constraints[0]
-        # The LP keeps atoms out of reach at zero with an explicit bound; HiGHS solves that exactly.
-        self.lp_pi = cp.Variable(n_atoms, nonneg=True, name="pi")
-        self.lp_costs = cp.Parameter(n_atoms, name="costs")
-        self.lp_reach = cp.Parameter(n_atoms, nonneg=True, name="reach")
-        self.lp_simplex = cp.sum(self.lp_pi) == 1
-        self.lp = cp.Problem(cp.Minimize(self.lp_costs @ self.lp_pi),
-                             [self.lp_simplex, self.lp_pi <= self.lp_reach])
+        self._compiled: OrderedDict = OrderedDict()  # (kind, k) → (problem, params)
         _silence_highs_banner()
 
     def solve(self, costs: np.ndarray, reach: np.ndarray, eps: float) -> SolveRecord:
-        """Solve at one point: costs (N,), reach (N,) bool, eps ≥ 0 (0 → the LP)."""
-        if not reach.any():  # no atom within reach: the infimum over an empty set is +inf
-            return SolveRecord(np.inf, np.full(self.n_atoms, np.nan), np.nan, "infeasible", "")
-        shift = float(costs[reach].min())
-        shifted = np.where(reach, costs - shift, 0.0)
+        """Solve at one point over all N atoms: costs (N,), reach (N,) bool, eps ≥ 0 (0 → LP)."""
+        from hjdsl.views.convex_support import supports
+
+        sup = supports(costs[None, :], reach[None, :], eps)
+        rec = self.solve_support(sup.costs[0], eps, float(sup.rest[0]), float(sup.shift[0]))
+        pi = np.zeros(costs.shape[0])
+        pi[sup.index[0]] = rec.pi
+        rec.pi = pi if sup.size[0] else np.full(costs.shape[0], np.nan)
+        return rec
+
+    def solve_support(self, shifted: np.ndarray, eps: float, rest: float = 0.0,
+                      shift: float = 0.0) -> SolveRecord:
+        """Solve over a support: shifted = c_j − c_min ≥ 0 of its atoms, rest = the pruned mass
+        R (convex_support.py); the value returned includes the shift back to c_min."""
+        if shifted.size == 0:  # no atom within reach: the infimum over an empty set is +inf
+            return SolveRecord(np.inf, np.empty(0), np.nan, "infeasible", "")
+        # |u| ≥ |c_min| − ε·log k: the scale the value is judged against, never overstated
+        scale = max(1.0, abs(shift) - eps * np.log(shifted.size))
         if eps > 0:
             # Solve in units of min(ε, 1) (objective × 1/unit: same argmin, value × unit). The
             # solvers' tolerances are absolute for objectives below 1, so without this a tiny ε
             # would fall under them and π would be unresolved.
             unit = min(eps, 1.0)
-            capped = np.where(reach, np.minimum(shifted, COST_CAP * eps), COST_CAP * eps)
-            rec = self._solve_entropic(capped / unit, eps / unit)
+            rec = self._solve_entropic(shifted / unit, eps / unit, rest, scale / unit)
             rec.value, rec.gap = rec.value * unit, rec.gap * unit
         else:
-            rec = self._solve_lp(shifted, reach)
+            rec = self._solve_lp(shifted, scale)
         rec.value += shift
         return rec
 
     # --- the two programs --------------------------------------------------------------------
-    def _solve_entropic(self, shifted: np.ndarray, eps: float) -> SolveRecord:
-        self.params["costs"].value = shifted
-        self.params["eps"].value = eps
+    def _program(self, kind: str, k: int):
+        key = (kind, k)
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+            return self._compiled[key]
+        if kind == "entropic":
+            from hjdsl.views.convex_support import check_program_memory
+
+            check_program_memory(k, self.n_atoms)
+            built = entropic_problem(k)
+        else:
+            built = _lp_problem(k)
+        self._compiled[key] = built
+        # evict the least recently used programs beyond the cache budget (always keep this one)
+        while len(self._compiled) > 1 and sum(
+                _bytes(kind, size) for kind, size in self._compiled) > _CACHE_BYTES:
+            self._compiled.popitem(last=False)
+        return built
+
+    def _solve_entropic(self, shifted, eps, rest, scale) -> SolveRecord:
+        problem, params = self._program("entropic", shifted.size)
+        params["costs"].value = shifted
+        params["eps"].value = eps
+        simplex = problem.constraints[0]
 
         def certificate():
-            pi = np.asarray(self.params["pi"].value, dtype=float)
-            lam = -float(self.simplex.dual_value)  # cvxpy's multiplier enters as +ν·h
-            gap = _entropic_primal(pi, shifted, eps) - _entropic_dual(lam, shifted, eps)
-            return float(self.entropic.value), pi, gap, gap <= 2.0 * eps * PI_TOL**2
+            pi = np.asarray(params["pi"].value, dtype=float)
+            lam = -float(simplex.dual_value)  # cvxpy's multiplier enters as +ν·h
+            # the dual of the FULL program: the pruned atoms add ε·e^{λ/ε − 1}·R to Σ exp(…)
+            pruned = eps * np.exp(min(lam / eps - 1.0, 700.0)) * rest
+            dual = _entropic_dual(lam, shifted, eps) - pruned
+            gap = _entropic_primal(pi, shifted, eps) - dual
+            checks = [Check("duality gap", gap, GAP_TOL * scale),
+                      Check("pi bound", np.sqrt(max(gap, 0.0) / (2.0 * eps)), PI_TOL)]
+            return float(problem.value), pi, gap, checks
 
         attempts = (("CLARABEL", {}), ("CLARABEL", CLARABEL_RETRY), ("SCS", {}))
-        return self._attempt(self.entropic, attempts, certificate)
+        return self._attempt(problem, attempts, certificate)
 
-    def _solve_lp(self, shifted: np.ndarray, reach: np.ndarray) -> SolveRecord:
-        self.lp_costs.value = shifted
-        self.lp_reach.value = reach.astype(float)
+    def _solve_lp(self, shifted, scale) -> SolveRecord:
+        problem, params = self._program("lp", shifted.size)
+        params["costs"].value = shifted
+        simplex = problem.constraints[0]
 
         def certificate():
-            pi = np.asarray(self.lp_pi.value, dtype=float)
-            lam = -float(self.lp_simplex.dual_value)
-            # Box-constrained Lagrangian dual: D(λ) = λ + Σ_{reachable} min(0, c_j − λ) ≤ u_0.
-            dual = lam + np.minimum(0.0, shifted - lam)[reach].sum()
-            return float(self.lp.value), pi, float(_project(pi * reach) @ shifted - dual), True
+            pi = np.asarray(params["pi"].value, dtype=float)
+            lam = -float(simplex.dual_value)
+            # Lagrangian dual of the LP over the simplex: D(λ) = λ + Σ_j min(0, c_j − λ) ≤ u_0.
+            dual = lam + np.minimum(0.0, shifted - lam).sum()
+            gap = float(_project(pi) @ shifted - dual)
+            return float(problem.value), pi, gap, [Check("duality gap", gap, GAP_TOL * scale)]
 
-        return self._attempt(self.lp, (("HIGHS", {}), ("CLARABEL", {})), certificate)
+        return self._attempt(problem, (("HIGHS", {}), ("CLARABEL", {})), certificate)
 
     def _attempt(self, problem, solvers, certificate) -> SolveRecord:
-        """Try (solver, options) in turn; accept `optimal`, or `optimal_inaccurate` if certified."""
-        tries = []
+        """Try (solver, options) in turn; keep the first answer solver_status.judge accepts."""
+        tries, refused = [], None
         for solver, extra in solvers:
             status = _run(problem, solver, {**self.options[solver], **extra})
-            tries.append((solver, status))
-            # (a fallback solver makes cvxpy canonicalise once more for it; rare, so accepted)
-            if status in _ACCEPTED and problem.constraints[0].dual_value is not None \
+            if status in ACCEPTABLE and problem.constraints[0].dual_value is not None \
                     and problem.value is not None:
-                value, pi, gap, pi_certified = certificate()
-                certified = pi_certified and gap <= GAP_TOL * max(1.0, abs(value))
-                if status == "optimal" or certified:
-                    return SolveRecord(value, pi, gap, status, solver)
-                tries[-1] = (solver, f"{status} (duality gap {gap:.1e})")
-        what = "; ".join(f"{solver} {status}" for solver, status in tries)
-        return SolveRecord(np.nan, np.full(self.n_atoms, np.nan), np.nan, f"failed: {what}",
-                           "+".join(dict.fromkeys(solver for solver, _ in tries)))
+                # (a fallback solver makes cvxpy canonicalise once more for it; rare, so accepted)
+                value, pi, gap, checks = certificate()
+                ok, verdict = judge(status, solver, checks, primary=solver in PRIMARY)
+                if ok:
+                    return SolveRecord(value, pi, gap, verdict, solver)
+                if refused is None or not gap >= refused.gap:
+                    refused = SolveRecord(value, pi, gap, verdict, solver)
+            tries.append(f"{solver} {status}")
+        if refused is not None:  # an answer no certificate vouches for: kept, and said so
+            return refused
+        return SolveRecord(np.nan, np.full(problem.variables()[0].size, np.nan), np.nan,
+                           "failed: " + "; ".join(tries),
+                           "+".join(dict.fromkeys(solver for solver, _ in solvers)))
+
+
+def _bytes(kind: str, size: int) -> int:
+    """What a compiled program of this size holds (quadratic for the entropic one, convex_support)."""
+    from hjdsl.views.convex_support import PROGRAM_BYTES_PER_ATOM_PAIR
+
+    return PROGRAM_BYTES_PER_ATOM_PAIR * size * (size if kind == "entropic" else 1)
+
+
+def _lp_problem(n_atoms: int):
+    """min_π c·π s.t. Σπ = 1, π ≥ 0 over the reachable atoms (HiGHS solves it exactly)."""
+    import cvxpy as cp
+
+    pi = cp.Variable(n_atoms, nonneg=True, name="pi")
+    costs = cp.Parameter(n_atoms, name="costs")
+    return cp.Problem(cp.Minimize(costs @ pi), [cp.sum(pi) == 1]), {"costs": costs, "pi": pi}
 
 
 def entropic_problem(n_atoms: int, with_reach: bool = False):

@@ -9,11 +9,9 @@ import numpy as np
 from hjdsl.views.network import (_jnp, chunk_size, entropy_of_logits, lse, map_chunks,
                                  softmax_weights)
 
-# H(p) = a|p|_q has Lagrangian the indicator of the ball of radius a in the dual norm.
-DUAL_ORD = {"l1": np.inf, "l2": 2, "linf": 1}
-# Reach test slack (relative): a point exactly on the boundary of an atom's reach counts as reached
-# even when round-off puts ‖x − y_j‖ a few ulp above a·t.
-REACH_RTOL = 1e-12
+# H(p) = a|p|_q has Lagrangian the indicator of the ball of radius a in the dual norm; the one
+# reach test (and its rounding slack) lives in views/reach.py, shared by every view.
+from hjdsl.views.reach import DUAL_ORD, reached  # noqa: F401  (DUAL_ORD: re-exported)
 
 
 def metric_factor(hamiltonian) -> np.ndarray:
@@ -36,17 +34,12 @@ def norm_costs(x, y, g, t: float, hamiltonian):
 
 
 def reach_costs(x, y, g, kind: str, reach):
-    """g_j where ‖x − y_j‖_dual ≤ reach (the dual norm of the norm `kind`), +inf elsewhere."""
+    """g_j where ‖x − y_j‖_dual ≤ reach (the dual norm of the norm `kind`), +inf elsewhere.
+
+    The test is views/reach.py's `reached`, with its rounding slack, as in every other view.
+    """
     jnp = _jnp()
-    diff = jnp.asarray(x)[..., None, :] - jnp.asarray(y)
-    order = DUAL_ORD[kind]
-    if order == 1:
-        dist = jnp.sum(jnp.abs(diff), axis=-1)
-    elif order == 2:
-        dist = jnp.sqrt(jnp.sum(diff * diff, axis=-1))
-    else:
-        dist = jnp.max(jnp.abs(diff), axis=-1)
-    return jnp.where(dist <= reach * (1.0 + REACH_RTOL), jnp.asarray(g), jnp.inf)
+    return jnp.where(reached(x, y, kind, reach, xp=jnp), jnp.asarray(g), jnp.inf)
 
 
 def costs(x, y, g, t: float, hamiltonian):
