@@ -1,23 +1,18 @@
-"""Load and validate a spec's data at check time: CSV / NetCDF files or a synthetic generator."""
+"""A spec's `data` at check time: a file's column mapping (read by hjdsl.data_files) or a generator."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 
+from hjdsl.data_files import DataFileError, read_table
 from hjdsl.frontend import syntax as S
-from hjdsl.frontend.check_values import Invalid
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
 from hjdsl.model.ir import Data, Truth, _frozen
-from hjdsl.model.limits import MAX_ATOMS, MAX_POINTS
+from hjdsl.model.limits import MAX_ATOMS, MAX_POINTS, over_memory
 from hjdsl.model.lower import truth_functions
 
-NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".cdf", ".h5")
 TRUTH_FUNCTIONS = ("tropical", "hopf_lax", "network", "hopf_cole")
-MIN_ROWS = 2
 
 
 def check_data(c, decl: S.DataDecl | None) -> Data | None:
@@ -71,119 +66,14 @@ def _column_names(c, value: E.Expr, key: str) -> list[str]:
 
 def _from_file(c, decl: S.DataDecl) -> Data:
     x_cols, value_col, spans = _columns(c, decl)
-    where = decl.path_span
-    path = Path(decl.path)
-    full = path if path.is_absolute() else c.base_dir / path
-    if not decl.path:
-        raise c.error("the data file name is empty", where, code="D001")
-    if not full.exists():
-        raise c.error(f"data file `{decl.path}` not found", where, code="D001",
-                      hint="paths are relative to the folder of the spec")
-    if not full.is_file():
-        raise c.error(f"`{decl.path}` is not a file", where, code="D001")
-    suffix = full.suffix.lower()
-    if suffix == ".csv":
-        table = _read_csv(c, full, decl.path, where, x_cols + [value_col], spans)
-    elif suffix in NETCDF_SUFFIXES:
-        table = _read_netcdf(c, full, decl.path, where, x_cols + [value_col], spans)
-    else:
-        raise c.error(f"unsupported data file type `{suffix or decl.path}`", where, code="D002", hint="use a .csv file (with a header row) or a NetCDF .nc file")
-    x = np.stack([table[k] for k in x_cols], axis=-1)
-    value = table[value_col]
-    n = x.shape[0]
-    if n < MIN_ROWS:
-        raise c.error(f"`{decl.path}` has {n} data row{'s' if n != 1 else ''}; at least "
-                      f"{MIN_ROWS} are needed", where, code="D005")
+    try:
+        x, value = read_table(decl.path, c.base_dir, x_cols, value_col, confined=True)
+    except DataFileError as err:  # the one reader's message, located in the spec
+        first = err.diagnostics[0]
+        raise c.error(first.message, spans.get(err.part) or decl.path_span, hint=first.hint,
+                      code=first.code) from None
     return Data("file", _frozen(x, 2), _frozen(value, 1), path=decl.path,
                 columns={"x": list(x_cols), "value": value_col}, span=decl.span)
-
-
-def _read_csv(c, full: Path, shown: str, where, wanted: list[str], spans) -> dict:
-    try:
-        text = full.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise c.error(f"`{shown}` is not UTF-8 text", where, code="D004") from None
-    rows = [r for r in csv.reader(text.splitlines()) if any(cell.strip() for cell in r)]
-    if not rows:
-        raise c.error(f"data file `{shown}` is empty", where, code="D004",
-                      hint="a CSV file starts with a header row naming its columns")
-    header = [h.strip() for h in rows[0]]
-    body = rows[1:]
-    if len(body) > MAX_POINTS:
-        raise c.error(f"`{shown}` has {len(body):,} rows; the limit is {MAX_POINTS:,}", where,
-                      code="D007")
-    out = {}
-    for name in wanted:
-        if name not in header:
-            raise _column_error(c, name, header, spans, wanted, where, shown)
-        j = header.index(name)
-        cells = []
-        for i, row in enumerate(body):
-            if len(row) != len(header):
-                raise c.error(f"`{shown}` line {i + 2} has {len(row)} fields; the header has "
-                              f"{len(header)}", where, code="D006")
-            cells.append(row[j].strip())
-        out[name] = _numbers(c, cells, name, shown, where, spans, wanted, first_line=2)
-    return out
-
-
-def _column_error(c, name, available, spans, wanted, where, shown):
-    span = spans.get("value") if name == wanted[-1] else spans.get("x")
-    return c.error(f"column `{name}` not found in `{shown}`", span or where, code="D003", hint=("columns are: " + ", ".join(available)) if available else None)
-
-
-def _numbers(c, cells, name, shown, where, spans, wanted, first_line):
-    span = (spans.get("value") if name == wanted[-1] else spans.get("x")) or where
-    try:
-        values = np.array(cells, dtype=float)
-    except ValueError:
-        i = next(i for i, cell in enumerate(cells) if not _is_float(cell))
-        raise c.error(f"`{shown}` line {i + first_line}, column `{name}`: cannot read "
-                      f"{cells[i]!r} as a number", span, code="D008") from None
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        i = int(bad[0])
-        raise c.error(f"`{shown}` line {i + first_line}, column `{name}`: {values[i]:g} is not a "
-                      "finite number", span, code="D009",
-                      hint=f"{bad.size} non-finite value{'s' if bad.size > 1 else ''} in this "
-                           "column; remove or fill those rows")
-    return values
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_netcdf(c, full: Path, shown: str, where, wanted: list[str], spans) -> dict:
-    import xarray  # only for NetCDF data
-
-    try:
-        with xarray.open_dataset(full) as ds:
-            available = list(ds.variables)
-            out, length = {}, None
-            for name in wanted:
-                if name not in ds.variables:
-                    raise _column_error(c, name, available, spans, wanted, where, shown)
-                var = ds[name]
-                if var.ndim != 1 or (length is not None and var.size != length):
-                    raise c.error(f"variable `{name}` of `{shown}` must be 1-D with one entry per "
-                                  f"point, got shape {var.shape}", where, code="D006")
-                length = var.size
-                if length > MAX_POINTS:
-                    raise c.error(f"`{shown}` has {length:,} points; the limit is {MAX_POINTS:,}",
-                                  where, code="D007")
-                cells = np.asarray(var.values, dtype=float)
-                out[name] = _numbers(c, cells, name, shown, where, spans, wanted, first_line=0)
-            return out
-    except Invalid:
-        raise
-    except Exception as exc:  # any reader failure is a data problem, not a crash
-        raise c.error(f"cannot read `{shown}` as NetCDF: {type(exc).__name__}: {exc}".strip(),
-                      where, code="D004") from None
 
 
 # --- synthetic data -----------------------------------------------------------------------
@@ -212,6 +102,12 @@ def _synthetic(c, decl: S.DataDecl) -> Data:
     n = None
     if "n" in settings:
         n = c.count(settings["n"], c.env, "n", MAX_POINTS, "points")
+        # each count is within its limit, but n × d is what gets allocated: budget the product
+        problem = over_memory(n * (d + 1) * 8, f"the synthetic data ({n:,} points × {d} "
+                              f"coordinate{'s' if d > 1 else ''}, and a value each)")
+        if problem:
+            raise c.error(problem, settings["n"].span, code="E113",
+                          hint="use fewer points (n) or a smaller dim")
     truth = _truth(c, items) if ("truth y" in items or "truth g" in items) else None
     rng = np.random.default_rng(seed)
     x = _synthetic_x(c, decl, items.get("x"), n, rng)
