@@ -122,3 +122,36 @@ def test_nuts_credible_intervals_cover_the_truth_at_their_nominal_rate():
         lo, hi = np.quantile(g, [0.05, 0.95], axis=0)
         covered += int(np.sum((lo <= g_true) & (g_true <= hi)))
     assert 72 <= covered <= 94, covered
+
+
+# ArviZ's sample_stats names (arviz.from_numpyro) and the dtype kind each must have
+ARVIZ_STATS = {"diverging": "b", "lp": "f", "acceptance_rate": "f", "n_steps": "i",
+               "tree_depth": "i", "energy": "f", "step_size": "f"}
+
+
+def test_nuts_sample_stats_read_back_as_arviz_expects(tmp_path):
+    """Written to netCDF and read with az.from_netcdf: `diverging` is bool (an int8 flag made
+    az.plot_trace mark a divergence at every draw 0) and counts the divergences the run reported;
+    every other stat has ArviZ's name and dtype kind, and lp = −potential energy."""
+    import warnings
+
+    from hjdsl.fit.results import write_result
+
+    # 3 warm-up steps leave the step size too large: 23 of 60 transitions diverge, so the count
+    # is neither 0 nor every draw
+    tree = small().solve(method="nuts", chains=2, warmup=3, draws=30, steps=50, seed=0)
+    out = tmp_path / "nuts.nc"
+    write_result(tree, out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ArviZ's refactor notice and the non-ArviZ groups
+        import arviz as az
+
+        idata = az.from_netcdf(out)
+    stats = idata.sample_stats
+    assert {name: stats[name].dtype.kind for name in ARVIZ_STATS} == ARVIZ_STATS
+    assert set(stats.data_vars) == set(ARVIZ_STATS)
+    n_div = tree.to_dataset().attrs["divergences"]
+    assert 0 < n_div < stats["diverging"].size and int(stats["diverging"].sum()) == n_div
+    assert stats["diverging"].dims == ("chain", "draw")
+    assert -float(stats["lp"].mean()) == pytest.approx(tree.to_dataset().attrs["final_loss"])
+    assert np.all(stats["tree_depth"] == np.floor(np.log2(stats["n_steps"])) + 1)

@@ -13,6 +13,9 @@ from hjdsl.fit.init import initial_point
 BLOCKS = 20
 # L-BFGS-B polish settings (shared with the generated code so both give the same numbers).
 POLISH = {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}
+# numpyro's NUTS extra fields -> ArviZ's sample_stats names (the renaming of arviz.from_numpyro)
+NUTS_STATS = {"diverging": "diverging", "potential_energy": "lp", "accept_prob": "acceptance_rate",
+              "num_steps": "n_steps", "energy": "energy", "adapt_state.step_size": "step_size"}
 
 
 @dataclass
@@ -24,7 +27,7 @@ class FitOutcome:
     final_loss: float
     loss: np.ndarray | None = None    # loss curve (MAP: −log joint; SVI: −ELBO)
     samples: dict | None = None       # site -> (chain, draw, ...)
-    sample_stats: dict | None = None  # diverging, potential_energy: (chain, draw)
+    sample_stats: dict | None = None  # ArviZ names (diverging, lp, ...): (chain, draw)
     info: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
 
@@ -185,7 +188,7 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
     kernel = NUTS(pm.fn, init_strategy=init_to_value(values=start))
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
                 chain_method="vectorized", progress_bar=False)
-    fields = ("diverging", "potential_energy")
+    fields = tuple(NUTS_STATS)
     with progress("nuts", warmup + draws, enabled=not quiet) as advance:
         mcmc.warmup(jax.random.PRNGKey(seed), x, value, extra_fields=fields)
         advance(warmup)
@@ -194,13 +197,14 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
     samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()
                if k in pm.priors}
     extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = {"diverging": np.asarray(extra["diverging"]),
-             "potential_energy": np.asarray(extra["potential_energy"])}
+    stats = arviz_stats(extra)
     if not all(np.all(np.isfinite(v)) for v in samples.values()):
         raise run_error("NUTS failed: the chains produced non-finite samples",
                         hint="check the priors and the observation scale")
-    r_hat = {k: np.asarray(split_gelman_rubin(v)) for k, v in samples.items()}
-    ess = {k: np.asarray(effective_sample_size(v)) for k, v in samples.items()}
+    # a chain that never moved has zero variance: its r_hat / ess are NaN, reported as not mixed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_hat = {k: np.asarray(split_gelman_rubin(v)) for k, v in samples.items()}
+        ess = {k: np.asarray(effective_sample_size(v)) for k, v in samples.items()}
     max_r_hat = float(max(np.max(v) for v in r_hat.values()))
     n_div = int(stats["diverging"].sum())
     warnings = []
@@ -212,7 +216,7 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
                         "--warmup/--draws or use more chains before trusting this posterior")
     point = _summary_point(samples, stats, learned_atoms=model.particles.learned)
     return FitOutcome("nuts", {**{k: np.asarray(v) for k, v in pm.fixed.items()}, **point},
-                      float(np.mean(stats["potential_energy"])), samples=samples,
+                      float(-np.mean(stats["lp"])), samples=samples,
                       sample_stats=stats,
                       info={"chains": chains, "warmup": warmup, "draws": draws, "seed": seed,
                             "divergences": n_div, "max_r_hat": max_r_hat,
@@ -221,10 +225,24 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
                       warnings=warnings)
 
 
+def arviz_stats(extra: dict) -> dict:
+    """numpyro's extra fields under ArviZ's sample_stats names and dtypes: `diverging` bool (an
+    int would mark a divergence at every draw 0 in az.plot_trace), `lp` = −potential energy,
+    `n_steps` and `tree_depth` integers (as arviz.from_numpyro builds them)."""
+    stats = {name: np.asarray(extra[field]) for field, name in NUTS_STATS.items()}
+    stats["diverging"] = stats["diverging"].astype(bool)
+    stats["lp"] = -stats["lp"].astype(float)
+    stats["n_steps"] = stats["n_steps"].astype(np.int64)
+    stats["tree_depth"] = np.log2(stats["n_steps"]).astype(np.int64) + 1
+    for name in ("acceptance_rate", "energy", "step_size"):
+        stats[name] = stats[name].astype(float)
+    return stats
+
+
 def _summary_point(samples, stats, learned_atoms: bool) -> dict:
     """Posterior mean; with free atoms (exchangeable, labels may switch) the most probable draw."""
     if learned_atoms:
-        c, d = np.unravel_index(np.argmin(stats["potential_energy"]), stats["potential_energy"].shape)
+        c, d = np.unravel_index(np.argmax(stats["lp"]), stats["lp"].shape)
         return {k: v[c, d] for k, v in samples.items()}
     return {k: v.mean(axis=(0, 1)) for k, v in samples.items()}
 

@@ -84,7 +84,7 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
     observed = xr.Dataset(coords={"datum": np.arange(len(data.value)), "dim": np.arange(d)})
     observed["x_data"] = (("datum", "dim"), data.x)
     observed["obs"] = ("datum", data.value)
-    observed["is_train"] = ("datum", data.train.astype(np.int8))
+    observed["is_train"] = ("datum", data.train.astype(bool))
     attrs = {**summary, **_flat_info(outcome.info), "data_source": data.source,
              "n_data": len(data.value), "n_train": int(data.train.sum()),
              "warnings": " | ".join(outcome.warnings)}
@@ -120,8 +120,7 @@ def _tree(model, root, observed, outcome, pm, x_eval, attrs):
               "observed_data": observed}
     if outcome.sample_stats is not None:
         groups["sample_stats"] = xr.Dataset(
-            {k: (("chain", "draw"), np.asarray(v, dtype=np.int8 if v.dtype == bool else float))
-             for k, v in outcome.sample_stats.items()},
+            {k: (("chain", "draw"), np.asarray(v)) for k, v in outcome.sample_stats.items()},
             coords={"chain": np.arange(chains), "draw": np.arange(draws)})
     if "r_hat" in outcome.info:
         diag = xr.Dataset()
