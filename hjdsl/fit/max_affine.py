@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from hjdsl.errors import run_error
+from hjdsl.solver_status import ACCEPTABLE, Check, judge, normalise
 
-# cvxpy statuses that count as a trustworthy optimum.
-OK_STATUSES = ("optimal",)
+# Statuses worth a certificate; which answers are accepted is hjdsl's one rule, solver_status.py.
+OK_STATUSES = ACCEPTABLE
 _CHUNK = 2_000_000  # entries of the (pieces × points) violation block held at once
 
 
@@ -118,12 +119,12 @@ def solve_qp(x, v, pairs, *, max_slope=None, solver_options=None):
     for key, value in (solver_options or {}).items():
         setattr(settings, key, value)
     solution = clarabel.DefaultSolver(P, q, sparse.csc_matrix(A), b, cones, settings).solve()
-    status = str(solution.status).split(".")[-1]
-    if status != "Solved":
+    status = normalise(solution.status)  # `AlmostSolved` → optimal_inaccurate, judged later
+    if status not in OK_STATUSES:
         raise _fail("Clarabel", status)
     z = np.asarray(solution.x)
     duals = np.maximum(np.asarray(solution.z)[: pairs.shape[0]], 0.0)
-    return z[:n].copy(), z[n:].reshape(n, d).copy(), duals, "optimal"
+    return z[:n].copy(), z[n:].reshape(n, d).copy(), duals, status
 
 
 def naive_qp(x, v, *, solver="CLARABEL", solver_options=None):
@@ -274,6 +275,16 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=1, per_point=0,
                             hint="raise max_rounds or tol")
         pairs = _unique_pairs(np.concatenate([pairs, new]), n)
     cert = certificate(xs, vs, phi, s, pairs, duals, worst)
+    # hjdsl's one rule (solver_status.py): Clarabel's own `optimal` with hjdsl's tolerances is
+    # trusted; anything else must show KKT residual and relative gap ≤ tol (standardised units)
+    gap = abs(cert["duality_gap"]) / max(1.0, abs(cert["objective"]))
+    ok, verdict = judge(status, "Clarabel" if not naive else solver,
+                        [Check("KKT residual", cert["kkt_residual"], tol),
+                         Check("relative duality gap", gap, tol)],
+                        primary=(not naive or solver == "CLARABEL") and not solver_options)
+    if not ok:
+        raise run_error(f"convex fit: the answer is not certified ({verdict})",
+                        hint="rescale the data, or try another solver or looser `tol`")
     # back to data units: φ = σ_v φ' + μ_v, s = σ_v s' / σ_x; objectives scale by σ_v².
     for key in ("objective", "dual_objective", "duality_gap"):
         cert[key] *= sd_v ** 2
