@@ -138,13 +138,29 @@ def test_paper_recovery_experiment():
     assert devs[0] > devs[1] > devs[2] and mses[0] > mses[1] > mses[2]
 
 
-def test_norm_hamiltonian_is_not_fittable():
-    model = known()
-    norm = hjdsl.Model.from_atoms([[0.0]], [0.0], hamiltonian="l1")
-    model = dataclasses.replace(model, hamiltonian=norm.hamiltonian)
-    with pytest.raises(SpecError, match=r"cannot fit with the Hamiltonian \|p\|_1: the LSE "
-                                        r"likelihood is exact only for quadratic H"):
-        model.solve(method="map", steps=10)
+NORM_MESSAGE = ("no fit method supports the Hamiltonian {h} yet: for a norm Hamiltonian the LSE "
+                "model at eps > 0 is only a structural analogue of the viscous solution (map, svi "
+                "and nuts need an exact likelihood), and at eps = 0 the Hopf–Lax value min of g_j "
+                "over the atoms that reach x is piecewise constant in x, so fitting g is not a "
+                "convex program (convex)")
+
+
+@pytest.mark.parametrize("kind, text", [("l1", "|p|_1"), ("l2", "|p|_2"), ("linf", "|p|_inf")])
+def test_norm_hamiltonians_get_one_message_from_every_method(kind, text):
+    """Every method (and the generated numpyro code) gives the same message and hint: none of
+    them sends the user to another method that refuses too."""
+    from hjdsl.codegen.numpyro_target import generate
+
+    norm = hjdsl.Model.from_atoms([[0.0]], [0.0], hamiltonian=kind)
+    model = dataclasses.replace(known(), hamiltonian=norm.hamiltonian)
+    seen = set()
+    for method in ("map", "svi", "nuts", "convex", "codegen"):
+        with pytest.raises(UsageError) as info:
+            generate(model) if method == "codegen" else model.solve(method=method, steps=10)
+        diag = info.value.diagnostics[0]
+        assert diag.message == NORM_MESSAGE.format(h=text) and diag.code == "F002"
+        seen.add((diag.message, diag.hint))
+    assert len(seen) == 1 and "--method" not in next(iter(seen))[1]
 
 
 def test_nothing_learned_and_bad_scale_and_bad_options():

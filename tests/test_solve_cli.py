@@ -74,12 +74,12 @@ def test_data_override_from_csv(cli, spec, tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("a,b\n1,2\n3,4\n", "missing column(s) x, value"),
-    ("x,value\n0,1\n1,nan\n2,3\n", "value has 1 NaN/inf entries (rows 2)"),
-    ("x,value\n0,1\ninf,2\n", "x has 1 NaN/inf entries (rows 2)"),
-    ("x,value\n0,1\n", "too few points: 1 (need at least 2)"),
-    ("x,value\n0,1\n1,abc\n", "d.csv:3: column value: 'abc' is not a number"),
-    ("", "empty file (expected a header row)"),
+    ("a,b\n1,2\n3,4\n", "column `x` not found in"),
+    ("x,value\n0,1\n1,nan\n2,3\n", "d.csv` line 3, column `value`: nan is not a finite number"),
+    ("x,value\n0,1\ninf,2\n", "d.csv` line 3, column `x`: inf is not a finite number"),
+    ("x,value\n0,1\n", "d.csv` has 1 data row; at least 2 are needed"),
+    ("x,value\n0,1\n1,abc\n", "d.csv` line 3, column `value`: cannot read 'abc' as a number"),
+    ("", "d.csv` is empty"),
 ])
 def test_bad_data_files_exit_2_with_a_clear_message(cli, spec, tmp_path, text, message):
     csv = write_csv(tmp_path / "d.csv", text)
@@ -91,7 +91,7 @@ def test_bad_data_files_exit_2_with_a_clear_message(cli, spec, tmp_path, text, m
 
 def test_missing_data_file_and_bad_arguments_exit_2(cli, spec, tmp_path):
     code, _, stderr = cli("solve", str(spec), "--data", str(tmp_path / "none.csv"))
-    assert code == 2 and "none.csv does not exist" in stderr
+    assert code == 2 and "none.csv` not found" in stderr
     code, _, stderr = cli("solve", str(spec), "--eps", "0.1,0.2")
     assert code == 2 and "--eps takes one value: solve fits one viscosity at a time" in stderr
     code, _, stderr = cli("solve", str(spec), "--eps", "0")
@@ -143,3 +143,14 @@ def test_data_override_from_netcdf_by_column_name(tmp_path):
     assert ds.attrs["data_source"] == str(path) and ds.attrs["n_data"] == 25
     np.testing.assert_array_equal(ds["x_data"].values[:, 0], x)
     np.testing.assert_array_equal(ds["obs"].values, np.abs(x))
+
+
+@pytest.mark.parametrize("method", ["map", "convex"])
+def test_norm_hamiltonian_is_refused_with_one_message(cli, spec, method):
+    """The two hints used to point at each other (map: "use convex", convex: "use map")."""
+    norm = spec.with_name("norm.hj")
+    norm.write_text(spec.read_text().replace("H(p) = |p|^2", "H(p) = |p|_2")
+                    .replace("value = network(x, 0.2)", "value = abs(x)"))
+    code, stdout, stderr = cli("solve", str(norm), "--method", method)
+    assert code == 2 and "no fit method supports the Hamiltonian |p|_2 yet" in stderr
+    assert "hint: fit with a quadratic Hamiltonian" in stderr and "use --method" not in stderr

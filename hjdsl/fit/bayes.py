@@ -68,12 +68,9 @@ class ProbModel:
 
 def check_fittable(model) -> None:
     """Raise a SpecError if the LSE likelihood cannot be built for this model."""
-    ham = model.hamiltonian
-    if ham.kind != "quadratic":
-        raise SpecError.single(
-            f"cannot fit with the Hamiltonian {ham.text}: the LSE likelihood is exact only for "
-            "quadratic H (|p|^2, a*|p|^2, p' A p)",
-            hint="for a norm Hamiltonian use --method convex at eps = 0 (Hopf–Lax)", code="F002")
+    from hjdsl.fit.solve import verify_hamiltonian
+
+    verify_hamiltonian(model)
     if model.observe is None:
         raise SpecError.single("nothing is observed: add an `observe f ~ normal(sigma = ...)` line",
                                code="F003")

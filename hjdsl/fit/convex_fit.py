@@ -106,9 +106,9 @@ def fit_convex(model, x: np.ndarray, v: np.ndarray, **options) -> ConvexFit:
     >>> fit.formulation, fit.n_atoms
     ('max_affine', 2)
     """
-    if model.hamiltonian.kind != "quadratic":
-        raise _usage("--method convex needs a quadratic Hamiltonian, not "
-                     f"{model.hamiltonian.text}", hint="use --method map for norm Hamiltonians")
+    from hjdsl.fit.solve import verify_hamiltonian
+
+    verify_hamiltonian(model)
     formulation, eps = _choose(model, options)
     specific = _MAX_AFFINE_OPTIONS if formulation == "max_affine" else _HOPF_COLE_OPTIONS
     allowed = _COMMON | specific

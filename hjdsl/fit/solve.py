@@ -31,6 +31,7 @@ def solve(model, method: str | None = None, data=None, **options):
         raise UsageError.single(f"unknown solve option(s): {', '.join(sorted(unknown))}",
                                 hint="options: " + ", ".join(SETTINGS + ("eps", "quiet")),
                                 code="U101")
+    verify_hamiltonian(model)
     settings = dataclasses.replace(model.fit, **{k: v for k, v in options.items() if v is not None})
     _check_settings(settings)
     method = method or settings.method
@@ -63,6 +64,22 @@ def solve(model, method: str | None = None, data=None, **options):
     return build_result(model, outcome, fit_data, eps, pm)
 
 
+def verify_hamiltonian(model) -> None:
+    """Raise the one "cannot fit" error (F002) for a Hamiltonian no method fits: every method
+    (map, svi, nuts, convex, the generated numpyro code) asks here, so the hints agree."""
+    ham = model.hamiltonian
+    if ham.kind == "quadratic":
+        return
+    raise UsageError.single(
+        f"no fit method supports the Hamiltonian {ham.text} yet: for a norm Hamiltonian the LSE "
+        "model at eps > 0 is only a structural analogue of the viscous solution (map, svi and "
+        "nuts need an exact likelihood), and at eps = 0 the Hopf–Lax value min of g_j over the "
+        "atoms that reach x is piecewise constant in x, so fitting g is not a convex program "
+        "(convex)",
+        hint="fit with a quadratic Hamiltonian (|p|^2, a*|p|^2, p' A p), or give y and g and "
+             "study the norm Hamiltonian with `hjdsl compare`", code="F002")
+
+
 def _check_settings(s) -> None:
     checks = [("steps", s.steps >= 1), ("lr", s.lr > 0 and np.isfinite(s.lr)),
               ("restarts", s.restarts >= 1), ("chains", s.chains >= 1),
@@ -84,8 +101,11 @@ def choose_eps(model, eps, method: str) -> float:
     if not np.isfinite(eps) or eps < 0:
         raise UsageError.single(f"--eps must be finite and ≥ 0, got {eps}", code="U104")
     if eps == 0:
+        hint = ("use --method convex (max-affine regression at eps = 0)" if model.particles.learned
+                else "fit at a small eps > 0: with fixed atoms no method fits eps = 0 (fitting g "
+                     "to a minimum over atoms is not a convex program)")
         raise UsageError.single(f"--method {method} needs eps > 0 (the LSE likelihood is smooth only "
-                                "for eps > 0)", hint="use --method convex at eps = 0", code="U105")
+                                "for eps > 0)", hint=hint, code="U105")
     return eps
 
 
