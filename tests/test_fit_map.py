@@ -174,7 +174,7 @@ def test_nothing_learned_and_bad_scale_and_bad_options():
         bad.solve(steps=10)
     with pytest.raises(UsageError, match="unknown solve option"):
         known().solve(steps=10, step_size=0.1)
-    with pytest.raises(UsageError, match="--steps must be positive, got 0"):
+    with pytest.raises(UsageError, match="--steps must be an integer from 1 to 2,147,483,647"):
         known().solve(steps=0)
     with pytest.raises(UsageError, match="--method map needs eps > 0"):
         known().solve(eps=0.0)

@@ -97,7 +97,7 @@ def test_missing_data_file_and_bad_arguments_exit_2(cli, spec, tmp_path):
     code, _, stderr = cli("solve", str(spec), "--eps", "0")
     assert code == 2 and "--method map needs eps > 0" in stderr
     code, _, stderr = cli("solve", str(spec), "--restarts", "0")
-    assert code == 2 and "--restarts must be positive, got 0" in stderr
+    assert code == 2 and "--restarts must be an integer from 1 to 2,147,483,647" in stderr
 
 
 def test_a_failed_run_exits_1_and_writes_nothing(cli, spec, tmp_path):
@@ -154,3 +154,24 @@ def test_norm_hamiltonian_is_refused_with_one_message(cli, spec, method):
     code, stdout, stderr = cli("solve", str(norm), "--method", method)
     assert code == 2 and "no fit method supports the Hamiltonian |p|_2 yet" in stderr
     assert "hint: fit with a quadratic Hamiltonian" in stderr and "use --method" not in stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--chains", "100000", "--method", "nuts"], "solve --method nuts (1 restarts × 200 steps, "
+     "100,000 chains × 500 draws; 41 data points, 3 atoms, 3 parameters) would need"),
+    (["--method", "map", "--steps", "1000000000000"], "--steps must be an integer from 1 to "
+     "2,147,483,647 (the largest count XLA and numpyro take), got 1,000,000,000,000"),
+    (["--method", "svi", "--draws", "1000000000"], "solve --method svi"),
+    (["--method", "nuts", "--draws", "1000000000"], "solve --method nuts"),
+    (["--seed", "-1"], "--seed must be an integer from 0 to 4,294,967,295, got -1"),
+])
+def test_run_sizes_are_refused_before_any_work(cli, spec, tmp_path, args, message):
+    """These used to run for minutes, abort in XLA (exit 134) or end in an internal error."""
+    import time
+
+    start = time.perf_counter()
+    code, _, stderr = cli("solve", str(spec), *args, "-o", str(tmp_path / "never.nc"), timeout=60)
+    assert code == 2 and message in stderr, stderr
+    assert "Traceback" not in stderr and not (tmp_path / "never.nc").exists()
+    assert "budget (set HJDSL_MAX_MEMORY=... to allow more)" in stderr or "must be" in stderr
+    assert time.perf_counter() - start < 30  # the interpreter's start-up, no fitting

@@ -247,11 +247,26 @@ def _summary_point(samples, stats, learned_atoms: bool) -> dict:
     return {k: v.mean(axis=(0, 1)) for k, v in samples.items()}
 
 
+# Elements of one (draws × points × atoms) block of predict: 32 MB, so the intermediate logits of
+# many draws never exceed what the run's budget counted (the predictions themselves).
+PREDICT_BLOCK = 2**22
+
+
 def predict(pm, params_by_draw: dict, x) -> np.ndarray:
-    """The likelihood mean at x for each draw: params (S, ...) -> (S, len(x)), vectorised."""
+    """The likelihood mean at x for each draw: params (S, ...) -> (S, len(x)), vectorised over
+    blocks of draws (the last block padded, so one compiled program serves them all)."""
     import jax
     import jax.numpy as jnp
 
     fixed = {k: jnp.asarray(v) for k, v in pm.fixed.items()}
-    fn = jax.jit(jax.vmap(lambda p: pm.forward({**fixed, **p}, jnp.asarray(x))))
-    return np.asarray(fn({k: jnp.asarray(v) for k, v in params_by_draw.items()}))
+    x = jnp.asarray(x)
+    fn = jax.jit(jax.vmap(lambda p: pm.forward({**fixed, **p}, x)))
+    n_draws = len(next(iter(params_by_draw.values())))
+    n_atoms = np.shape(params_by_draw.get("g", pm.fixed.get("g")))[-1]
+    size = int(min(n_draws, max(1, PREDICT_BLOCK // max(x.shape[0] * n_atoms, 1))))
+    pad = -n_draws % size
+    padded = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) if pad else v
+              for k, v in ((k, np.asarray(v)) for k, v in params_by_draw.items())}
+    out = [np.asarray(fn({k: jnp.asarray(v[i:i + size]) for k, v in padded.items()}))
+           for i in range(0, n_draws + pad, size)]
+    return np.concatenate(out)[:n_draws]

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from hjdsl.errors import DataError, Diagnostic, UsageError, run_error
+from hjdsl.fit.budget import verify_memory, verify_settings
 from hjdsl.fit.results import FitData, build_result
 
 METHODS = ("map", "svi", "nuts", "convex")
@@ -33,13 +34,14 @@ def solve(model, method: str | None = None, data=None, **options):
                                 code="U101")
     verify_hamiltonian(model)
     settings = dataclasses.replace(model.fit, **{k: v for k, v in options.items() if v is not None})
-    _check_settings(settings)
+    verify_settings(settings)
     method = method or settings.method
     if method not in METHODS:
         raise UsageError.single(f"unknown method {method!r}", hint="choose one of " + ", ".join(METHODS),
                                 code="U102")
     fit_data = resolve_data(model, data)
     x, v = fit_data.x_train, fit_data.v_train
+    verify_memory(model, method, settings, len(v))
     if method == "convex":
         outcome, pm = _convex(model, x, v, eps_option), None
         eps = outcome.params["eps"]
@@ -78,15 +80,6 @@ def verify_hamiltonian(model) -> None:
         "(convex)",
         hint="fit with a quadratic Hamiltonian (|p|^2, a*|p|^2, p' A p), or give y and g and "
              "study the norm Hamiltonian with `hjdsl compare`", code="F002")
-
-
-def _check_settings(s) -> None:
-    checks = [("steps", s.steps >= 1), ("lr", s.lr > 0 and np.isfinite(s.lr)),
-              ("restarts", s.restarts >= 1), ("chains", s.chains >= 1),
-              ("warmup", s.warmup >= 1), ("draws", s.draws >= 1)]
-    for name, ok in checks:
-        if not ok:
-            raise UsageError.single(f"--{name} must be positive, got {getattr(s, name)}", code="U103")
 
 
 def choose_eps(model, eps, method: str) -> float:
