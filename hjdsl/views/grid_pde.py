@@ -14,6 +14,7 @@ import numpy as np
 from hjdsl.errors import HJError
 from hjdsl.views import grid_schemes as fd
 from hjdsl.views.grid_solver import Domain, solve
+from hjdsl.views.kinks import Kinks, kinks_of
 from hjdsl.views.quadrature import TAIL, coarse_search, dependence_box, hopf_cole, hopf_lax
 
 DEFAULT_CELLS = {1: 400, 2: 120}   # cells along the longest axis of the solved domain
@@ -50,16 +51,25 @@ def initial_function(model):
     """g(points) from the spec's expression: points (n,) when d = 1, (n, d) otherwise."""
     from hjdsl.model.lower import evaluate
 
-    names = {**dict(model.constants), "t": float(model.t)}
-    if model.eps.size == 1:  # `eps` is a name in expressions only when it is a single value
-        names["eps"] = float(model.eps[0])
-    expr = model.initial.expr
+    names, expr = _expression_names(model), model.initial.expr
 
     def g(points):
         values = evaluate(expr, {**names, "y": points}, xp=np, pointwise={"y"})
         return np.broadcast_to(np.asarray(values, dtype=float), points.shape[:1])
 
     return g
+
+
+def initial_kinks(model) -> Kinks:
+    """The kinks of the spec's g(y) (abs, norm, min, max, ...), where the quadrature cuts."""
+    return kinks_of(model.initial.expr, _expression_names(model), int(model.dim))
+
+
+def _expression_names(model) -> dict:
+    names = {**dict(model.constants), "t": float(model.t)}
+    if model.eps.size == 1:  # `eps` is a name in expressions only when it is a single value
+        names["eps"] = float(model.eps[0])
+    return names
 
 
 def solve_domain(g, ham, t: float, eps: float, x, cells: int, *, coarse=None) -> Domain:
@@ -87,13 +97,15 @@ def grid_values(g, ham, t: float, eps: float, x, *, cells: int, scheme: str = "a
 
 
 def reference_values(g, ham, t: float, eps: float, x, *, tol: float = 1e-10,
-                     max_nodes: int | None = None, coarse=None):
+                     max_nodes: int | None = None, coarse=None, kinks: Kinks | None = None):
     """(values, accuracy estimate): Hopf–Lax at ε = 0 (any H), Hopf–Cole quadrature at ε > 0
-    (quadratic H); (None, nan) for ε > 0 with a norm H, which has no exact reference."""
+    (quadratic H, cut at `kinks` of g); (None, nan) for ε > 0 with a norm H, which has no exact
+    reference."""
     if eps == 0.0:
         return hopf_lax(g, ham, t, x, coarse=coarse), 0.0
     if ham.kind == "quadratic":
-        return hopf_cole(g, ham, t, eps, x, tol=tol, max_nodes=max_nodes, coarse=coarse)
+        return hopf_cole(g, ham, t, eps, x, tol=tol, max_nodes=max_nodes, coarse=coarse,
+                         kinks=kinks)
     return None, np.nan
 
 
@@ -150,16 +162,19 @@ def grid_view(model, eps: np.ndarray, x: np.ndarray, *, cells: int | None = None
     x = np.asarray(x, dtype=float).reshape(-1, d)
     n = int(min(cells or DEFAULT_CELLS[d], MAX_CELLS[d]))
     g, ham, t = initial_function(model), model.hamiltonian, float(model.t)
+    kinks = initial_kinks(model)
     value = np.full((eps.size, x.shape[0]), np.nan)
     reference = np.full_like(value, np.nan)
-    half_errors, schemes, accuracy, failures = [], set(), [], []
+    half_errors, schemes, accuracy, failures, unsplit = [], set(), [], [], 0
     for i, e in enumerate(eps):
         try:
-            value[i], reference[i], half_error, scheme, estimate = _one_eps(g, ham, t, float(e), x, n)
+            value[i], reference[i], half_error, scheme, estimate, off = _one_eps(
+                g, ham, t, float(e), x, n, kinks)
         except (ValueError, HJError) as exc:
             failures.append(f"eps = {e:g} failed: {str(exc).strip()}")
             continue
         schemes.add(scheme)
+        unsplit = max(unsplit, off)
         if half_error is not None:
             half_errors.append(half_error)
         if e > 0 and np.isfinite(estimate):
@@ -170,15 +185,16 @@ def grid_view(model, eps: np.ndarray, x: np.ndarray, *, cells: int | None = None
     order = None
     if half_errors and fine > 1e-8:  # below that the grid is exact up to the reference's accuracy
         order = float(np.log2(max(half_errors) / fine))
-    note = _note(ham, eps, schemes, n, d, max(accuracy, default=None))
+    note = _note(ham, eps, schemes, n, d, max(accuracy, default=None), unsplit)
     audited = reference_subset(x.shape[0], d).size
     if audited < x.shape[0]:
         note += f"; reference at {audited} of {x.shape[0]} points (NaN elsewhere)"
     return GridResult(value, reference, error, order, n, "; ".join([note, *failures]))
 
 
-def _one_eps(g, ham, t: float, eps: float, x: np.ndarray, cells: int):
-    """(value, reference, error at half the cells or None, scheme, reference accuracy) for one ε.
+def _one_eps(g, ham, t: float, eps: float, x: np.ndarray, cells: int, kinks: Kinks | None = None):
+    """(value, reference, error at half the cells or None, scheme, reference accuracy, kinks of g
+    the quadrature could not cut at) for one ε.
 
     In 2-D the reference is computed at most at REFERENCE_POINTS[2] evenly strided points (NaN
     elsewhere): the quadrature, not the solver, dominates the cost of large 2-D point sets.
@@ -191,14 +207,16 @@ def _one_eps(g, ham, t: float, eps: float, x: np.ndarray, cells: int):
     audit = reference_subset(x.shape[0], x.shape[1])
     ref, estimate = reference_values(g, ham, t, eps, x[audit], tol=REFERENCE_TOL,
                                      max_nodes=REFERENCE_NODES[x.shape[1]],
-                                     coarse=None if coarse is None else coarse.subset(audit))
+                                     coarse=None if coarse is None else coarse.subset(audit),
+                                     kinks=kinks)
     reference = np.full_like(value, np.nan)
     if ref is None:
-        return value, reference, None, sol.scheme, np.nan
+        return value, reference, None, sol.scheme, np.nan, 0
     reference[audit] = ref
+    off = kinks.lines(dom.lo, dom.hi).unsplit if kinks is not None and eps > 0 else 0
     half = Domain.covering(dom.lo, dom.hi, 2.0 * dom.h)
     half_value = grid_values(g, ham, t, eps, x[audit], cells=cells // 2, domain=half)[0]
-    return value, reference, float(np.max(np.abs(half_value - ref))), sol.scheme, estimate
+    return value, reference, float(np.max(np.abs(half_value - ref))), sol.scheme, estimate, off
 
 
 def reference_subset(n: int, d: int) -> np.ndarray:
@@ -209,7 +227,7 @@ def reference_subset(n: int, d: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, cap).round().astype(int))
 
 
-def _note(ham, eps, schemes, cells: int, d: int, accuracy: float | None) -> str:
+def _note(ham, eps, schemes, cells: int, d: int, accuracy: float | None, unsplit: int = 0) -> str:
     scheme = "/".join(sorted(schemes)) or "no"
     parts = [f"{scheme} scheme, forward Euler, {cells} cells on the longest axis (d = {d}); "
              "first order"]
@@ -219,6 +237,22 @@ def _note(ham, eps, schemes, cells: int, d: int, accuracy: float | None) -> str:
     if ham.kind == "quadratic":
         reference += ", Hopf-Cole quadrature at eps > 0"
     if accuracy is not None:
-        reference += f" (quadrature self-check {accuracy:.0e})"
+        reference += f" (quadrature self-check {_rounded_up(accuracy)})"
     parts.append(reference)
+    if accuracy is not None and unsplit:
+        parts.append(f"g has {unsplit} kink set(s) off the coordinate lines, which the quadrature "
+                     "cannot cut at: the self-check may understate the reference's error there")
     return "; ".join(parts)
+
+
+def _rounded_up(value: float) -> str:
+    """One significant digit, rounded up: a printed error bound must not shrink in printing.
+
+    >>> _rounded_up(2.6e-4), _rounded_up(3e-12), _rounded_up(0.0)
+    ('3e-04', '3e-12', '0e+00')
+    """
+    if not value > 0.0:
+        return f"{value:.0e}"
+    exponent = int(np.floor(np.log10(value)))
+    digit = np.ceil(value / 10.0 ** exponent * (1 - 1e-12))  # 3e-12 stays 3e-12 despite rounding
+    return f"{digit * 10.0 ** exponent:.0e}"

@@ -22,6 +22,8 @@ ZOOM_NODES, ZOOM_LEVELS = 11, 5
 TAIL = 36.0                # Hopf–Cole integrand below e^{-36} of its peak is left out
 DOMAIN_TAIL = 20.0         # grid domain: y whose weight is below e^{-20} of the peak may be cut
 CHUNK = 1_000_000          # (point × node) entries per block
+GAUSS = 12                 # Gauss–Legendre nodes per panel and axis in the Hopf–Cole quadrature
+ROUNDING = 16 * np.finfo(float).eps  # round-off of a Hopf–Cole value, per unit of its terms
 
 
 @dataclass(frozen=True)
@@ -146,14 +148,18 @@ def hopf_lax(g, ham, t: float, x, *, return_argmin: bool = False, coarse: Coarse
 
 
 def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes: int | None = None,
-              coarse: Coarse | None = None):
+              coarse: Coarse | None = None, kinks=None):
     """u_ε(x) = −ε log ∫ (4πεt)^{-d/2} det(A)^{-1/2} exp(−[g(y) + (x−y)ᵀA⁻¹(x−y)/(4t)]/ε) dy.
 
-    Trapezoid rule on a per-point window that holds every y whose exponent is within 36ε of its
-    minimum (min-shifted, so tiny ε does not underflow); a point's nodes double until two levels
-    agree to `tol` (relative to max(1, |u|)) or reach `max_nodes` per axis. Returns (values, error
-    estimate = the largest last change). Quadratic H only. `coarse` may pass a `coarse_search` of
-    the same points made with a threshold ≥ 36ε (it is reused, not recomputed).
+    Composite Gauss–Legendre rule on a per-point window that holds every y whose exponent is
+    within 36ε of its minimum (min-shifted, so tiny ε does not underflow). The window is cut at
+    the kink lines of g (`kinks`, a `views.kinks.Kinks`; None: g is smooth), so each piece is
+    smooth and the rule converges fast there. The panels of every piece double until the last
+    two changes of a point are both below `tol` (relative to max(1, |u|)) or the nodes per axis
+    would pass `max_nodes`. Returns (values, error estimate = the largest last change, at least
+    the round-off of the sum).
+    Quadratic H only. `coarse` may pass a `coarse_search` of the same points made with a
+    threshold ≥ 36ε (it is reused, not recomputed).
 
     >>> from hjdsl.model.ir import Hamiltonian
     >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
@@ -170,37 +176,69 @@ def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes:
     pad = 2.0 * coarse.spacing
     lo = np.min(np.where(near[..., None], nodes[None], np.inf), axis=1) - pad
     hi = np.max(np.where(near[..., None], nodes[None], -np.inf), axis=1) + pad
+    cuts = _cuts(kinks, x, search.radius, lo, hi)
     log_norm = -0.5 * d * np.log(4.0 * np.pi * eps * t) - 0.5 * np.log(np.linalg.det(ham.matrix))
-    cap = max_nodes or {1: 16385, 2: 513}[d]
-    u = _trapezoid(g, x, search, lo, hi, 33, eps) - eps * log_norm
-    change = np.full(len(x), np.inf)
-    active, n = np.ones(len(x), dtype=bool), 65
-    while n <= cap and np.any(active):  # refine only the points whose value still moves
+    cap = max_nodes or {1: 16384, 2: 512}[d]
+    per_panel = GAUSS * max(c.shape[1] - 1 for c in cuts)  # nodes per axis for one panel a piece
+    u = _gauss(g, x, search, cuts, 1, eps) - eps * log_norm
+    change, previous = np.full(len(x), np.inf), np.full(len(x), np.inf)
+    active, panels = np.ones(len(x), dtype=bool), 2
+    while panels * per_panel <= cap and np.any(active):  # refine only the points still moving
         idx = np.flatnonzero(active)
-        new = _trapezoid(g, x[idx], search, lo[idx], hi[idx], n, eps) - eps * log_norm
-        change[idx] = np.abs(new - u[idx])
+        new = _gauss(g, x[idx], search, [c[idx] for c in cuts], panels, eps) - eps * log_norm
+        previous[idx], change[idx] = change[idx], np.abs(new - u[idx])
         u[idx] = new
-        active[idx] = change[idx] > tol * np.maximum(1.0, np.abs(new))
-        n = 2 * n - 1
-    return u, float(np.max(change))
+        # two small changes in a row: one can be a chance agreement of two unresolved levels
+        limit = tol * np.maximum(1.0, np.abs(new))
+        active[idx] = (change[idx] > limit) | (previous[idx] > limit)
+        panels *= 2
+    # below the rounding of u = Φ_min − ε log(Σ) − ε log(norm) a change says nothing
+    rounding = ROUNDING * (1.0 + np.abs(u) + eps * (abs(log_norm) + d * abs(np.log(search.radius)) + TAIL))
+    return u, float(np.max(np.maximum(change, rounding)))
 
 
-def _trapezoid(g, x, search, lo, hi, n: int, eps: float) -> np.ndarray:
-    """−ε log of the trapezoid sum of exp(−Φ/ε) dv on each point's window (without log_norm)."""
+def _cuts(kinks, x, radius: float, lo, hi) -> list[np.ndarray]:
+    """Per axis, (points, pieces + 1) breakpoints in s: each window's edges and the kinks inside
+    it (y = x − R·s); points with fewer kinks are padded with empty pieces at the upper edge."""
     d = x.shape[1]
-    tau = _box_nodes(np.zeros(d), np.ones(d), n)
-    end = np.linspace(0.0, 1.0, n)
-    w1 = np.where((end == 0.0) | (end == 1.0), 0.5, 1.0)
-    log_w = np.log(np.prod(np.stack(np.meshgrid(*[w1] * d, indexing="ij"), -1).reshape(-1, d), axis=1))
+    lines = kinks.lines(np.min(x - radius * hi, 0), np.max(x - radius * lo, 0)).axes if kinks else [()] * d
+    out = []
+    for k in range(d):
+        a, b = lo[:, k:k + 1], hi[:, k:k + 1]
+        s = (x[:, k:k + 1] - np.asarray(lines[k], dtype=float)[None]) / radius
+        inside = (s > a) & (s < b)
+        s = np.sort(np.where(inside, s, b), axis=1)[:, :int(np.max(inside.sum(1), initial=0))]
+        out.append(np.concatenate([a, s, b], axis=1))
+    return out
+
+
+def _composite(cuts: np.ndarray, panels: int):
+    """Nodes and weights (points, pieces·panels·GAUSS) of Gauss–Legendre on equal panels."""
+    xi, w = np.polynomial.legendre.leggauss(GAUSS)
+    a, width = cuts[:, :-1], np.diff(cuts, axis=1) / panels
+    left = a[..., None] + width[..., None] * np.arange(panels)
+    nodes = left[..., None] + width[..., None, None] * (xi + 1.0) / 2.0
+    weights = np.broadcast_to(width[..., None, None] * w / 2.0, nodes.shape)
+    return nodes.reshape(len(cuts), -1), weights.reshape(len(cuts), -1)
+
+
+def _gauss(g, x, search, cuts, panels: int, eps: float) -> np.ndarray:
+    """−ε log of the tensor-product Gauss sum of exp(−Φ/ε) dv on each point's window (without
+    log_norm); empty pieces have zero weight."""
+    parts = [_composite(c, panels) for c in cuts]
+    if len(parts) == 1:
+        s, w = parts[0][0][..., None], parts[0][1]
+    else:
+        (n0, w0), (n1, w1) = parts
+        s = np.stack(np.broadcast_arrays(n0[:, :, None], n1[:, None, :]), -1).reshape(len(x), -1, 2)
+        w = (w0[:, :, None] * w1[:, None, :]).reshape(len(x), -1)
     out = np.empty(x.shape[0])
-    step = max(1, CHUNK // tau.shape[0])
+    step = max(1, CHUNK // s.shape[1])
     for a in range(0, x.shape[0], step):
-        s = lo[a:a + step, None, :] + (hi - lo)[a:a + step, None, :] * tau[None]
-        phi = _objective(g, x[a:a + step], search, s)
+        phi = _objective(g, x[a:a + step], search, s[a:a + step])
         m = np.min(phi, axis=1, keepdims=True)
-        lse = np.log(np.sum(np.exp(log_w - (phi - m) / eps), axis=1))
-        cell = np.sum(np.log(search.radius * (hi - lo)[a:a + step] / (n - 1)), axis=1)
-        out[a:a + step] = m[:, 0] - eps * (lse + cell)
+        total = np.sum(w[a:a + step] * np.exp(-(phi - m) / eps), axis=1)
+        out[a:a + step] = m[:, 0] - eps * (np.log(total) + x.shape[1] * np.log(search.radius))
     return out
 
 
