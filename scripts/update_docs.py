@@ -14,6 +14,8 @@ figure may be a regression, not drift. Excerpt blocks are only checked (fix them
 from __future__ import annotations
 
 import argparse
+import difflib
+import resource
 import sys
 import time
 from importlib import metadata
@@ -44,44 +46,80 @@ def _versions_edit(block, page_lines):
     return []
 
 
+class Timer:
+    """Wall time and the CPU time of the child processes (the commands) since it started."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), self._children()
+
+    @staticmethod
+    def _children() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def __str__(self) -> str:
+        return (f"{time.perf_counter() - self.wall:6.1f} s wall "
+                f"{self._children() - self.cpu:6.1f} s CPU")
+
+
+def _show(block, edits, page_lines) -> None:
+    for first, count, new, _indent in edits:
+        old = page_lines[first - 1:first - 1 + count]
+        print("\n".join("    " + ln for ln in difflib.unified_diff(
+            old, new, f"{block.id} (page)", "now", lineterm="", n=1)))
+
+
 def update_page(path: Path, fast: bool, check: bool) -> int:
+    """Run one page's checked blocks; rewrite (or with `check`, show) what differs."""
     blocks = [b for b in parse_page(path) if b.checked and not (fast and "slow" in b.directives)]
     lines = path.read_text(encoding="utf-8").split("\n")
     edits, problems = [], 0
+
+    def report(block, status, new, timer, kind):
+        nonlocal edits, problems
+        print(f"{block.id:28s} {status:9s} {timer}  {kind}", flush=True)
+        if status in ("ok", "differs", "updated"):
+            new = new + _versions_edit(block, lines)
+            edits += new
+        else:
+            problems += 1
+        if check and new:
+            _show(block, new, lines)
+
     for b in [b for b in blocks if b.kind == "shell"]:
-        t0 = time.perf_counter()
+        timer = Timer()
         with sandbox() as cwd:
             ran = run_shell(b, cwd)
         new = edits_for(b, {k: r.output for k, r in enumerate(ran)})
-        status = "updated" if new else "ok"
-        for cmd, r in zip(b.commands, ran):
-            if not exit_ok(expected_exit(b, cmd), r.returncode):
-                status, problems = f"exit {r.returncode}: {r.output[-2:]}", problems + 1
-        print(f"{b.id:28s} {status:8s} {time.perf_counter() - t0:6.1f} s  shell")
-        edits += new + _versions_edit(b, lines)
+        wrong = [(c, r) for c, r in zip(b.commands, ran)
+                 if not exit_ok(expected_exit(b, c), r.returncode)]
+        status = ("differs" if check else "updated") if new else "ok"
+        if wrong:  # never write a failed run into the page
+            status = f"EXIT {wrong[0][1].returncode}"
+            print("\n".join("    " + ln for ln in wrong[0][1].output[-12:]))
+        report(b, status, new, timer, "shell")
     session = [b for b in blocks if b.kind in ("python", "doctest")]
     if session:
-        t0 = time.perf_counter()
+        timer = Timer()
         with sandbox() as cwd:
             ran = iter(run_python(session, cwd))
+        print(f"{path.relative_to(ROOT)}: python session {timer}")
         for b in session:
             results = {k: next(ran) for k in range(len(b.examples))}
             broken = [r for r in results.values() if not r.finished]
             if broken:
-                problems += 1
-                print(f"{b.id:28s} FAILED   the session stopped:\n  " + "\n  ".join(broken[0].output[-15:]))
+                print("\n".join("    " + ln for ln in broken[0].output[-12:]))
+                report(b, "STOPPED", [], "", "python")
                 continue
             new = edits_for(b, {k: r.output for k, r in results.items()})
-            print(f"{b.id:28s} {'updated' if new else 'ok':8s}          python")
-            edits += new + _versions_edit(b, lines)
-        print(f"{path.relative_to(ROOT)}: python session {time.perf_counter() - t0:.1f} s")
+            report(b, ("differs" if check else "updated") if new else "ok", new, "", "python")
     for b in [b for b in blocks if b.kind == "excerpt"]:
+        timer = Timer()
         with sandbox() as cwd:
             out = [ln.rstrip() for ln in run_command_output(b.directives["excerpt"], cwd).output]
         body = [ln.rstrip() for ln in b.body]
         ok = any(out[k:k + len(body)] == body for k in range(len(out) - len(body) + 1))
-        problems += not ok
-        print(f"{b.id:28s} {'ok' if ok else 'DIFFERS (edit by hand)':8s}          excerpt")
+        report(b, "ok" if ok else "EXCERPT", [], timer, "excerpt (fix by hand)" if not ok else "excerpt")
     if edits and not check:
         apply_edits(path, edits)
     return problems + (len(edits) if check else 0)

@@ -75,6 +75,7 @@ class Block:
     commands: list[Command] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
     end: int = 0               # line of the closing fence
+    lead_in: str = ""          # the last line of prose before the block
 
     @property
     def id(self) -> str:
@@ -117,8 +118,9 @@ def parse_page(path: Path, root: Path = ROOT) -> list[Block]:
         if j == len(lines):
             raise ValueError(f"{rel}:{i + 1}: this ``` fence is never closed")
         body = [ln[len(indent):] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1:j]]
+        prose = [ln for ln in lines[:i] if ln.strip() and not DIRECTIVE.match(ln)]
         raw.append(Block(rel, i + 1, m.group("info"), body, indent, _directives(lines, i, rel),
-                         end=j + 1))
+                         end=j + 1, lead_in=prose[-1].strip() if prose else ""))
         i = j + 1
     return _classify(raw, lines)
 

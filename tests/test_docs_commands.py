@@ -114,11 +114,13 @@ def test_excerpt_is_verbatim(block):
 
 # What a reader would take for program output: it must come with its command, or say why not.
 LOOKS_LIKE_OUTPUT = re.compile(r"(^|: )(error|warning|note|hint): |\b(PASS|FAIL|WARN)\b|^wrote ")
+INTRODUCES_OUTPUT = re.compile(r"\b(prints?|printed|output)\b(.*:|)$", re.IGNORECASE)
 
 
 def test_output_is_shown_with_its_command():
     orphans = [b.id for b in BLOCKS if b.kind == "other" and "illustration" not in b.directives
-               and any(LOOKS_LIKE_OUTPUT.search(ln) for ln in b.body)]
+               and (any(LOOKS_LIKE_OUTPUT.search(ln) for ln in b.body)
+                    or INTRODUCES_OUTPUT.search(b.lead_in))]
     assert not orphans, ("these blocks show program output without the command that prints it; "
                          "add the `$ ` command (then the test checks it) or mark the block "
                          "`<!-- docs-test: illustration (why) -->`: " + ", ".join(orphans))
