@@ -78,7 +78,7 @@ def read_table(name: str, folder: Path, x_cols, value_col: str, *, confined: boo
         n = table.shape[0]
         raise DataFileError(f"`{shown}` has {n} data row{'s' if n != 1 else ''}; at least "
                             f"{MIN_ROWS} are needed", "D005")
-    return table[:, :-1], table[:, -1]
+    return np.ascontiguousarray(table[:, :-1]), table[:, -1].copy()
 
 
 def allowed_folders(folder: Path) -> list[str]:
@@ -167,7 +167,7 @@ def _csv_rows(rows, text: str, shown: str, wanted) -> np.ndarray:
     bound = max(text.count("\n"), text.count("\r")) + 1
     if bound > MAX_POINTS + 1:
         bound = MAX_POINTS + 1
-    problem = over_memory(bound * len(wanted) * 8,
+    problem = over_memory(bound * (len(wanted) + 1) * 8,  # + 1: each row's line number
                           f"the data of `{shown}` ({bound:,} rows × {len(wanted)} columns)")
     if problem:
         raise DataFileError(problem, "D007")

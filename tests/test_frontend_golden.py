@@ -31,6 +31,7 @@ def test_corpus_is_large_enough():
 @pytest.mark.parametrize("spec", CASES, ids=lambda p: p.stem)
 def test_golden_diagnostics(spec: Path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("HJDSL_DATA_DIRS", str(ROOT / "tests" / "golden" / "data"))  # shared files
     code, out, err = run_check(spec.relative_to(ROOT).as_posix(), capsys)
     expected = spec.with_suffix(".expected")
     if os.environ.get("UPDATE_GOLDEN"):
