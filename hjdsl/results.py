@@ -1,4 +1,4 @@
-"""The one place that stamps provenance on result Datasets (netCDF-safe attributes only)."""
+"""Provenance of result Datasets: the one place that stamps it (netCDF-safe) and checks it."""
 
 from __future__ import annotations
 
@@ -49,3 +49,39 @@ def stamp(ds, model, **extra):
     """Return `ds` with provenance attributes (and `extra`) added, netCDF-safe."""
     ds.attrs.update(netcdf_safe({**provenance(model), **extra}))
     return ds
+
+
+def check_provenance(attrs, model, path: str, n_atoms: int, dim: int) -> list[str]:
+    """Whether a result file (a fit) belongs to `model`: warnings to show, or a DataError.
+
+    Refused: atoms of another dimension or count — they cannot stand in for this spec's atoms.
+    Warned: another spec hash (the spec was edited — perhaps only a comment, which changes the
+    hash too — or is another spec), another model name, Hamiltonian or time t, or no provenance.
+    """
+    from hjdsl.errors import DataError, Diagnostic
+
+    attrs = {k: v.item() if isinstance(v, np.generic) else v for k, v in dict(attrs).items()}
+    problems = []
+    if dim != model.dim:
+        problems.append(f"its atoms have dimension {dim}, the model has dim {model.dim}")
+    if n_atoms != model.n_atoms:
+        problems.append(f"it has {n_atoms} atoms, the model has {model.n_atoms}")
+    if problems:
+        made = f" (made from model {attrs['model']!r})" if attrs.get("model") else ""
+        raise DataError((Diagnostic(
+            "error", f"{path} is a fit of another model{made}: {'; '.join(problems)}",
+            hint="pass the spec the fit was made from, or fit this spec with `hjdsl solve`",
+            code="D013"),))
+    if "spec_sha256" not in attrs:
+        return [f"{path} carries no provenance (no spec_sha256): cannot tell which spec it "
+                "was fitted from"]
+    if attrs["spec_sha256"] == model.spec_sha256:
+        return []
+    differ = [f"{label} {attrs[key]!r} (this spec: {ours!r})"
+              for key, label, ours in (("model", "model", model.name),
+                                       ("hamiltonian", "H(p) =", model.hamiltonian.text),
+                                       ("t", "t =", float(model.t)))
+              if key in attrs and attrs[key] != ours]
+    what = ("; it was made with " + ", ".join(differ)) if differ else \
+        " (the spec was edited since, perhaps only its comments)"
+    return [f"{path} was fitted from a different spec text{what}"]

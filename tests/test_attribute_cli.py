@@ -65,17 +65,22 @@ def test_dataset_fit_and_robustness_outputs(cli, spec, tmp_path):
     import xarray as xr
 
     fit = tmp_path / "fit.nc"
-    xr.Dataset({"y_hat": (("particle", "dim"), [[-1.0], [1.0]]), "g_hat": (("particle",), [0.0, 0.0])}
+    y_hat, g_hat = np.array([-1.0, -0.2, 0.2, 1.0]), np.array([0.0, 0.5, 0.5, 0.0])
+    xr.Dataset({"y_hat": (("particle", "dim"), y_hat[:, None]), "g_hat": (("particle",), g_hat)}
                ).to_netcdf(fit, engine="h5netcdf")
     out, png = tmp_path / "a.nc", tmp_path / "rob.png"
     code, stdout, err = cli("attribute", str(spec), "--fit", str(fit), "--eps", "0.5", "--robustness",
                             "-o", str(out), "--robustness-plot", str(png))
     assert code == 0, err
+    assert f"warning: {fit} carries no provenance (no spec_sha256)" in err
     assert "(37 points: showing the first 12" in stdout and "robustness" in stdout
     with xr.open_dataset(out, engine="h5netcdf") as ds:
-        assert ds.sizes["particle"] == 2 and ds.sizes["point"] == 37
-        # two atoms at ±1, g = 0: W = ±0.5, π = logistic(x/ε)
-        np.testing.assert_allclose(ds.attribution.values[0, :, 1], 1 / (1 + np.exp(-ds.x.values[:, 0] / 0.5)))
+        assert ds.sizes["particle"] == 4 and ds.sizes["point"] == 37
+        # the fitted atoms' Gibbs weights: softmax of −c_j/ε, c_j = g_j + (x − y_j)²/(4t)
+        cost = g_hat[None, :] + (ds.x.values - y_hat[None, :]) ** 2 / 4.0
+        weights = np.exp(-(cost - cost.min(axis=1, keepdims=True)) / 0.5)
+        np.testing.assert_allclose(ds.attribution.values[0], weights / weights.sum(axis=1, keepdims=True),
+                                   rtol=1e-12)
         assert ds.attrs["model"] == "four" and "spec_sha256" in ds.attrs
     assert png.stat().st_size > 10_000
 
@@ -96,4 +101,4 @@ def test_bad_fit_file_exits_2(cli, spec, tmp_path):
     bad = tmp_path / "bad.nc"
     bad.write_text("not netcdf")
     code, _, err = cli("attribute", str(spec), "--fit", str(bad))
-    assert code == 2 and "cannot read fitted atoms" in err
+    assert code == 2 and f"cannot read {bad} as netCDF" in err

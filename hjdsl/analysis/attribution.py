@@ -5,10 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.errors import Diagnostic, UsageError
+from hjdsl.model.limits import over_memory
 
 # Ent/log N below PARTICLE: one atom dominates; above WAVE: weights spread (the page's thresholds).
 PARTICLE, WAVE = 0.33, 0.66
 REGIMES = ("particle", "mixed", "wave")
+
+
+def _usage(message: str, code: str = "U012") -> UsageError:
+    return UsageError((Diagnostic("error", message, code=code),))
 
 
 def query_points(model, at) -> np.ndarray:
@@ -44,6 +49,31 @@ def positive_eps(model, eps) -> np.ndarray:
     return values
 
 
+def check_options(top, delta_f) -> tuple[int, float]:
+    """`top` a whole number ≥ 1 and `delta_f` a finite number > 0 (the output change guarded)."""
+    try:
+        top_value, df = float(top), float(delta_f)
+    except (TypeError, ValueError):
+        raise _usage(f"top and delta_f must be numbers, got {top!r} and {delta_f!r}") from None
+    if not np.isfinite(top_value) or top_value != int(top_value) or top_value < 1:
+        raise _usage(f"--top must be a whole number ≥ 1, got {top}")
+    if not np.isfinite(df) or df <= 0:
+        raise _usage(f"--delta-f must be a finite number > 0, got {delta_f}")
+    return int(top_value), df
+
+
+def attribution_memory(n_eps: int, n_points: int, n_atoms: int, d: int) -> int:
+    """Bytes of one attribution run: π and its transients (ε × points × atoms, about 6 copies),
+    ∂f/∂W (ε × points × atoms × d), the Hessians (ε × points × d², 3 copies) and the logits.
+
+    >>> attribution_memory(1, 1, 1, 1)
+    88
+    """
+    epn = int(n_eps) * int(n_points) * int(n_atoms)
+    return 8 * (epn * (6 + int(d)) + 3 * int(n_eps) * int(n_points) * int(d) ** 2
+                + int(n_points) * int(n_atoms))
+
+
 def regime(normalised_entropy) -> np.ndarray:
     """'particle' / 'mixed' / 'wave' from Ent/log N with the thresholds 0.33 and 0.66."""
     r = np.asarray(normalised_entropy)
@@ -66,14 +96,21 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
     import xarray as xr
 
     from hjdsl.analysis.gibbs import curvature, gibbs, layer_weights
-    from hjdsl.analysis.robustness import certified_radius, curvature_bounds, lipschitz_constant
+    from hjdsl.analysis.robustness import (EXACT_DIAMETER_ATOMS, certified_radius,
+                                           curvature_bounds, lipschitz_constant)
     from hjdsl.results import stamp
 
+    top, delta_f = check_options(top, delta_f)
     W, b = layer_weights(model)
     x = query_points(model, at)
     eps = positive_eps(model, eps)
     n, d = W.shape
-    top = int(min(max(top, 1), n))
+    too_big = over_memory(attribution_memory(eps.size, x.shape[0], n, d),
+                          f"attribution of {x.shape[0]:,} point(s) × {eps.size:,} ε × {n:,} atoms "
+                          f"(d = {d})")
+    if too_big:
+        raise _usage(too_big + "; use fewer points or ε values", code="U013")
+    top = min(top, n)  # asking for more atoms than there are lists them all
     z, pi, f, ent = (np.asarray(a) for a in gibbs(W, b, x, eps))
     grad, hess, hess_norm = (np.asarray(a) for a in curvature(W, pi, eps))
 
@@ -134,7 +171,8 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
     ds["certified_radius"].attrs["delta_f"] = float(delta_f)
     return stamp(ds, model, analysis="attribution", eps_star=float(n ** (-1.0 / d)),
                  log_n=float(log_n), delta_f=float(delta_f), regime_particle=PARTICLE,
-                 regime_wave=WAVE)
+                 regime_wave=WAVE, diameter=("exact" if d == 1 or n <= EXACT_DIAMETER_ATOMS
+                                             else "bounding-box diagonal (an upper bound)"))
 
 
 def to_records(ds) -> list[dict]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.errors import Diagnostic, UsageError
+from hjdsl.model.limits import MAX_EPS, over_memory
 
 DEFAULT_LEVELS = 41
+MIN_TOL_RELATIVE = 1e-12  # the finest bisection tolerance, relative to the largest ε
 
 
 def default_box(model) -> tuple[float, float]:
@@ -16,19 +18,65 @@ def default_box(model) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
+def _usage(message: str, code: str = "U030") -> UsageError:
+    return UsageError((Diagnostic("error", message, code=code),))
+
+
 def eps_levels(model, eps_range=None) -> np.ndarray:
-    """The ε grid: linspace(LO, HI, N) from (LO, HI[, N]); default ε*/4 .. 4ε* (41 levels)."""
+    """The ε grid: linspace(LO, HI, N) from (LO, HI[, N]); default ε*/4 .. 4ε* (41 levels).
+
+    N is a whole number from 2 to MAX_EPS (the limit of one ε sweep, as in a spec).
+    """
     if eps_range is None:
         star = model.n_atoms ** (-1.0 / model.dim)
         eps_range = (star / 4, 4 * star)
     values = [float(v) for v in eps_range]
-    if len(values) not in (2, 3) or not 0 < values[0] < values[1] or not np.all(np.isfinite(values)):
-        raise UsageError((Diagnostic("error", f"--eps-range needs LO,HI[,N] with 0 < LO < HI, got "
-                                     f"{values}", code="U030"),))
-    n = int(values[2]) if len(values) == 3 else DEFAULT_LEVELS
-    if n < 2:
-        raise UsageError((Diagnostic("error", "--eps-range needs at least 2 levels", code="U030"),))
-    return np.linspace(values[0], values[1], n)
+    if len(values) not in (2, 3) or not np.all(np.isfinite(values)) or not 0 < values[0] < values[1]:
+        raise _usage(f"--eps-range needs LO,HI[,N] with 0 < LO < HI, got {values}")
+    count = values[2] if len(values) == 3 else DEFAULT_LEVELS
+    if count != int(count) or count < 2:
+        raise _usage(f"--eps-range needs a whole number of levels N ≥ 2, got {count:g}")
+    if count > MAX_EPS:
+        raise _usage(f"--eps-range asks for {int(count):,} levels; the limit is {MAX_EPS:,} (that "
+                     "of one ε sweep). Split the range into several runs to go past it")
+    return np.linspace(values[0], values[1], int(count))
+
+
+def check_tol(tol, levels: np.ndarray) -> float:
+    """The bisection tolerance in ε: finite, > 0 and no finer than MIN_TOL_RELATIVE·max ε.
+
+    Below that, bisection cannot tell the end of a branch any better (the track itself is only
+    this accurate), and next to float64's resolution it could not end at all.
+    """
+    try:
+        value = float(tol)
+    except (TypeError, ValueError):
+        raise _usage(f"--tol must be a number, got {tol!r}") from None
+    floor = MIN_TOL_RELATIVE * float(np.max(levels))
+    if not np.isfinite(value) or value <= 0:
+        raise _usage(f"--tol must be a finite number > 0, got {value:g}")
+    if value < floor:
+        raise _usage(f"--tol {value:g} is finer than the bisection can resolve: it must be ≥ "
+                     f"{MIN_TOL_RELATIVE:g}·(largest ε) = {floor:.3g}")
+    return value
+
+
+def check_box(box, model) -> tuple[float, float]:
+    """The analysis box (LO, HI), finite with LO < HI (default: `default_box`)."""
+    if box is None:
+        return default_box(model)
+    values = tuple(float(v) for v in np.ravel(box))
+    if len(values) != 2 or not np.all(np.isfinite(values)) or not values[0] < values[1]:
+        raise _usage(f"--box needs LO,HI with LO < HI (finite), got {values}", code="U031")
+    return values
+
+
+def bifurcate_memory(n_atoms: int, d: int) -> int:
+    """Bytes the critical-point search needs at its peak: pairwise atom distances (N² d) and the
+    Newton Hessians of every seed (seeds × N × d², seeds ≈ N(1 + 2d), padded up to 4×)."""
+    n, d = int(n_atoms), int(d)
+    seeds = n * (1 + min(n - 1, 2 * d)) + 1 + {1: 41, 2: 225, 3: 343}.get(d, 0)
+    return 8 * (2 * n * n * d + 4 * seeds * n * (d + 1) * d * 6)
 
 
 def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = True, eps=None):
@@ -52,13 +100,18 @@ def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = 
 
     W, b = layer_weights(model)
     levels = eps_levels(model, eps_range) if eps is None else np.asarray(eps, dtype=float)
-    if levels.size < 2 or np.any(np.diff(levels) <= 0) or levels[0] <= 0:
-        raise UsageError((Diagnostic("error", "ε levels must be positive and increasing (at least 2)",
-                                     code="U030"),))
-    box = default_box(model) if box is None else tuple(float(v) for v in box)
-    if len(box) != 2 or not box[0] < box[1]:
-        raise UsageError((Diagnostic("error", f"--box needs LO,HI with LO < HI, got {box}",
-                                     code="U031"),))
+    if (levels.ndim != 1 or levels.size < 2 or not np.all(np.isfinite(levels))
+            or np.any(np.diff(levels) <= 0) or levels[0] <= 0):
+        raise _usage("ε levels must be finite, positive and increasing (at least 2)")
+    if levels.size > MAX_EPS:
+        raise _usage(f"{levels.size:,} ε levels exceed the limit of {MAX_EPS:,}; split them into "
+                     "several runs")
+    tol = check_tol(tol, levels)
+    box = check_box(box, model)
+    too_big = over_memory(bifurcate_memory(model.n_atoms, model.dim),
+                          f"the critical-point search ({model.n_atoms:,} atoms, d = {model.dim})")
+    if too_big:
+        raise _usage(too_big, code="U032")
     land = Landscape(W, b, box, t=model.t)
     with progress("critical points", len(levels), enabled=not quiet) as advance:
         sets = sweep(land, levels, advance)

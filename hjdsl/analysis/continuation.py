@@ -11,6 +11,7 @@ from hjdsl.analysis.critical_points import DEDUP_TOL, CriticalSet, Landscape
 TRACK_SUBSTEPS = 4      # predictor-corrector sub-steps per ε interval
 TRACK_MAX_MOVE = 0.5    # the corrector may move a point at most this·ℓ from the prediction
 PAIR_DISTANCE = 1.0     # fold partners end within this·ℓ of each other
+MAX_BISECTIONS = 64     # halvings of an ε interval: more than float64 can resolve in any interval
 
 
 @dataclass
@@ -78,13 +79,19 @@ def match(land: Landscape, a: CriticalSet, b: CriticalSet, tracked_status, track
 def refine(land: Landscape, x, index, eps_from: float, eps_to: float, tol: float):
     """Bisection in ε for where the branch through (x, eps_from) ends, to `tol`.
 
+    Ends after at most MAX_BISECTIONS halvings, or earlier when the interval cannot be split
+    (adjacent floats), whatever `tol` is.
+
     Returns (eps_last_alive, eps_first_dead, x_last_alive, status_at_first_dead).
     """
     lo, hi = eps_from, eps_to
     x_lo = np.asarray(x, dtype=float).reshape(1, -1)
     status_hi = track(land, x_lo, [index], lo, hi)[0][0]
-    while abs(hi - lo) > tol:
+    for _ in range(MAX_BISECTIONS):
         mid = 0.5 * (lo + hi)
+        # Once lo and hi are adjacent floats the midpoint is one of them: no finer split exists.
+        if abs(hi - lo) <= tol or mid == lo or mid == hi:
+            break
         status, x_mid = track(land, x_lo, [index], lo, mid)
         if status[0] == "ok":
             lo, x_lo = mid, x_mid

@@ -7,8 +7,9 @@ import re
 
 import numpy as np
 
-from hjdsl.commands.common import add_output_args, eps_arg, load_model, parse_floats
-from hjdsl.errors import DataError, Diagnostic
+from hjdsl.commands.common import (add_output_args, check_outputs, eps_arg, load_fit, load_model,
+                                   number_arg, parse_floats)
+from hjdsl.errors import Diagnostic
 
 HELP = "attribution (Gibbs weights), entropy, regime and robustness certificates at query points"
 DESCRIPTION = """\
@@ -41,40 +42,29 @@ def configure(p) -> None:
     p.add_argument("--at", action="append", metavar="X", type=lambda s: parse_floats(s, "--at"),
                    help="a query point: d comma-separated numbers (repeat for more points)")
     p.add_argument("--eps", type=eps_arg, metavar="LIST", help="ε values (default: the spec's)")
-    p.add_argument("--top", type=int, default=3, metavar="K", help="how many top atoms to list (3)")
+    p.add_argument("--top", type=number_arg("--top", low=1, inclusive=True, integer=True), default=3,
+                   metavar="K", help="how many top atoms to list (3)")
     p.add_argument("--fit", metavar="FIT.nc", help="use fitted atoms y_hat, g_hat from a solve result")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--robustness", action="store_true",
                    help="print the ε-sweep of max ‖∇²f‖₂ over the points against the bounds")
-    p.add_argument("--delta-f", type=float, default=0.1, metavar="DF",
+    p.add_argument("--delta-f", type=number_arg("--delta-f"), default=0.1, metavar="DF",
                    help="output change the certified radius guards against (0.1)")
     p.add_argument("--robustness-plot", metavar="OUT.png", help="plot measured curvature against bounds")
     add_output_args(p)
 
 
-def fitted_model(model, path: str):
-    """The model with the atoms of a solve result (`y_hat`, `g_hat` in the root group)."""
-    import xarray as xr
-
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as fit:
-            y, g = fit["y_hat"].values, fit["g_hat"].values
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError((Diagnostic("error", f"cannot read fitted atoms from {path}: {exc}",
-                                    hint="pass a result of `hjdsl solve -o FIT.nc` (with y_hat, g_hat)",
-                                    code="D010"),)) from None
-    if y.ndim != 2 or y.shape[1] != model.dim or g.shape != (y.shape[0],):
-        raise DataError((Diagnostic("error", f"{path}: y_hat {y.shape} / g_hat {g.shape} do not fit "
-                                    f"a dim-{model.dim} model", code="D010"),))
-    return model.with_atoms(y, g)
-
-
 def run(args) -> int:
     from hjdsl.analysis.attribution import attribute, to_records
 
+    check_outputs(args, "robustness_plot")
     model = load_model(args.file)
     if args.fit:
-        model = fitted_model(model, args.fit)
+        model = load_fit(model, args.fit)
+    if args.plot:  # refused now rather than after the analysis
+        from hjdsl.plot.analysis import _need_low_dim
+
+        _need_low_dim(model.dim, "attribution")
     at = None if not args.at else args.at
     if at is not None:
         at = _stack_points(at, model.dim)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from hjdsl.commands.common import add_output_args, load_model, parse_floats
+from hjdsl.commands.common import (add_output_args, check_outputs, load_fit, load_model,
+                                   number_arg, parse_floats)
 
 HELP = "critical points of the entropy landscape x -> Ent(pi(x; eps)) continued in eps"
 DESCRIPTION = """\
@@ -34,7 +35,8 @@ def configure(p) -> None:
     p.add_argument("--box", type=lambda s: parse_floats(s, "--box"), metavar="LO,HI",
                    help="analysis box [LO, HI]^d (default: the atoms' range widened by half)")
     p.add_argument("--fit", metavar="FIT.nc", help="use fitted atoms y_hat, g_hat from a solve result")
-    p.add_argument("--tol", type=float, default=1e-3, help="bisection tolerance in eps (1e-3)")
+    p.add_argument("--tol", type=number_arg("--tol"), default=1e-3,
+                   help="bisection tolerance in eps (1e-3; at least 1e-12 x the largest eps)")
     p.add_argument("--snapshots", metavar="OUT.png",
                    help="landscape snapshots with critical points (d = 1 or 2)")
     add_output_args(p)
@@ -42,11 +44,15 @@ def configure(p) -> None:
 
 def run(args) -> int:
     from hjdsl.analysis.bifurcation import bifurcate, format_report
-    from hjdsl.commands.attribute import fitted_model
 
+    check_outputs(args, "snapshots")
     model = load_model(args.file)
     if args.fit:
-        model = fitted_model(model, args.fit)
+        model = load_fit(model, args.fit)
+    if args.snapshots:  # refused now rather than after the whole analysis
+        from hjdsl.plot.analysis import _need_low_dim
+
+        _need_low_dim(model.dim, "landscape")
     box = None if args.box is None else tuple(args.box)
     ds = bifurcate(model, eps_range=args.eps_range, box=box, tol=args.tol, quiet=args.quiet)
     if not args.quiet:

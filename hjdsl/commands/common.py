@@ -22,6 +22,16 @@ def load_model(path: str):
     return model
 
 
+def load_fit(model, path: str):
+    """The model with the atoms of a `hjdsl solve` result; provenance warnings go to stderr."""
+    from hjdsl.views.compare import fitted_model
+
+    model, warnings = fitted_model(model, path)
+    for message in warnings:
+        print(Diagnostic("warning", message, code="W101").render(), file=sys.stderr)
+    return model
+
+
 def print_warnings(model) -> None:
     for w in model.warnings:
         print(w.render(model.source), file=sys.stderr)
@@ -41,11 +51,55 @@ def parse_floats(text: str, what: str = "value") -> np.ndarray:
 
 def eps_arg(text: str) -> np.ndarray:
     """argparse type for --eps: a comma-separated list of ε ≥ 0."""
+    from hjdsl.model.limits import MAX_EPS
+
     values = parse_floats(text, "--eps")
     if np.any(~np.isfinite(values)) or np.any(values < 0):
         raise UsageError((Diagnostic("error", f"--eps values must be finite and ≥ 0, got {text}",
                                      code="U003"),))
+    if values.size > MAX_EPS:
+        raise UsageError((Diagnostic("error", f"--eps has {values.size:,} values; the limit of one "
+                                     f"ε sweep is {MAX_EPS:,}", hint="split the sweep into "
+                                     "several runs", code="U003"),))
     return values
+
+
+def number_arg(option: str, *, low: float = 0.0, inclusive: bool = False, integer: bool = False,
+               high: float | None = None, why: str = ""):
+    """An argparse type: a finite number above `low` (or ≥ with `inclusive`), at most `high`.
+
+    >>> number_arg("--top", low=1, inclusive=True, integer=True)("5")
+    5
+    """
+    def convert(text: str):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or (integer and value != int(value)) or not np.isfinite(value):
+            kind = "a whole number" if integer else "a finite number"
+            raise UsageError((Diagnostic("error", f"{option} takes {kind}, got {text!r}",
+                                         code="U002"),))
+        below = value < low if inclusive else value <= low
+        if below or (high is not None and value > high):
+            sign = "≥" if inclusive else ">"
+            limit = f" and ≤ {high:g}" if high is not None else ""
+            raise UsageError((Diagnostic("error", f"{option} must be {sign} {low:g}{limit}, got "
+                                         f"{text}{why}", code="U003"),))
+        return int(value) if integer else value
+
+    return convert
+
+
+def check_outputs(args, *figures: str) -> None:
+    """Refuse a bad -o or figure path before any work (the run may take minutes)."""
+    from hjdsl.output import check_figure_path, check_writable
+
+    if getattr(args, "output", None):
+        check_writable(args.output)
+    for name in ("plot", *figures):
+        if getattr(args, name, None):
+            check_figure_path(getattr(args, name))
 
 
 def add_output_args(p: argparse.ArgumentParser, *, plot: bool = True) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from hjdsl.commands.common import add_output_args, eps_arg, load_model
+from hjdsl.commands.common import add_output_args, check_outputs, eps_arg, load_fit, load_model
 
 HELP = "evaluate the four views for every ε and report where they agree"
 DESCRIPTION = """\
@@ -37,13 +37,12 @@ def configure(p) -> None:
 
 def run(args) -> int:
     from hjdsl.output import write_dataset
-    from hjdsl.views.compare import load_fit_atoms
     from hjdsl.views.report import diagram_rows, failures, render_table
 
+    check_outputs(args)
     model = load_model(args.file)
     if args.fit:
-        y_hat, g_hat = load_fit_atoms(args.fit)
-        model = _with_fit(model, y_hat, g_hat, args.fit)
+        model = load_fit(model, args.fit)
     ds = model.compare(eps=args.eps, audit=args.audit, grid=not args.no_grid)
     if args.fit:
         ds.attrs["fit_file"] = str(args.fit)
@@ -67,16 +66,3 @@ def run(args) -> int:
                   f"{row.bound:.3e}", file=sys.stderr)
         return 1
     return 0
-
-
-def _with_fit(model, y_hat, g_hat, path: str):
-    """The model with the fitted atoms; a DataError when their shapes do not fit the model."""
-    from hjdsl.errors import DataError, Diagnostic
-
-    d = model.dim
-    rows = y_hat.reshape(-1, d).shape[0] if y_hat.size % d == 0 else -1
-    if rows != g_hat.size or (y_hat.ndim == 2 and y_hat.shape[1] != d):
-        raise DataError((Diagnostic(
-            "error", f"{path}: y_hat {y_hat.shape} and g_hat {g_hat.shape} do not describe atoms "
-            f"of dimension {d}", code="D012"),))
-    return model.with_atoms(y_hat, g_hat)

@@ -288,6 +288,12 @@ def _describe(ds) -> None:
 
 def load_fit_atoms(path: str):
     """(y_hat, g_hat) from the root group of a solve result; a DataError says what is missing."""
+    y, g, _ = read_fit(path)
+    return y, g
+
+
+def read_fit(path: str):
+    """(y_hat, g_hat, attrs) from the root group of a solve result (see `load_fit_atoms`)."""
     import os
 
     import xarray as xr
@@ -303,7 +309,27 @@ def load_fit_atoms(path: str):
                     "group", hint="pass the file written by `hjdsl solve ... -o FIT.nc`",
                     code="D010"),))
             return np.asarray(ds["y_hat"].values, dtype=np.float64), \
-                np.asarray(ds["g_hat"].values, dtype=np.float64)
+                np.asarray(ds["g_hat"].values, dtype=np.float64), dict(ds.attrs)
     except (OSError, ValueError) as exc:
         raise DataError((Diagnostic("error", f"cannot read {path} as netCDF: {exc}",
                                     code="D011"),)) from None
+
+
+def fitted_model(model, path: str):
+    """(the model with the atoms of the fit at `path`, warnings about the fit's provenance).
+
+    The atoms must have the model's dimension and count (else a DataError); another spec hash,
+    name, Hamiltonian or t only warns (see hjdsl.results.check_provenance).
+    """
+    from hjdsl.results import check_provenance
+
+    y, g, attrs = read_fit(path)
+    if y.ndim != 2 or g.ndim != 1 or y.shape[0] != g.shape[0]:
+        raise DataError((Diagnostic(
+            "error", f"{path}: y_hat {y.shape} and g_hat {g.shape} do not describe atoms "
+            "(y_hat must be (N, d) and g_hat (N,))", code="D012"),))
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(g))):
+        raise DataError((Diagnostic("error", f"{path}: the fitted atoms hold NaN or infinite "
+                                    "values", code="D012"),))
+    warnings = check_provenance(attrs, model, path, n_atoms=y.shape[0], dim=y.shape[1])
+    return model.with_atoms(y, g), warnings
