@@ -20,9 +20,12 @@ def write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
 
 
 def bumps_1d(rng) -> dict:
-    """200 noisy samples of a two-well curve on [-2, 2]."""
+    """200 noisy samples (noise sd 0.02) on [-2, 2] of a two-well HJ value at t = 1: the Hopf–Lax
+    solution of g(y) = min((y + 1)², (y − 1)² + 0.6)/2 under H = |p|², u = min((x + 1)²/6,
+    (x − 1)²/6 + 0.3). Its x²/4 − u is convex, so an LSE layer at t = 1 can fit it (the wells of
+    an earlier version, min((x + 1)², (x − 1)² + 0.3), curve more than x²/4 and cannot be fitted)."""
     x = np.sort(rng.uniform(-2, 2, 200))
-    target = np.minimum((x + 1) ** 2, (x - 1) ** 2 + 0.3) + rng.normal(0, 0.02, x.size)
+    target = np.minimum((x + 1) ** 2 / 6, (x - 1) ** 2 / 6 + 0.3) + rng.normal(0, 0.02, x.size)
     return {"x1": x, "target": target}
 
 

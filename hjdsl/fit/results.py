@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hjdsl.errors import DataError
-from hjdsl.fit import metrics
+from hjdsl.fit import metrics, quality
 
 # Equal-tailed credible band reported for sampling methods (ArviZ's default mass).
 BAND = 0.94
@@ -65,7 +65,8 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
         root = root.assign_coords(step=np.arange(len(outcome.loss)))
         root["loss"].attrs["description"] = {"map": "negative log joint density (Adam steps)",
                                              "svi": "negative ELBO"}.get(outcome.method, "loss")
-    fit_mse = float(np.mean((predict(data.x_train) - data.v_train) ** 2))
+    residual = predict(data.x_train) - data.v_train
+    fit_mse = float(np.mean(residual ** 2))
     root["fit_mse"] = ((), fit_mse)
     summary["fit_mse"] = fit_mse
     if not np.all(data.train):
@@ -75,6 +76,9 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
     weights = metrics.attribution(data.x_train, y, g, eps_hat, t, ainv).mean(axis=0)
     root["influence"] = ("particle", weights)
     root["influence"].attrs["description"] = "mean attribution of each atom over the training data"
+    figures, warnings = quality.assess(model, y, g, weights, data.x_train, data.v_train, residual,
+                                       _noise_sd(model, p))
+    summary.update(figures)
     truth = model.data.truth if model.data is not None else None
     g_true = metrics.truth_values(truth, y, model)
     if g_true is not None:
@@ -87,11 +91,21 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
     observed["is_train"] = ("datum", data.train.astype(bool))
     attrs = {**summary, **_flat_info(outcome.info), "data_source": data.source,
              "n_data": len(data.value), "n_train": int(data.train.sum()),
-             "warnings": " | ".join(outcome.warnings)}
+             "warnings": " | ".join(list(outcome.warnings) + warnings)}
     if outcome.samples is None:
         root = root.merge(observed)
         return stamp(root, model, **attrs)
     return _tree(model, root, observed, outcome, pm, x_eval, attrs)
+
+
+def _noise_sd(model, params) -> float:
+    """The noise sd the likelihood states at the fitted (or fixed) sigma and nu; inf if none."""
+    obs = model.observe
+    sigma = params.get("sigma", None if obs is None or hasattr(obs.scale, "family") else obs.scale)
+    if obs is None or sigma is None:
+        return float("inf")
+    nu = params.get("nu", obs.df if obs.df is not None and not hasattr(obs.df, "family") else 4.0)
+    return quality.likelihood_sd(obs.likelihood, float(sigma), float(nu))
 
 
 def _tree(model, root, observed, outcome, pm, x_eval, attrs):

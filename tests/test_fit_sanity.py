@@ -1,0 +1,110 @@
+"""Fit quality: RMSE against the data's noise level, collapsed atoms, data far from unit scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hjdsl
+from hjdsl.fit import quality
+
+# Six free atoms, u observed, t = 1: data of a two-well HJ value (fittable: x²/4 − u is convex)
+# or of wells that curve four times more than x²/4 allows (not fittable at t = 1).
+SPEC = """
+model sanity "free atoms, u observed"
+dim 1
+viscosity eps = 0.05
+hamiltonian H(p) = |p|^2
+particles y ~ normal(0, {yscale}) [{atoms}]
+initial g ~ normal(0, {gscale})
+observe u ~ normal(sigma = {sigma})
+evaluate x = grid(-2, 2, 5)
+fit method = map steps = 800 lr = 0.01 restarts = 1 seed = 0
+"""
+
+
+def wells(n=120, seed=1, curvature=1 / 6, noise=0.02):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-2, 2, n))
+    v = np.minimum((x + 1) ** 2, (x - 1) ** 2 + 1.8) * curvature + rng.normal(0, noise, n)
+    return x[:, None], v
+
+
+def fit(atoms=6, data=None, xs=1.0, vs=1.0, **options):
+    """The MAP fit of SPEC; xs, vs scale x and the values (and with them eps, sigma, priors)."""
+    x, v = wells() if data is None else data
+    text = SPEC.format(atoms=atoms, yscale=xs, gscale=vs, sigma=0.02 * vs)
+    text = text.replace("eps = 0.05", f"eps = {0.05 * vs!r}").replace("time t", "time t")
+    if xs != 1.0:  # t scales as x²/value so that the model class is the same
+        text = text.replace("dim 1", f"dim 1\ntime t = {xs ** 2 / vs!r}")
+    model = hjdsl.parse(text)
+    return model.solve(method="map", data=(x * xs, v * vs), **options)
+
+
+def warnings_of(ds) -> list[str]:
+    return [w for w in ds.attrs["warnings"].split(" | ") if w]
+
+
+def test_a_good_fit_is_silent_and_reports_its_figures():
+    ds = fit()
+    assert warnings_of(ds) == []
+    a = ds.attrs
+    assert a["fit_rmse"] == pytest.approx(np.sqrt(float(ds["fit_mse"])))
+    assert a["fit_rmse"] < 1.5 * 0.02 and 0.015 < a["noise_level"] < 0.03
+    assert a["likelihood_sd"] == 0.02 and a["distinct_atoms"] == 6 and a["collapsed_atoms"] == 0
+
+
+def test_a_fit_of_data_the_model_cannot_contain_warns_with_the_figures():
+    """Wells of curvature 2 at t = 1 (x²/4 − u is not convex): the old csv_fit_1d example."""
+    ds = fit(data=wells(curvature=1.0))
+    poor = [w for w in warnings_of(ds) if w.startswith("the fit is poor")]
+    assert len(poor) == 1
+    rmse, noise = ds.attrs["fit_rmse"], ds.attrs["noise_level"]
+    assert rmse > 3 * noise
+    assert (f"its RMSE {rmse:.3g} on the training data is {rmse / noise:.1f}× the data's noise "
+            f"level {noise:.3g}") in poor[0]
+    assert "u'' ≤ A⁻¹/(2t) = 0.5" in poor[0]
+    # sigma is fixed at 0.02: the likelihood's own noise level is exceeded too
+    assert any(w.startswith(f"the RMSE {rmse:.3g} is ") for w in warnings_of(ds))
+
+
+def test_atoms_collapsed_by_the_prior_are_reported():
+    """20 atoms for data that six fit: the prior pulls the unneeded ones onto one point."""
+    ds = fit(atoms=20)
+    a = ds.attrs
+    collapsed = [w for w in warnings_of(ds) if "atoms collapsed onto" in w]
+    assert len(collapsed) == 1 and a["collapsed_atoms"] > 0
+    y = ds["y_hat"].values[:, 0]
+    close = np.abs(y[:, None] - y[None, :]) <= quality.COLLAPSE_TOL * np.ptp(wells()[0])
+    assert a["collapsed_atoms"] == int(np.sum(close.sum(axis=1) > 1))  # brute force, pairwise
+    assert collapsed[0].startswith(f"{a['collapsed_atoms']} of 20 atoms collapsed onto")
+
+
+@pytest.mark.parametrize("y, groups", [
+    ([[0.0], [1e-9], [0.5], [1.0]], 3),
+    ([[0.0], [0.003], [0.006], [2.0]], 2),   # a chain of neighbours within the tolerance
+    ([[0.0], [0.1], [0.2], [0.3]], 4),
+    ([[0.0, 0.0], [1e-5, -1e-5], [0.0, 1.0]], 2),
+])
+def test_atom_groups(y, groups):
+    assert len(np.unique(quality.atom_groups(np.array(y), extent=4.0))) == groups
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(1e-3, 1e3), st.sampled_from([1, 2]), st.integers(0, 10**6))
+def test_noise_level_finds_the_noise_of_dense_data(noise, d, seed):
+    """On a slowly varying curve sampled densely the estimate is the noise sd (within 15 %), at
+    any scale: it is a property of the data alone."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (3000, d))
+    v = 0.01 * noise * np.sin(x.sum(axis=1)) + noise * rng.standard_normal(3000)
+    assert quality.noise_level(x, v) == pytest.approx(noise, rel=0.15)
+
+
+@pytest.mark.parametrize("likelihood, sigma, nu, sd", [
+    ("normal", 0.3, None, 0.3), ("laplace", 0.3, None, 0.3 * 2 ** 0.5),
+    ("student_t", 0.3, 4.0, 0.3 * 2 ** 0.5), ("student_t", 0.3, 2.0, np.inf)])
+def test_likelihood_sd(likelihood, sigma, nu, sd):
+    assert quality.likelihood_sd(likelihood, sigma, nu) == pytest.approx(sd)
