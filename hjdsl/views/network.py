@@ -25,7 +25,8 @@ def _jnp():
 def lse(z, eps):
     """ε log Σ_j exp(z_j/ε) over the last axis, max-shifted; ε = 0 gives max_j z_j.
 
-    Written as max_j z_j + ε log1p(s − 1), s = Σ_j exp((z_j − max)/ε) ≥ 1, so f_ε ≥ f_0 always.
+    Written as max_j z_j + ε log1p(r), r = Σ_j exp((z_j − max)/ε) − 1 ≥ 0 summed without the 1
+    (see `_gibbs_parts`), so f_ε ≥ f_0 always and f_ε − f_0 keeps its relative accuracy.
     Entries of z may be −inf (an atom that does not count); a row of only −inf gives −inf.
     Derivatives are the exact ones, ∂/∂z = π and ∂/∂ε = Ent(π), also at ties (a custom JVP).
 
@@ -37,15 +38,55 @@ def lse(z, eps):
     return _lse_with_jvp()(z, jnp.asarray(eps, dtype=z.dtype))
 
 
+# A weight below this (an exponent below −1.39) is far from the top one: see `_gibbs_parts`.
+NEAR_TOP = 0.25
+# ε below the smallest normal float divides as that float (1/ε must stay finite); the weights
+# are one-hot to every representable digit either way.
+EPS_FLOOR = float(np.finfo(np.float64).tiny)
+
+
+def _gibbs_parts(z, eps):
+    """(m, a, w, s, rest, weighted) of the max-shifted Gibbs measure of logits z (last axis).
+
+    m = max_j z_j (−inf for a row of only −inf), a_j = (z_j − m)/ε ≤ 0, w_j = e^{a_j}, s = Σ_j w_j,
+    rest = s − 1 and weighted = Σ_j w_j·(−a_j), so that log s = log1p(rest) and
+    Ent(π) = log1p(rest) + weighted/s.
+
+    Two hazards shape this. (1) When s < 1 + NEAR_TOP every atom but the top one has w_j < 0.25,
+    far below the top's w = 1, so rest and weighted are summed over those far atoms alone (no
+    1 + tiny − 1): tiny values keep full relative accuracy down to the smallest normal float.
+    (2) XLA may evaluate z twice — inside the max and inside the exp — with different rounding
+    (a fused multiply-add in only one of them); at tiny ε one ulp of z over ε overflows exp
+    (s = inf) or underflows the top weight (s = 0), and finite values came out ±inf. So the
+    exponent is clamped to ≤ 0 and nothing relies on the two evaluations agreeing: every result
+    is within the round-off of z itself.
+    """
+    import jax
+
+    jnp = _jnp()
+    # Every result is invariant to the shift, so no derivative flows through it (and none
+    # through the max's tie rule); lse's own derivative is its custom JVP.
+    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)  # a row of only −inf: all weights 0 below
+    e = jnp.where(eps > 0, jnp.maximum(eps, EPS_FLOOR), 1.0)  # ε = 0 never divides (unused)
+    raw = (z - m_safe) / e
+    a = jnp.where(raw > 0, 0.0, raw)  # a select, not min: its derivative is 1 at the top atom
+    w = jnp.exp(a)
+    far = w < NEAR_TOP
+    s = jnp.sum(w, axis=-1)
+    terms = jnp.where(w > 0, w * -a, 0.0)  # w_j = 0 (a_j = −inf): the term is 0, not NaN
+    small = s < 1.0 + NEAR_TOP
+    rest = jnp.where(small, jnp.sum(jnp.where(far, w, 0.0), axis=-1), s - 1.0)
+    weighted = jnp.where(small, jnp.sum(jnp.where(far, terms, 0.0), axis=-1),
+                         jnp.sum(terms, axis=-1))
+    return m[..., 0], a, w, s, rest, weighted
+
+
 def _lse_forward(z, eps):
     jnp = _jnp()
-    m = jnp.max(z, axis=-1)
-    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)  # a row of only −inf: s = 0 below, value −inf
-    e = jnp.where(eps > 0, eps, 1.0)  # a safe divisor, so the unused branch never makes NaN
-    # Only per-row selects: an element-wise select here stops XLA vectorising the exp (5x slower).
-    s = jnp.sum(jnp.exp((z - m_safe[..., None]) / e), axis=-1)
-    value = m_safe + e * jnp.log1p(s - 1.0)  # s − 1 is exact for s ∈ [1, 2]: the ε → 0 regime
-    return jnp.where(eps > 0, value, m)
+    m, _, _, _, rest, _ = _gibbs_parts(z, eps)
+    value = m + jnp.where(eps > 0, eps, 1.0) * jnp.log1p(rest)
+    return jnp.where((eps > 0) & jnp.isfinite(m), value, m)
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,40 +101,41 @@ def _lse_with_jvp():
     def _jvp(primals, tangents):
         z, eps = primals
         dz, deps = tangents
-        tangent = jnp.sum(softmax_weights(z, eps) * dz, axis=-1) + entropy_of_logits(z, eps) * deps
-        return _lse_forward(z, eps), tangent
+        pi = jnp.nan_to_num(softmax_weights(z, eps))  # a row of only −inf: no tangent
+        ent = jnp.nan_to_num(entropy_of_logits(z, eps))
+        return _lse_forward(z, eps), jnp.sum(pi * dz, axis=-1) + ent * deps
 
     return fn
 
 
-def _scaled_shift(z, eps):
-    """(z − max z)/ε over the last axis; a row of only −inf and ε = 0 get safe stand-ins."""
-    jnp = _jnp()
-    m = jnp.max(z, axis=-1, keepdims=True)
-    m_safe = jnp.where(jnp.isfinite(m), m, 0.0)
-    return (z - m_safe) / jnp.where(eps > 0, eps, 1.0)
-
-
 def softmax_weights(z, eps):
-    """softmax(z/ε) over the last axis; ε = 0 gives the one-hot of the first maximiser."""
+    """softmax(z/ε) over the last axis; ε = 0 gives the one-hot of the first maximiser.
+
+    A row of only −inf (no atom counts) has no Gibbs measure: NaN.
+    """
     jnp = _jnp()
     z = jnp.asarray(z)
-    w = jnp.exp(_scaled_shift(z, eps))
-    soft = w / jnp.sum(w, axis=-1, keepdims=True)
+    m, _, w, s, _, _ = _gibbs_parts(z, eps)
     hard = (jnp.arange(z.shape[-1]) == jnp.argmax(z, axis=-1)[..., None]).astype(z.dtype)
-    return jnp.where(eps > 0, soft, hard)
+    # s = 0 only when round-off underflowed every weight: then the measure is the one-hot one
+    soft = jnp.where(s[..., None] > 0, w / jnp.where(s > 0, s, 1.0)[..., None], hard)
+    return jnp.where(jnp.isfinite(m)[..., None], jnp.where(eps > 0, soft, hard), jnp.nan)
 
 
 def entropy_of_logits(z, eps):
-    """Ent(π) = −Σ π_j log π_j of π = softmax(z/ε), from the logits (no log of an underflowed π)."""
+    """Ent(π) = −Σ π_j log π_j of π = softmax(z/ε), from the logits (no log of an underflowed π).
+
+    With log π_j = a_j − log s: Ent = log1p(rest) + Σ_j w_j·(−a_j)/(1 + rest), a sum of two
+    non-negative terms (no cancellation), each with full relative accuracy down to the smallest
+    normal float (see `_gibbs_parts`). A row of only −inf gives NaN.
+
+    >>> float(entropy_of_logits(np.array([0.0, -40.0]), 1.0))  # ≈ 41·e^-40
+    1.7418252446695514e-16
+    """
     jnp = _jnp()
-    shifted = _scaled_shift(jnp.asarray(z), eps)
-    w = jnp.exp(shifted)
-    s = jnp.sum(w, axis=-1)
-    pi = w / s[..., None]
-    # log π_j = shifted_j − log s; terms with π_j = 0 contribute 0 (also when shifted_j = −inf).
-    mean_shift = jnp.sum(jnp.where(pi > 0, pi * jnp.where(pi > 0, shifted, 0.0), 0.0), axis=-1)
-    return jnp.where(eps > 0, jnp.maximum(jnp.log(s) - mean_shift, 0.0), 0.0)
+    m, _, _, _, rest, weighted = _gibbs_parts(jnp.asarray(z), eps)
+    ent = jnp.log1p(rest) + weighted / (1.0 + rest)
+    return jnp.where(jnp.isfinite(m), jnp.where(eps > 0, ent, 0.0), jnp.nan)
 
 
 def logits(x, W, b):
