@@ -15,7 +15,7 @@ from hjdsl.frontend.check_values import SWEEPS, Invalid, Reporter, frozen
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
 from hjdsl.model.ir import InitialData, Model, Particles, Viscosity
-from hjdsl.model.limits import MAX_ATOMS, MAX_DIM, MAX_EPS
+from hjdsl.model.limits import MAX_ATOMS, MAX_DIM, MAX_EPS, array_bytes
 from hjdsl.model.lower import CONSTANTS, FUNCTIONS, evaluate
 
 REQUIRED = ("model", "dim", "hamiltonian", "particles", "initial")
@@ -129,7 +129,9 @@ class _Checker(Reporter):
             raise self.error(f"`{name}` is already defined on line {self.let_lines[name]}",
                              decl.name.span, code="E102", hint="each `let` name is defined once")
         self.let_lines[name] = decl.span.line
-        self.env[name] = self.const(decl.value, dict(self.env), f"`{name}`")
+        # The environment is read, never written, by evaluation: no copy per `let` (copying made
+        # a spec of n lets cost n² time).
+        self.env[name] = self.const(decl.value, self.env, f"`{name}`")
 
     def check_time(self) -> float:
         decl = self.decls.get("time")
@@ -196,6 +198,11 @@ class _Checker(Reporter):
         if decl.op in ("random", "~"):
             prior = self.prior(value, self.env, "particle")
             n = self.count(decl.count, self.env, "the number of particles", MAX_ATOMS, "atoms")
+            # n and d are each within their limits; the draw allocates their product (about
+            # three n × d arrays at its peak, for draws such as loc + scale * t)
+            self.budget(array_bytes(n, d, 3), f"drawing {n:,} particles in {d} dimension"
+                        f"{'s' if d > 1 else ''}", decl.count.span,
+                        "use fewer particles or a smaller dim")
             seed = 0 if decl.seed is None else self.seed(decl.seed, self.env)
             points = D.draw(prior.family, dict(prior.params), (n, d), seed)
             if not np.all(np.isfinite(points)):
@@ -317,15 +324,7 @@ class _Checker(Reporter):
 
 
 def _names(expr: E.Expr):
-    if isinstance(expr, E.Name):
-        yield expr.id
-    for child in vars(expr).values():
-        if isinstance(child, E.Expr):
-            yield from _names(child)
-        elif isinstance(child, tuple):
-            for c in child:
-                if isinstance(c, E.Expr):
-                    yield from _names(c)
+    return (node.id for node in E.walk(expr) if isinstance(node, E.Name))
 
 
 def _fmt(point) -> str:

@@ -184,9 +184,4 @@ def _truth(c, items) -> Truth:
 
 
 def _calls(expr: E.Expr):
-    if isinstance(expr, E.Call):
-        yield expr
-    for child in vars(expr).values():
-        for c in (child if isinstance(child, tuple) else (child,)):
-            if isinstance(c, E.Expr):
-                yield from _calls(c)
+    return (node for node in E.walk(expr) if isinstance(node, E.Call))  # no recursion: long chains

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.frontend import syntax as S
-from hjdsl.frontend.check_values import Invalid, grid_points
+from hjdsl.frontend.check_values import Invalid, grid_bytes, grid_points
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
 from hjdsl.model.ir import FitSettings, Observation, Prior, Split
@@ -126,6 +126,8 @@ def default_points(c, d: int) -> np.ndarray:
     if per_axis ** d > MAX_POINTS:
         raise c.error(f"no default evaluation grid for dim {d}: give `evaluate x = ...`",
                       c.decls["dim"].span, code="E113")
+    c.budget(grid_bytes(per_axis ** d, d), f"the default evaluation grid ({per_axis ** d:,} "
+             f"points in {d} dimensions)", c.decls["dim"].span, "give `evaluate x = ...`")
     points = grid_points(lo - pad, hi + pad, [per_axis] * d)
     if not np.all(np.isfinite(points)):
         raise c.error("the default evaluation grid overflows; give `evaluate x = ...`",

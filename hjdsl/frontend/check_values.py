@@ -11,7 +11,7 @@ from hjdsl.frontend import syntax as S
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
 from hjdsl.model.ir import Prior, _frozen
-from hjdsl.model.limits import MAX_POINTS, grid_size
+from hjdsl.model.limits import MAX_POINTS, array_bytes, count_text, grid_size, over_memory
 from hjdsl.model.lower import evaluate
 
 SWEEPS = ("linspace", "logspace")
@@ -86,9 +86,15 @@ class Reporter:
     def count(self, expr, env, what, limit, kind) -> int:
         n = int(self.scalar(expr, env, what, integer=True, low=1))
         if n > limit:
-            raise self.error(f"{what} is {n:,}; the limit is {limit:,} {kind}", expr.span,
-                             code="E113", hint="see `size limits` in docs/language.md")
+            raise self.error(f"{what} is {count_text(n)}; the limit is {limit:,} {kind}",
+                             expr.span, code="E113", hint="see `size limits` in docs/language.md")
         return n
+
+    def budget(self, nbytes: int, what: str, span, hint: str) -> None:
+        """Refuse, before allocating, an array that would exceed the memory budget."""
+        problem = over_memory(nbytes, what)
+        if problem:
+            raise self.error(problem, span, code="E113", hint=hint)
 
     # --- grids and point sets ------------------------------------------------------------
     def grid(self, call: E.Call, env, d: int, what: str, limit: int = MAX_POINTS) -> np.ndarray:
@@ -113,10 +119,13 @@ class Reporter:
             raise self.error("the grid's high end is below its low end", call.span, code="E112")
         size = grid_size(counts)
         if size > limit:
-            shape = " × ".join(f"{int(c):,}" for c in counts)
-            raise self.error(f"this grid would have {size:,} points ({shape}); the limit is "
-                             f"{limit:,}", call.span, code="E113",
+            shape = " × ".join(count_text(int(c)) for c in counts[:4]) + (
+                f" × … ({d} axes)" if d > 4 else "")
+            raise self.error(f"this grid would have {count_text(size)} points ({shape}); the limit "
+                             f"is {limit:,}", call.span, code="E113",
                              hint="use fewer points per axis (see `size limits` in docs/language.md)")
+        self.budget(grid_bytes(size, d), f"this grid ({size:,} points × {d} coordinates)",
+                    call.span, "use fewer points per axis, or a smaller dim")
         points = grid_points(lo, hi, counts.astype(int))
         if not np.all(np.isfinite(points)):
             raise self.error("the grid's points overflow (its ends are too far apart)", call.span,
@@ -188,6 +197,11 @@ class Reporter:
 def num(x: float) -> str:
     """A number for messages: whole numbers in full up to 10^15, others with %g."""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def grid_bytes(size: int, d: int) -> int:
+    """Peak bytes of grid_points: the (size, d) result and three size-long index arrays."""
+    return array_bytes(size, d + 3)
 
 
 def grid_points(lo, hi, counts) -> np.ndarray:

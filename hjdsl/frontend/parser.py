@@ -8,10 +8,13 @@ from lark.exceptions import LarkError, UnexpectedInput
 from hjdsl.errors import Diagnostic, Span, SpecError
 from hjdsl.frontend import syntax as S
 from hjdsl.frontend.grammar import lark_parser
-from hjdsl.frontend.syntax_errors import blank_statement, describe_syntax_error
+from hjdsl.frontend.syntax_errors import (blank_statement, describe_syntax_error,
+                                          statement_start)
 from hjdsl.model import expr as E
+from hjdsl.model.limits import MAX_NESTING
 
 MAX_SYNTAX_ERRORS = 20
+MAX_INDEX = 2**62
 
 
 def parse_syntax(text: str, file: str) -> S.Spec:
@@ -23,20 +26,26 @@ def parse_syntax(text: str, file: str) -> S.Spec:
     """
     work = text if text.endswith("\n") else text + "\n"
     diagnostics: list[Diagnostic] = []
+    restart = 1  # the first line of the part that still has to be parsed
     while True:
+        part = work if restart == 1 else "\n".join(work.split("\n")[restart - 1:])
         try:
-            tree = lark_parser().parse(work)
+            tree = lark_parser().parse(part)
             break
         except UnexpectedInput as exc:
+            if restart > 1:
+                exc.line = exc.line + restart - 1 if isinstance(exc.line, int) and exc.line >= 1 \
+                    else exc.line
             diagnostics.append(describe_syntax_error(exc, work, file))
             blanked = blank_statement(work, exc)
             if blanked == work or len(diagnostics) >= MAX_SYNTAX_ERRORS:
                 break
+            # Everything above the blanked statement has parsed; only the rest is parsed again,
+            # so finding k errors costs one pass over the file, not k.
+            first = next(n for n, (a, b) in enumerate(zip(work.split("\n"), blanked.split("\n")),
+                                                       1) if a != b)
+            restart = max(restart, statement_start(blanked, first))
             work = blanked
-        except LarkError as exc:  # pragma: no cover - lark internals; keep users away from them
-            diagnostics.append(Diagnostic("error", f"cannot parse this file ({type(exc).__name__})",
-                                          Span.point(file, 1, 1), code="E001"))
-            break
     if diagnostics:
         raise SpecError(diagnostics, text)
     try:
@@ -166,34 +175,64 @@ class _Builder:
         return S.Dist(self.ident(family), tuple(out), self.span(t))
 
     # --- expressions --------------------------------------------------------------------
-    def expr(self, node) -> E.Expr:
+    def expr(self, root) -> E.Expr:
+        """The expression IR of a lark expression tree, built without recursion.
+
+        A chain such as 1+1+…+1 is a left-deep tree as deep as it is long; the nodes are built
+        children first from a pre-order list. Nesting (brackets, calls, signs, powers) deeper
+        than MAX_NESTING is a spec error: no reader of a formula needs it.
+        """
+        order, stack = [], [root]
+        while stack:
+            node = stack.pop()
+            order.append(node)
+            stack.extend(k for k in node.children if isinstance(k, Tree))
+        built: dict[int, tuple[E.Expr, int]] = {}  # id(tree) -> (node, nesting depth)
+        for node in reversed(order):
+            kids = [built[id(k)] if isinstance(k, Tree) else k for k in node.children]
+            value, depth = self.expr_node(node, kids)
+            if depth > MAX_NESTING:
+                raise SpecError.single(f"expression nested too deeply (the limit is {MAX_NESTING} "
+                                       "levels of brackets, calls, signs and powers)",
+                                       self.span(node), code="E008",
+                                       hint="give inner parts a name with `let`")
+            built[id(node)] = (value, depth)
+        return built[id(root)][0]
+
+    def expr_node(self, node: Tree, kids: list) -> tuple[E.Expr, int]:
+        """One IR node from its already-built children ((node, depth) pairs or tokens)."""
         span = self.span(node)
-        if isinstance(node, Token):  # a bare NUMBER / NAME never reaches here: rules wrap them
-            raise AssertionError(f"unexpected token {node!r}")
-        kids = node.children
         kind = node.data
         if kind == "number":
-            return E.Num(span, float(kids[0]))
+            return E.Num(span, float(kids[0])), 0
         if kind == "name":
-            return E.Name(span, str(kids[0]))
+            return E.Name(span, str(kids[0])), 0
         if kind == "binary":
-            return E.Binary(span, str(kids[1]), self.expr(kids[0]), self.expr(kids[2]))
+            (left, dl), op, (right, dr) = kids
+            # A left operand continues a flat chain (a + b + c); a right one is nested in it.
+            return E.Binary(span, str(op), left, right), max(dl, dr + 1)
         if kind == "unary":
-            return E.Unary(span, str(kids[0]), self.expr(kids[1]))
-        if kind == "call":
-            args = tuple(self.expr(a) for a in kids[1:] if a is not None)
-            return E.Call(span, str(kids[0]), args)
-        if kind == "vector":
-            return E.Vector(span, tuple(self.expr(a) for a in kids if a is not None))
+            operand, depth = kids[1]
+            return E.Unary(span, str(kids[0]), operand), depth + 1
+        if kind in ("call", "vector"):
+            parts = [k for k in (kids[1:] if kind == "call" else kids) if k is not None]
+            depth = 1 + max((d for _, d in parts), default=0)
+            items = tuple(e for e, _ in parts)
+            return (E.Call(span, str(kids[0]), items) if kind == "call"
+                    else E.Vector(span, items)), depth
         if kind == "index":
-            base, index = self.expr(kids[0]), self.expr(kids[1])
-            return _index_node(span, base, index)
+            (base, depth), (index, _) = kids
+            return _index_node(span, base, index), depth  # y[0][1] is a flat chain too
         raise AssertionError(f"unknown expression rule {kind}")
 
 
 def _index_node(span: Span, base: E.Expr, index: E.Expr) -> E.Expr:
     """`y[i]` with a whole-number literal i; anything else is a spec error."""
-    if isinstance(index, E.Num) and index.value == int(index.value) and index.value >= 0:
+    # An index larger than any array (y[1e309] is y[inf]) is out of range, not a number to convert.
+    if isinstance(index, E.Num) and index.value >= 0 and index.value.is_integer():
+        if index.value > MAX_INDEX:
+            raise SpecError.single(f"index {index.value:g} is out of range for any vector",
+                                   index.span, code="E205")
         return E.Index(span, base, int(index.value))
     raise SpecError.single("an index must be a whole number ≥ 0, like y[0]", index.span,
                            code="E105")

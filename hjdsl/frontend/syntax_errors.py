@@ -41,14 +41,18 @@ _NAMES = {
 _OPEN, _CLOSE = "([{", ")]}"
 
 
+_QUOTE_OR_HASH = re.compile(r'["#]')
+_BRACKET_OR_QUOTE = re.compile(r'["()\[\]{}]')
+
+
 def code_part(line: str) -> str:
     """The line without its `#` comment (a `#` inside a string does not start one)."""
     in_string = False
-    for i, ch in enumerate(line):
-        if ch == '"':
+    for match in _QUOTE_OR_HASH.finditer(line):  # only quotes and hashes matter: skip the rest
+        if match.group() == '"':
             in_string = not in_string
-        elif ch == "#" and not in_string:
-            return line[:i]
+        elif not in_string:
+            return line[:match.start()]
     return line
 
 
@@ -60,16 +64,40 @@ def unmatched_openers(lines: list[str], first: int, last: int, stop_col: int | N
         if n == last and stop_col is not None:
             code = code[:stop_col - 1]
         in_string = False
-        for i, ch in enumerate(code):
+        for match in _BRACKET_OR_QUOTE.finditer(code):
+            ch = match.group()
             if ch == '"':
                 in_string = not in_string
             elif in_string:
                 continue
             elif ch in _OPEN:
-                stack.append((n, i + 1, ch))
-            elif ch in _CLOSE and stack and _OPEN.index(stack[-1][2]) == _CLOSE.index(ch):
+                stack.append((n, match.start() + 1, ch))
+            elif stack and _OPEN.index(stack[-1][2]) == _CLOSE.index(ch):
                 stack.pop()
     return stack
+
+
+def statement_start(text: str, line: int) -> int:
+    """The first line of the top-level declaration that `line` belongs to (1-based).
+
+    A line outside every `{ ... }` block starts a declaration: brackets and strings close on
+    their own line, so parsing can start again there.
+
+    >>> statement_start("model m\ndata synthetic {\n  x ~ uniform(0, 1)\n}\ndim 1\n", 3)
+    2
+    """
+    start, depth = 1, 0
+    for n, raw in enumerate(text.split("\n")[:line], 1):
+        if depth == 0:
+            start = n
+        in_string = False
+        for match in _BRACKET_OR_QUOTE.finditer(code_part(raw)):
+            ch = match.group()
+            if ch == '"':
+                in_string = not in_string
+            elif not in_string and ch in "{}":
+                depth = max(0, depth + (1 if ch == "{" else -1))
+    return start
 
 
 def _describe(expected: set[str]) -> str:

@@ -25,6 +25,14 @@ def _student_mean(p):
     return p["loc"] if p["df"] > 1 else math.nan
 
 
+def _exp(v: float) -> float:
+    """exp that overflows to inf, as numpy's does, instead of raising OverflowError."""
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
+
+
 FAMILIES: dict[str, Family] = {
     "normal": Family(("loc", "scale"), ("scale",), "real",
                      lambda p: p["loc"], lambda p: p["loc"],
@@ -34,8 +42,8 @@ FAMILIES: dict[str, Family] = {
                           lambda p: p["scale"] * 0.6744897501960817,
                           lambda r, p, s: np.abs(r.normal(0.0, p["scale"], s))),
     "lognormal": Family(("loc", "scale"), ("scale",), "positive",
-                        lambda p: math.exp(p["loc"] + p["scale"] ** 2 / 2),
-                        lambda p: math.exp(p["loc"]),
+                        lambda p: _exp(p["loc"] + p["scale"] * p["scale"] / 2),
+                        lambda p: _exp(p["loc"]),
                         lambda r, p, s: r.lognormal(p["loc"], p["scale"], s)),
     "uniform": Family(("low", "high"), (), "interval",
                       lambda p: (p["low"] + p["high"]) / 2, lambda p: (p["low"] + p["high"]) / 2,
@@ -82,6 +90,9 @@ def parameter_problem(family: str, params: dict) -> str | None:
             return f"{name} of {family} must be > 0, got {params[name]:g}"
     if family == "uniform" and not params["low"] < params["high"]:
         return f"uniform needs low < high, got low = {params['low']:g}, high = {params['high']:g}"
+    if family == "uniform" and not math.isfinite(params["high"] - params["low"]):
+        return (f"the range of uniform({params['low']:g}, {params['high']:g}) overflows "
+                "(high − low is not a finite number)")
     return None
 
 

@@ -58,3 +58,38 @@ class Index(Expr):
 
     base: Expr
     index: int
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The sub-expressions of a node, left to right.
+
+    >>> children(Binary(None, "+", Num(None, 1.0), Name(None, "y")))
+    (Num(span=None, value=1.0), Name(span=None, id='y'))
+    """
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, Index):
+        return (node.base,)
+    if isinstance(node, Vector):
+        return node.items
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def walk(node: Expr):
+    """Every node of an expression, parents before children (an explicit stack, no recursion).
+
+    A chain such as 1+1+…+1 is a left-deep tree as deep as it is long, so no walker of the IR
+    may recurse on it.
+
+    >>> [type(n).__name__ for n in walk(Unary(None, "-", Name(None, "y")))]
+    ['Unary', 'Name']
+    """
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))

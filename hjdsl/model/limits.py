@@ -8,6 +8,10 @@ MAX_POINTS = 10_000_000  # evaluation or data points
 MAX_ATOMS = 1_000_000  # particles y_j
 MAX_EPS = 10_000  # values in one ε sweep
 MAX_DIM = 1_000  # spatial dimension d
+MAX_NESTING = 64  # brackets, calls, unary signs and powers inside one another
+MAX_AXES = 32  # numpy's limit on the axes of one array
+MAX_SPEC_BYTES = 1_000_000  # a spec is short text; large point sets belong in a data file
+FLOAT_BYTES = 8
 
 LIMITS = {"points": MAX_POINTS, "atoms": MAX_ATOMS, "eps": MAX_EPS, "dim": MAX_DIM}
 
@@ -19,6 +23,30 @@ def grid_size(counts) -> int:
     1000000000
     """
     return math.prod(int(c) for c in counts)
+
+
+def count_text(n: int) -> str:
+    """An exact count for messages, or its order of magnitude when it is astronomically large.
+
+    Python refuses to print integers of more than 4,300 digits, and nobody reads 300 of them.
+
+    >>> count_text(1234567), count_text(10**300 * 3)
+    ('1,234,567', '3.0e+300')
+    """
+    if n < 10**24:
+        return f"{n:,}"
+    exponent = math.floor(math.log10(n))  # math.log10 accepts integers of any size
+    mantissa = 10 ** (math.log10(n) - exponent)
+    return f"{mantissa:.1f}e+{exponent}"
+
+
+def array_bytes(*shape: int) -> int:
+    """Bytes of a float64 array of this shape (exact, no allocation).
+
+    >>> array_bytes(1_000_000, 1_000)
+    8000000000
+    """
+    return FLOAT_BYTES * math.prod(int(n) for n in shape)
 
 
 def over_budget(n: int, kind: str) -> str | None:

@@ -10,8 +10,10 @@ import numpy
 
 from hjdsl.errors import SpecError
 from hjdsl.model import expr as E
+from hjdsl.model.limits import MAX_AXES, array_bytes, over_memory
 
 CONSTANTS = {"pi": numpy.pi, "inf": numpy.inf}
+SMALL_BYTES = 1 << 20  # results below this size skip reading the memory budget
 
 
 def evaluate(expr: E.Expr, env: dict, xp=numpy, pointwise=(), functions: dict | None = None):
@@ -64,11 +66,32 @@ class _Context:
     def __init__(self, env, xp, pointwise, functions):
         self.env, self.xp, self.pointwise, self.functions = env, xp, pointwise, functions
 
-    def eval(self, node: E.Expr):
-        handler = NODE_RULES.get(type(node))
-        if handler is None:
-            _fail(f"expressions of type {type(node).__name__} cannot be evaluated here", node)
-        return handler(self, node)
+    def eval(self, root: E.Expr):
+        """Post-order evaluation with explicit stacks: a chain 1+1+…+1 is as deep as it is long.
+
+        Children are evaluated left to right, so the first error found is the one a recursive
+        evaluator would find; a node's own checks that need no values (an unknown function, a
+        wrong argument count) run before its children, as they would there.
+        """
+        values: list = []
+        todo: list = [(root, False)]
+        while todo:
+            node, ready = todo.pop()
+            kids = E.children(node)
+            if not ready:
+                rule = NODE_RULES.get(type(node))
+                if rule is None:
+                    _fail(f"expressions of type {type(node).__name__} cannot be evaluated here",
+                          node)
+                if type(node) in PRE_CHECKS:
+                    PRE_CHECKS[type(node)](self, node)
+                todo.append((node, True))
+                todo.extend((kid, False) for kid in reversed(kids))
+                continue
+            args = values[len(values) - len(kids):] if kids else []
+            del values[len(values) - len(kids):]
+            values.append(NODE_RULES[type(node)](self, node, args))
+        return values[0]
 
     def rank(self, value) -> int:
         arr, batched = value
@@ -85,12 +108,32 @@ class _Context:
             out.append(arr)
         return out, any(b for _, b in values)
 
+    def result_shape(self, node, arrays, what: str, extra: tuple = ()) -> tuple:
+        """The broadcast shape of `arrays` (with `extra` leading axes), checked before computing.
 
-def _num(ctx, node: E.Num):
+        A shape mismatch is a spec error; so is a result over the memory budget, such as
+        y * [150,000 numbers] over 150,000 atoms (168 GiB), which numpy would try to allocate.
+        """
+        try:
+            shape = extra + tuple(numpy.broadcast_shapes(*(tuple(a.shape) for a in arrays)))
+        except ValueError:
+            shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
+            _fail(f"shapes {shapes} do not match in {what}", node, code="E204")
+        if len(shape) > MAX_AXES:
+            _fail(f"lists nested too deeply: this value would have {len(shape)} axes; the limit "
+                  f"is {MAX_AXES}", node, code="E204")
+        nbytes = array_bytes(*shape)
+        problem = nbytes > SMALL_BYTES and over_memory(nbytes, f"{what} (shape {shape})")
+        if problem:
+            _fail(problem, node, code="E113", hint="use smaller lists, or fewer points or atoms")
+        return shape
+
+
+def _num(ctx, node: E.Num, _):
     return ctx.xp.asarray(node.value, dtype=float), False
 
 
-def _name(ctx, node: E.Name):
+def _name(ctx, node: E.Name, _):
     if node.id in ctx.env:
         return ctx.xp.asarray(ctx.env[node.id], dtype=float), node.id in ctx.pointwise
     if node.id in CONSTANTS:
@@ -102,26 +145,30 @@ def _name(ctx, node: E.Name):
           + ", ".join(known))
 
 
-def _vector(ctx, node: E.Vector):
+def _vector_empty(ctx, node: E.Vector):
     if not node.items:
         _fail("an empty list has no value here", node, code="E203")
-    values = [ctx.eval(item) for item in node.items]
+
+
+def _vector(ctx, node: E.Vector, values):
     ranks = {ctx.rank(v) for v in values}
     if len(ranks) > 1:
         _fail("the entries of this list have different shapes", node, code="E204",
               hint="a matrix is a list of rows of equal length, e.g. [[1, 0], [0, 1]]")
     arrays, batched = ctx.align(values)
     try:
-        arrays = ctx.xp.broadcast_arrays(*arrays)
+        numpy.broadcast_shapes(*(tuple(a.shape) for a in arrays))
     except ValueError:
         _fail("the entries of this list have different lengths", node, code="E204",
               hint="a matrix is a list of rows of equal length, e.g. [[1, 0], [0, 1]]")
+    ctx.result_shape(node, arrays, "this list", (len(arrays),))
+    arrays = ctx.xp.broadcast_arrays(*arrays)
     # Items are rows: after the point axis when batched, else the first axis.
     return ctx.xp.stack(arrays, axis=1 if batched else 0), batched
 
 
-def _unary(ctx, node: E.Unary):
-    arr, batched = ctx.eval(node.operand)
+def _unary(ctx, node: E.Unary, values):
+    (arr, batched), = values
     return (-arr if node.op == "-" else arr), batched
 
 
@@ -134,17 +181,14 @@ BINARY: dict[str, Callable] = {
 }
 
 
-def _binary(ctx, node: E.Binary):
-    (a, b), batched = ctx.align([ctx.eval(node.left), ctx.eval(node.right)])
-    try:
-        return BINARY[node.op](ctx.xp, a, b), batched
-    except (ValueError, TypeError):
-        _fail(f"shapes {tuple(a.shape)} and {tuple(b.shape)} do not match in `{node.op}`", node,
-              code="E204")
+def _binary(ctx, node: E.Binary, values):
+    (a, b), batched = ctx.align(values)
+    ctx.result_shape(node, (a, b), f"`{node.op}`")
+    return BINARY[node.op](ctx.xp, a, b), batched
 
 
-def _index(ctx, node: E.Index):
-    arr, batched = ctx.eval(node.base)
+def _index(ctx, node: E.Index, values):
+    (arr, batched), = values
     if arr.ndim - int(batched) == 0:
         if node.index == 0:  # y[0] of a 1-D point is y itself
             return arr, batched
@@ -156,9 +200,25 @@ def _index(ctx, node: E.Index):
     return arr[..., node.index], batched
 
 
-def _call(ctx, node: E.Call):
+def _call_check(ctx, node: E.Call):
+    """Before the arguments are evaluated: the function exists and takes this many arguments."""
     if node.func in ctx.functions:
-        values = [ctx.eval(a) for a in node.args]
+        return
+    rule = FUNCTIONS.get(node.func)
+    if rule is None:
+        close = difflib.get_close_matches(node.func, FUNCTIONS, n=1)
+        _fail(f"unknown function `{node.func}`", node, code="E206",
+              hint=(f"did you mean `{close[0]}`? " if close else "") + "functions: "
+              + ", ".join(sorted(FUNCTIONS)))
+    low, high, _ = rule
+    if not low <= len(node.args) <= high:
+        want = str(low) if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
+        _fail(f"{node.func}() takes {want} argument{'s' if want != '1' else ''}, "
+              f"got {len(node.args)}", node, code="E207")
+
+
+def _call(ctx, node: E.Call, values):
+    if node.func in ctx.functions:
         try:
             out = ctx.functions[node.func](ctx.xp, *[v[0] for v in values])
         except TypeError:
@@ -167,18 +227,7 @@ def _call(ctx, node: E.Call):
         except ValueError as exc:
             _fail(f"{node.func}(): {exc}", node, code="E207")
         return out, any(v[1] for v in values)
-    rule = FUNCTIONS.get(node.func)
-    if rule is None:
-        close = difflib.get_close_matches(node.func, FUNCTIONS, n=1)
-        _fail(f"unknown function `{node.func}`", node, code="E206",
-              hint=(f"did you mean `{close[0]}`? " if close else "") + "functions: "
-              + ", ".join(sorted(FUNCTIONS)))
-    low, high, impl = rule
-    if not low <= len(node.args) <= high:
-        want = str(low) if low == high else f"{low} to {high}" if high < 99 else f"at least {low}"
-        _fail(f"{node.func}() takes {want} argument{'s' if want != '1' else ''}, "
-              f"got {len(node.args)}", node, code="E207")
-    return impl(ctx, node, [ctx.eval(a) for a in node.args])
+    return FUNCTIONS[node.func][2](ctx, node, values)
 
 
 def _elementwise(f):
@@ -216,6 +265,7 @@ def _extreme(which):
         if len(vals) == 1:
             return _reduce(ctx, vals[0], lambda a: getattr(xp, which)(a, axis=-1))
         arrays, batched = ctx.align(vals)
+        ctx.result_shape(node, arrays, f"{which}()")
         fold = xp.maximum if which == "max" else xp.minimum
         out = arrays[0]
         for a in arrays[1:]:
@@ -226,10 +276,8 @@ def _extreme(which):
 
 def _dot(ctx, node, vals):
     (a, b), batched = ctx.align(vals)
-    try:
-        return ctx.xp.sum(a * b, axis=-1), batched
-    except (ValueError, TypeError):
-        _fail(f"dot() of shapes {tuple(a.shape)} and {tuple(b.shape)}", node, code="E204")
+    ctx.result_shape(node, (a, b), "dot()")
+    return ctx.xp.sum(a * b, axis=-1), batched
 
 
 FUNCTIONS = {
@@ -252,6 +300,7 @@ NODE_RULES = {
     E.Num: _num, E.Name: _name, E.Vector: _vector, E.Unary: _unary, E.Binary: _binary,
     E.Index: _index, E.Call: _call,
 }
+PRE_CHECKS = {E.Vector: _vector_empty, E.Call: _call_check}
 
 
 def truth_functions(y, g, t: float, ainv) -> dict:
