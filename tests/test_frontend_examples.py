@@ -102,7 +102,7 @@ def test_csv_fit_1d():
     np.testing.assert_allclose(s["eps"], np.linspace(0.05, 0.4, 4))
     assert (s["fit"]["method"], s["fit"]["steps"], s["fit"]["lr"], s["fit"]["restarts"]) == (
         "map", 3000, 0.01, 2)
-    np.testing.assert_array_equal(m.y, np.random.default_rng(3).normal(0, 1, (20, 1)))
+    np.testing.assert_array_equal(m.y, np.random.default_rng(3).normal(0, 1, (6, 1)))
     assert m.particles.source == "learned" and m.particles.prior.family == "normal"
 
 
