@@ -153,14 +153,27 @@ def test_negative_audit_is_a_usage_error():
         convex_view(model, np.array([0.5]), np.array([[0.0]]), audit=-3)
 
 
-def test_a_failed_solve_is_reported_not_dropped():
+def test_an_uncertified_answer_is_kept_and_flagged():
     model = Model.from_atoms([[-1.0], [0.0], [1.0]], [0.0, 0.2, 0.1])
     crippled = {"CLARABEL": {"max_iter": 1}, "SCS": {"max_iters": 1}}
+    result = convex_view(model, np.array([0.5]), np.array([[0.3], [0.9]]), workers=1,
+                         solver_options=crippled)
+    for status in result.status[0]:
+        assert status.startswith("inaccurate: SCS optimal_inaccurate, duality gap "), status
+        assert status.endswith("(tried CLARABEL user_limit; CLARABEL user_limit; "
+                               "SCS optimal_inaccurate)")
+    assert np.isfinite(result.value).all() and np.all(result.duality_gap > 1e-7)
+    assert result.solved_by.tolist() == [["SCS"] * 2]
+
+
+def test_a_failed_solve_is_reported_not_dropped():
+    model = Model.from_atoms([[-1.0], [0.0], [1.0]], [0.0, 0.2, 0.1])
+    crippled = {"CLARABEL": {"max_iter": 1}, "SCS": {"max_iters": 1, "eps_abs": -1.0}}
     result = convex_view(model, np.array([0.5, 0.0]), np.array([[0.3], [0.9]]), workers=1,
                          solver_options=crippled)
     assert result.audited.all()
     for status in result.status[0]:
-        assert status.startswith("failed: CLARABEL user_limit; CLARABEL user_limit; SCS ")
+        assert status == "failed: CLARABEL user_limit; CLARABEL user_limit; SCS solver_error"
     assert np.isnan(result.value[0]).all() and np.isnan(result.pi[0]).all()
     assert np.isnan(result.duality_gap[0]).all()
     assert result.solver[0] == "CLARABEL+SCS"

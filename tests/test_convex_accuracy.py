@@ -140,3 +140,18 @@ def test_a_million_atom_program_is_refused_with_its_size_before_allocating():
     with pytest.raises(UsageError, match=r"entropic program over 1,000,000 of 1,000,000 atoms "
                                          r"\(.*\) would need 29\.1 TiB, over the"):
         convex_view(model, np.array([0.1]), np.asarray(model.evaluate), workers=1)
+
+
+def test_the_continuous_program_flags_an_uncertified_fallback():
+    """No certificate exists for min_y g(y) + t·L((x − y)/t): an SCS answer is kept, flagged."""
+    from hjdsl.model.expr import Call, Name
+    from hjdsl.views.convex_hopf_lax import HopfLaxProgram, HopfLaxSpec
+
+    spec = HopfLaxSpec(Call(None, "abs", (Name(None, "y"),)), 1, 1.0, "quadratic", np.eye(1))
+    value, argmin, status, solver = HopfLaxProgram(spec, {"CLARABEL": {"max_iter": 1}}).solve(
+        np.array([3.0]))
+    assert solver == "SCS" and abs(value - 2.0) < 1e-4  # Huber: |x| − t at y* = x − 2t
+    assert status == ("inaccurate: SCS optimal, no certificate to vouch for it "
+                      "(tried CLARABEL user_limit; SCS optimal)")
+    value, argmin, status, solver = HopfLaxProgram(spec).solve(np.array([3.0]))
+    assert (status, solver) == ("optimal", "CLARABEL")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hjdsl.solver_status import ACCEPTABLE, judge
 from hjdsl.views.convex_lower import Lowering, check_convex, environment
 from hjdsl.views.convex_simplex import DEFAULT_OPTIONS
 
@@ -72,7 +73,7 @@ class HopfLaxProgram:
         import cvxpy as cp
 
         self.x.value = np.asarray(x, dtype=float)
-        tries = []
+        tries, refused = [], None
         for solver in ("CLARABEL", "SCS"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -82,9 +83,16 @@ class HopfLaxProgram:
                 except (cp.error.SolverError, ValueError, ArithmeticError):
                     status = "solver_error"
             tries.append(f"{solver} {status}")
-            # without a duality certificate here, only a clean `optimal` is trusted
-            if status == "optimal":
-                return (float(self.problem.value), np.asarray(self.y.value, dtype=float), status,
-                        solver)
+            if status in ACCEPTABLE and self.y.value is not None:
+                # no duality certificate here: by hjdsl's one rule (solver_status.py) only the
+                # primary solver's clean `optimal` is accepted; anything else is kept, flagged
+                ok, verdict = judge(status, solver, None, primary=solver == "CLARABEL")
+                answer = (float(self.problem.value), np.asarray(self.y.value, dtype=float),
+                          verdict, solver)
+                if ok:
+                    return answer
+                refused = refused or answer
+        if refused is not None:
+            return refused[:2] + (f"{refused[2]} (tried {'; '.join(tries)})", refused[3])
         nan = np.full(self.y.shape, np.nan)
         return np.nan, nan, "failed: " + "; ".join(tries), "CLARABEL+SCS"

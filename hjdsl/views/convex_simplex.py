@@ -171,6 +171,7 @@ class SimplexPrograms:
                     refused = SolveRecord(value, pi, gap, verdict, solver)
             tries.append(f"{solver} {status}")
         if refused is not None:  # an answer no certificate vouches for: kept, and said so
+            refused.status += f" (tried {'; '.join(tries)})"
             return refused
         return SolveRecord(np.nan, np.full(problem.variables()[0].size, np.nan), np.nan,
                            "failed: " + "; ".join(tries),
