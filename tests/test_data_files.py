@@ -15,7 +15,7 @@ from hjdsl.fit.solve import resolve_data
 
 X = np.linspace(-2.0, 2.0, 30)
 HEAD = "model m\ndim 1\nhamiltonian H(p) = |p|^2\nparticles y = grid(-2, 2, 5)\n" \
-       "initial g ~ normal(0, 1)\nobserve f ~ normal(sigma = 0.1)\n"
+       "initial g ~ normal(0, 1)\nobserve f ~ normal(sigma = 0.1)\nevaluate x = [0]\n"
 SECRET = "SECRET_TOKEN_123"
 
 
@@ -258,7 +258,8 @@ def test_the_table_is_budgeted_from_its_line_count(tmp_path, monkeypatch):
     monkeypatch.setenv("HJDSL_MAX_MEMORY", "64KiB")  # the text fits twice, the table does not
     code, message, _ = both(tmp_path, "d.csv", monkeypatch)
     assert code == "D007" and message.startswith(
-        "the data of `d.csv` (5,002 rows × 2 columns) would need 117.2 KiB, over the 64.0 KiB")
+        f"the data of `d.csv` (5,002 rows × 2 columns) would need {5002 * 2 * 8 / 1024:.1f} KiB, "
+        "over the 64.0 KiB")
 
 
 def test_a_compressed_netcdf_is_budgeted_before_it_is_decoded(tmp_path, monkeypatch):
