@@ -33,6 +33,8 @@ def read_table(name: str, folder: Path, x_cols, value_col: str, *, confined: boo
     shown = _short(name)
     if not name:
         raise DataFileError("the data file name is empty", "D001")
+    if "\x00" in name:  # the OS cannot name such a file; os.path would raise ValueError
+        raise DataFileError(f"the data file name {shown!r} contains a NUL character", "D001")
     real = os.path.realpath(Path(folder) / name)  # links resolved: the file that would be read
     if confined and not _inside(real, folder):
         raise DataFileError(

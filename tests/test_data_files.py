@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import hjdsl
-from hjdsl.errors import DataError, SpecError
+from hjdsl.errors import DataError, SpecError, UsageError
 from hjdsl.fit.solve import resolve_data
 
 X = np.linspace(-2.0, 2.0, 30)
@@ -325,3 +325,13 @@ def test_cli_never_prints_an_outside_files_content(cli, outside):
     code, out, err = cli("check", "spec.hj", cwd=project)
     assert code == 2 and "is outside the folder of the spec" in err
     assert SECRET not in out + err and "19000" not in out + err
+
+
+@pytest.mark.parametrize("data, error, message", [
+    ("a\x00.csv", DataError, "the data file name 'a\\x00.csv' contains a NUL character"),
+    ({"x": 1}, UsageError, "data must be a file path or an (x, value) pair, not dict"),
+])
+def test_names_no_file_can_have_are_input_errors(data, error, message):
+    with pytest.raises(error) as info:
+        resolve_data(hjdsl.parse(HEAD), data)
+    assert info.value.diagnostics[0].message == message and info.value.exit_code == 2

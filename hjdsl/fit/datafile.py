@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hjdsl.data_files import read_table
-from hjdsl.errors import DataError
+from hjdsl.errors import DataError, UsageError
 
 
 def column_names(model) -> tuple[list[str], str]:
@@ -30,8 +30,13 @@ def read_observations(model, path) -> tuple[np.ndarray, np.ndarray]:
 
     >>> x, v = read_observations(model, "abs.csv")  # doctest: +SKIP
     """
+    try:
+        name = os.fsdecode(path)
+    except TypeError:
+        raise UsageError.single(f"data must be a file path or an (x, value) pair, not "
+                                f"{type(path).__name__}", code="U108") from None
     x_cols, v_col = column_names(model)
     if len(x_cols) != model.dim:
         raise DataError.single(f"the spec maps {len(x_cols)} x column(s) for a dim {model.dim} "
                                "model", code="D006")
-    return read_table(os.fspath(path), Path.cwd(), x_cols, v_col, confined=False)
+    return read_table(name, Path.cwd(), x_cols, v_col, confined=False)
