@@ -24,13 +24,12 @@ def csv_text(header="x,value", extra="") -> str:
     return header + "\n" + "".join(f"{float(a)!r},{float(abs(a))!r}{extra}\n" for a in X)
 
 
-def write_netcdf(path, x=X, value=None, encoding=None):
+def write_netcdf(path, x=X, value=None, encoding=None, engine="h5netcdf"):
     import xarray as xr
 
     value = np.abs(x) if value is None else value
-    dims = ("i",) if np.ndim(x) == 1 else ("i", "j")
-    ds = xr.Dataset({"x": (dims, x), "value": (dims, value)})
-    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+    xr.Dataset({"x": ("i", x), "value": ("i", value)}).to_netcdf(path, engine=engine,
+                                                                  encoding=encoding)
     return path
 
 
@@ -110,12 +109,13 @@ def test_text_encodings_read_the_same_numbers(tmp_path, monkeypatch, name, conte
     np.testing.assert_array_equal(value, np.abs(X))
 
 
-@pytest.mark.parametrize("name", ["good.h5", "GOOD.NC", "upper.Csv"])
+@pytest.mark.parametrize("name", ["good.h5", "GOOD.NC", "classic.CDF", "upper.Csv"])
 def test_suffixes_are_matched_without_case(tmp_path, monkeypatch, name):
     if name.lower().endswith(".csv"):
         (tmp_path / name).write_text(csv_text())
-    else:
-        write_netcdf(tmp_path / name)
+    else:  # NetCDF-4 (HDF5), or NetCDF-3 for .cdf
+        write_netcdf(tmp_path / name, engine="scipy" if name.endswith("CDF") else "h5netcdf")
+        assert (tmp_path / name).read_bytes()[:3] == (b"CDF" if name.endswith("CDF") else b"\x89HD")
     x, value = both(tmp_path, name, monkeypatch)
     np.testing.assert_array_equal(x[:, 0], X)
     np.testing.assert_array_equal(value, np.abs(X))
