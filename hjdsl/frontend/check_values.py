@@ -11,7 +11,7 @@ from hjdsl.frontend import syntax as S
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
 from hjdsl.model.ir import Prior, _frozen
-from hjdsl.model.limits import MAX_POINTS, array_bytes, count_text, grid_size, over_memory
+from hjdsl.model.limits import MAX_AXES, MAX_POINTS, array_bytes, count_text, grid_size, over_memory
 from hjdsl.model.lower import evaluate
 
 SWEEPS = ("linspace", "logspace")
@@ -200,8 +200,8 @@ def num(x: float) -> str:
 
 
 def grid_bytes(size: int, d: int) -> int:
-    """Peak bytes of grid_points: the (size, d) result and three size-long index arrays."""
-    return array_bytes(size, d + 3)
+    """Peak bytes of grid_points: the (size, d) result, plus index arrays past 31 axes."""
+    return array_bytes(size, d if d < MAX_AXES else d + 3)
 
 
 def grid_points(lo, hi, counts) -> np.ndarray:
@@ -211,10 +211,18 @@ def grid_points(lo, hi, counts) -> np.ndarray:
     [[0.0, 10.0], [0.0, 11.0], [1.0, 10.0], [1.0, 11.0]]
     """
     counts = [int(c) for c in counts]
-    index = np.arange(grid_size(counts))
-    out = np.empty((index.size, len(counts)))
+    d = len(counts)
+    out = np.empty((grid_size(counts), d))
+    if d < MAX_AXES:  # view the result as a (c_0, …, c_{d-1}, d) block: one broadcast write per axis
+        block = out.reshape(counts + [d])
+        for k in range(d):
+            shape = [1] * d
+            shape[k] = counts[k]
+            block[..., k] = np.linspace(lo[k], hi[k], counts[k]).reshape(shape)
+        return out
+    index = np.arange(out.shape[0])  # more axes than numpy allows in one view
     stride = 1
-    for k in range(len(counts) - 1, -1, -1):  # d is small; the work is vectorised over points
+    for k in range(d - 1, -1, -1):
         axis = np.linspace(lo[k], hi[k], counts[k])
         out[:, k] = axis[(index // stride) % counts[k]]
         stride *= counts[k]

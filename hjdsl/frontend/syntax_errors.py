@@ -78,7 +78,7 @@ def unmatched_openers(lines: list[str], first: int, last: int, stop_col: int | N
 
 
 def statement_start(text: str, line: int) -> int:
-    """The first line of the top-level declaration that `line` belongs to (1-based).
+    r"""The first line of the top-level declaration that `line` belongs to (1-based).
 
     A line outside every `{ ... }` block starts a declaration: brackets and strings close on
     their own line, so parsing can start again there.

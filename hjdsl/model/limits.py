@@ -10,7 +10,7 @@ MAX_EPS = 10_000  # values in one ε sweep
 MAX_DIM = 1_000  # spatial dimension d
 MAX_NESTING = 64  # brackets, calls, unary signs and powers inside one another
 MAX_AXES = 32  # numpy's limit on the axes of one array
-MAX_SPEC_BYTES = 1_000_000  # a spec is short text; large point sets belong in a data file
+MAX_SPEC_BYTES = 65_536  # a spec is short text (examples are ~1 KB); point sets belong in data files
 FLOAT_BYTES = 8
 
 LIMITS = {"points": MAX_POINTS, "atoms": MAX_ATOMS, "eps": MAX_EPS, "dim": MAX_DIM}

@@ -162,7 +162,8 @@ def _vector(ctx, node: E.Vector, values):
         _fail("the entries of this list have different lengths", node, code="E204",
               hint="a matrix is a list of rows of equal length, e.g. [[1, 0], [0, 1]]")
     ctx.result_shape(node, arrays, "this list", (len(arrays),))
-    arrays = ctx.xp.broadcast_arrays(*arrays)
+    if any(a.shape != arrays[0].shape for a in arrays):  # (a list of equal numbers skips this)
+        arrays = ctx.xp.broadcast_arrays(*arrays)
     # Items are rows: after the point axis when batched, else the first axis.
     return ctx.xp.stack(arrays, axis=1 if batched else 0), batched
 
