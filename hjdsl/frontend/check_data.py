@@ -9,7 +9,7 @@ from hjdsl.frontend import syntax as S
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
 from hjdsl.model.ir import Data, Truth, _frozen
-from hjdsl.model.limits import MAX_ATOMS, MAX_POINTS, over_memory
+from hjdsl.model.limits import MAX_ATOMS, MAX_POINTS
 from hjdsl.model.lower import truth_functions
 
 TRUTH_FUNCTIONS = ("tropical", "hopf_lax", "network", "hopf_cole")
@@ -103,11 +103,9 @@ def _synthetic(c, decl: S.DataDecl) -> Data:
     if "n" in settings:
         n = c.count(settings["n"], c.env, "n", MAX_POINTS, "points")
         # each count is within its limit, but n × d is what gets allocated: budget the product
-        problem = over_memory(n * (d + 1) * 8, f"the synthetic data ({n:,} points × {d} "
-                              f"coordinate{'s' if d > 1 else ''}, and a value each)")
-        if problem:
-            raise c.error(problem, settings["n"].span, code="E113",
-                          hint="use fewer points (n) or a smaller dim")
+        c.budget(n * (d + 1) * 8, f"the synthetic data ({n:,} points × {d} coordinate"
+                 f"{'s' if d > 1 else ''}, and a value each)", settings["n"].span,
+                 "use fewer points (n) or a smaller dim")
     truth = _truth(c, items) if ("truth y" in items or "truth g" in items) else None
     rng = np.random.default_rng(seed)
     x = _synthetic_x(c, decl, items.get("x"), n, rng)
