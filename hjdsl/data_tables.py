@@ -21,7 +21,8 @@ SIGNATURES = ((b"CDF\x01", "netcdf3"), (b"CDF\x02", "netcdf3"), (b"CDF\x05", "ne
               (b"PK\x03\x04", "a ZIP archive (an .xlsx workbook is one)"),
               (b"\x1f\x8b", "a gzip archive"))
 FORMAT_NAMES = {"netcdf3": "a NetCDF-3 file", "hdf5": "a NetCDF-4 / HDF5 file"}
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")  # never in text; \t \n \v \f \r are
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f]")  # never in text; \t \n \v \f \r are
+_TEXT_BYTES = bytes(range(32, 256)) + b"\t\n\v\f\r"  # deleted, what is left is control bytes
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a column a spec can map (the grammar's NAME)
 
 
@@ -92,18 +93,16 @@ def _decode(raw: bytes, shown: str) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataFileError(f"`{shown}` is UTF-16 text", "D004",
                             hint="save it as UTF-8 (or Latin-1) CSV")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
-    bad = _CONTROL.search(text)
-    if bad is not None:
-        line = text.count("\n", 0, bad.start()) + 1
+    if raw.translate(None, _TEXT_BYTES):  # a control byte (the same in UTF-8 and Latin-1)
+        line = raw.count(b"\n", 0, _CONTROL.search(raw).start()) + 1
         raise DataFileError(f"`{shown}` is not CSV text: it has a binary control character on "
                             f"line {line}", "D004",
                             hint="a CSV file is text: a header row, then one row of numbers per "
                                  "point")
-    return text
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
 
 
 def _records(rows, width: int, shown: str):
