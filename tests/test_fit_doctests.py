@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["hjdsl.fit.bayes", "hjdsl.fit.init", "hjdsl.fit.metrics", "hjdsl.fit.results",
-           "hjdsl.fit.solve", "hjdsl.fit.infer", "hjdsl.fit.datafile",
+           "hjdsl.fit.solve", "hjdsl.fit.infer", "hjdsl.fit.datafile", "hjdsl.fit.quality",
+           "hjdsl.fit.budget",
            "hjdsl.codegen.numpyro_target", "hjdsl.plot.fit"]
 
 

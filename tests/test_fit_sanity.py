@@ -36,7 +36,7 @@ def fit(atoms=6, data=None, xs=1.0, vs=1.0, **options):
     """The MAP fit of SPEC; xs, vs scale x and the values (and with them eps, sigma, priors)."""
     x, v = wells() if data is None else data
     text = SPEC.format(atoms=atoms, yscale=xs, gscale=vs, sigma=0.02 * vs)
-    text = text.replace("eps = 0.05", f"eps = {0.05 * vs!r}").replace("time t", "time t")
+    text = text.replace("eps = 0.05", f"eps = {0.05 * vs!r}")
     if xs != 1.0:  # t scales as x²/value so that the model class is the same
         text = text.replace("dim 1", f"dim 1\ntime t = {xs ** 2 / vs!r}")
     model = hjdsl.parse(text)
@@ -82,6 +82,18 @@ def test_atoms_collapsed_by_the_prior_are_reported():
     assert collapsed[0].startswith(f"{a['collapsed_atoms']} of 20 atoms collapsed onto")
 
 
+def test_atoms_without_influence_are_reported_and_not_counted_as_used():
+    y = np.array([[-1.0], [0.0], [0.0], [1.0], [3.0]])
+    influence = np.array([0.5, 0.2, 0.3, 1e-7, 1e-9])
+    figures, warning = quality._collapse(y, influence, np.array([[-2.0], [2.0]]))
+    assert figures == {"distinct_atoms": 4, "collapsed_atoms": 2, "uninfluential_atoms": 2}
+    assert warning == ("2 of 5 atoms collapsed onto 1 point(s) (within 0.004: 2 at y ≈ 0); "
+                       "2 of 5 atoms have no influence on the data (mean weight < 1e-06): the fit "
+                       "uses 2 distinct atoms; fewer atoms give the same fit, or more --restarts "
+                       "may find one that uses them all")
+    assert quality._collapse(y[:2], influence[:2], np.array([[-2.0], [2.0]]))[1] is None
+
+
 @pytest.mark.parametrize("y, groups", [
     ([[0.0], [1e-9], [0.5], [1.0]], 3),
     ([[0.0], [0.003], [0.006], [2.0]], 2),   # a chain of neighbours within the tolerance
@@ -108,3 +120,49 @@ def test_noise_level_finds_the_noise_of_dense_data(noise, d, seed):
     ("student_t", 0.3, 4.0, 0.3 * 2 ** 0.5), ("student_t", 0.3, 2.0, np.inf)])
 def test_likelihood_sd(likelihood, sigma, nu, sd):
     assert quality.likelihood_sd(likelihood, sigma, nu) == pytest.approx(sd)
+
+
+@pytest.mark.parametrize("xs, vs", [(1e3, 1e6), (1e-2, 1e-4)])
+def test_scaled_data_fit_as_well_relatively(xs, vs):
+    """The same problem in other units (x × xs, values × vs; t, eps, sigma and the priors scaled
+    with them): without the L-BFGS polish, Adam alone used to reach 3× (1e6) and 18× (1e-4) the
+    unit-scale relative RMSE (it stepped by lr in the spec's units). The optimiser now steps in
+    units of the data's spread, so the relative errors agree (the atoms need not: the units are
+    not exactly proportional, 1.15e3 vs 1 for y, and Adam reaches another, equally good, point)."""
+    unit = fit(polish=False).attrs["fit_rmse"]
+    scaled = fit(xs=xs, vs=vs, polish=False)
+    assert scaled.attrs["fit_rmse"] / vs == pytest.approx(unit, rel=1e-3)
+    assert warnings_of(scaled) == []
+
+
+def test_values_of_1e6_in_a_spec_of_unit_scale_are_flagged():
+    """Values × 1e6 with the spec unchanged (t = 1, sigma 0.02): no LSE layer at t = 1 fits them
+    (MSE 3.4e11 used to pass silently); the warning says so and names the scale."""
+    x, v = wells()
+    ds = fit(data=(x, v * 1e6))
+    poor = [w for w in warnings_of(ds) if w.startswith("the fit is poor")]
+    assert len(poor) == 1 and "the data's spread is 1 in x and 1e+05 in the values" in poor[0]
+    assert ds.attrs["fit_rmse"] > 3 * ds.attrs["noise_level"]
+
+
+def test_the_generated_code_uses_the_same_optimiser_units(tmp_path):
+    """hjdsl's MAP and the generated module agree on data far from unit scale too."""
+    from test_codegen_numpyro import run_generated
+
+    from hjdsl.codegen.numpyro_target import generate
+
+    x, v = wells(n=40)
+    text = SPEC.format(atoms=3, yscale=1e3, gscale=1e6, sigma=2e4).replace(
+        "eps = 0.05", "eps = 5e4").replace("dim 1", "dim 1\ntime t = 1")
+    text = text.replace("steps = 800", "steps = 200 polish = false")
+    pairs = zip((x[:, 0] * 1e3).tolist(), (v * 1e6).tolist())
+    rows = "\n".join(f"{a!r},{b!r}" for a, b in pairs)
+    (tmp_path / "d.csv").write_text("x,value\n" + rows + "\n")
+    path = tmp_path / "scaled.hj"
+    path.write_text(text.replace("\nobserve", '\ndata "d.csv" { x = x; value = value }\nobserve'))
+    model = hjdsl.load(path)
+    source = generate(model)
+    assert 'SCALES = {"y": np.array([' in source
+    out = run_generated(source, tmp_path)
+    ds = model.solve(method="map")
+    assert float(out["fit error (MSE, train)"]) == pytest.approx(float(ds["fit_mse"]), rel=1e-8)

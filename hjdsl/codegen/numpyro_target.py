@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hjdsl.fit.bayes import LIKELIHOODS, PRIOR_FAMILIES, check_fittable
+from hjdsl.fit.bayes import LIKELIHOODS, PRIOR_FAMILIES, build, check_fittable
 from hjdsl.fit.infer import BLOCKS, POLISH
-from hjdsl.fit.init import JITTER
+from hjdsl.fit.init import JITTER, optimiser_scales
 
 
 def generate(model, eps: float | None = None) -> str:
@@ -30,6 +30,7 @@ def generate(model, eps: float | None = None) -> str:
     check_fittable(model)
     data = resolve_data(model, None)
     eps = choose_eps(model, eps, "map")
+    scales = optimiser_scales(model, build(model, eps=eps), data.x_train, data.v_train)
     s = model.fit
     obs = model.observe
     learned = _learned_sites(model)
@@ -74,6 +75,8 @@ def generate(model, eps: float | None = None) -> str:
               f"{bool(s.polish)}",
               f"BLOCKS, JITTER = {BLOCKS}, {JITTER!r}",
               f"POLISH_OPTIONS = {POLISH!r}",
+              "# units of the optimiser per site: the data's spread where it is far from 1",
+              "SCALES = {" + ", ".join(f'"{k}": {_literal(v)}' for k, v in scales.items()) + "}",
               f"X_TRAIN = {_literal(data.x_train)}",
               f"V_TRAIN = {_literal(data.v_train)}",
               f"X_TEST = {_literal(data.x[~data.train].reshape(-1, model.dim))}",
@@ -244,14 +247,16 @@ def fit_map():
     x, value = jnp.asarray(X_TRAIN), jnp.asarray(V_TRAIN)
     transforms = {k: biject_to(p.support) for k, p in PRIORS.items()}
 
-    def constrain(u):
-        return {k: transforms[k](u[k]) for k in transforms}
+    # the optimiser works on w = u / SCALES (u: the unconstrained parameters): the same objective
+    def constrain(w):
+        return {k: transforms[k](w[k] * SCALES[k]) for k in transforms}
 
-    def loss(u):
-        log_joint, _ = log_density(model, (x, value), {}, constrain(u))
+    def loss(w):
+        log_joint, _ = log_density(model, (x, value), {}, constrain(w))
         return -log_joint
 
-    starts = [{k: transforms[k].inv(v) for k, v in start_point(r).items()} for r in range(RESTARTS)]
+    starts = [{k: transforms[k].inv(v) / SCALES[k] for k, v in start_point(r).items()}
+              for r in range(RESTARTS)]
     opt = Adam(LR)
     grad = jax.value_and_grad(loss)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hjdsl.errors import run_error
-from hjdsl.fit.init import initial_point
+from hjdsl.fit.init import initial_point, optimiser_scales
 
 # Number of progress-bar updates per run; each is one jitted lax.scan over a block of steps.
 BLOCKS = 20
@@ -83,8 +83,20 @@ def run_map(model, pm, x, value, *, steps, lr, restarts, seed, polish, eps, quie
     import jax.numpy as jnp
     from numpyro.optim import Adam
 
+    scales = optimiser_scales(model, pm, np.asarray(x), np.asarray(value))
     x, value = jnp.asarray(x), jnp.asarray(value)
-    loss, constrain, unconstrain = map_objective(pm, x, value)
+    loss_u, constrain_u, unconstrain_u = map_objective(pm, x, value)
+
+    # the optimiser works on w = u / scale (see optimiser_scales): the same objective
+    def loss(w):
+        return loss_u({k: w[k] * scales[k] for k in w})
+
+    def constrain(w):
+        return constrain_u({k: w[k] * scales[k] for k in w})
+
+    def unconstrain(c):
+        return {k: v / scales[k] for k, v in unconstrain_u(c).items()}
+
     starts = [initial_point(model, pm, np.asarray(x), np.asarray(value), k, seed, eps)
               for k in range(restarts)]
     u0 = jax.tree.map(lambda *a: jnp.stack(a), *[unconstrain(s) for s in starts])

@@ -78,3 +78,36 @@ def initial_point(model, pm, x: np.ndarray, value: np.ndarray, restart: int, see
             value0 = np.broadcast_to(prior_median(prior), prior.shape()).copy()
         out[name] = value0
     return out
+
+
+# Data spreads inside this band leave the optimiser in the spec's units (so fits of order-1 data
+# are unchanged); outside it, Adam and L-BFGS step in units of the spread.
+UNIT_BAND = (0.1, 10.0)
+
+
+def optimiser_scales(model, pm, x: np.ndarray, value: np.ndarray) -> dict:
+    """Per learned site, the unit the optimiser works in: u = scale · w over the unconstrained
+    parameter u. Sites on the real line whose natural spread (y: the data's x per axis; g: the
+    values) lies outside UNIT_BAND get that spread; every other site 1. The objective is the same
+    function of u, so the priors and the optimum are unchanged: only Adam's step (≈ lr per step
+    in w) and L-BFGS's conditioning follow the data's scale.
+
+    >>> spread_unit(np.std([3.0e6, -1.0e6])), spread_unit(0.5)
+    (2000000.0, 1.0)
+    """
+    from numpyro.distributions import constraints
+
+    spread = {"y": np.std(x, axis=0), "g": np.std(value)}
+    out = {}
+    for name, prior in pm.priors.items():
+        real = getattr(prior.support, "base_constraint", prior.support) is constraints.real
+        out[name] = spread_unit(spread[name]) if real and name in spread else np.float64(1.0)
+    return out
+
+
+def spread_unit(spread):
+    """The spread itself outside UNIT_BAND, else 1 (also for a zero or non-finite spread)."""
+    spread = np.asarray(spread, dtype=float)
+    inside = (spread >= UNIT_BAND[0]) & (spread <= UNIT_BAND[1])
+    unit = np.where(inside | ~(spread > 0) | ~np.isfinite(spread), 1.0, spread)
+    return float(unit) if unit.ndim == 0 else unit

@@ -72,8 +72,8 @@ def assess(model, y, g, influence, x, v, residual, noise_sd) -> tuple[dict, list
     warnings = []
     if rmse > POOR_RATIO * noise:
         warnings.append(f"the fit is poor: its RMSE {rmse:.3g} on the training data is "
-                        f"{rmse / noise:.1f}× the data's noise level {noise:.3g} (nearest-neighbour "
-                        "estimate): " + _poor_hint(model, x, v))
+                        f"{rmse / noise:.1f}× the data's noise level {noise:.3g} "
+                        "(nearest-neighbour estimate): " + _poor_hint(model, x, v))
     if np.isfinite(noise_sd):
         figures["likelihood_sd"] = noise_sd
         fixed = not hasattr(model.observe.scale, "family") if model.observe is not None else False
@@ -101,17 +101,17 @@ def _collapse(y, influence, x) -> tuple[dict, str | None]:
         return figures, None
     parts = []
     if in_groups.any():
-        big = np.argsort(-sizes)[: 3]
-        where = ", ".join(f"{sizes[k]} at y ≈ {_point(y[group == k][0])}" for k in big if sizes[k] > 1)
+        big = [k for k in np.argsort(-sizes, kind="stable")[:3] if sizes[k] > 1]
+        where = ", ".join(f"{sizes[k]} at y ≈ {_point(y[group == k][0])}" for k in big)
         more = " …" if np.sum(sizes > 1) > 3 else ""
         parts.append(f"{in_groups.sum()} of {len(y)} atoms collapsed onto {np.sum(sizes > 1)} "
                      f"point(s) (within {COLLAPSE_TOL * extent:.2g}: {where}{more})")
     if unused.any():
         parts.append(f"{unused.sum()} of {len(y)} atoms have no influence on the data (mean "
                      f"weight < {NO_INFLUENCE:g})")
-    return figures, ("; ".join(parts) + f": the fit uses {len(sizes) - _unused_groups(group, unused)} "
-                     "distinct atoms; fewer atoms give the same fit, or more --restarts may find "
-                     "one that uses them all")
+    used = len(sizes) - _unused_groups(group, unused)
+    return figures, ("; ".join(parts) + f": the fit uses {used} distinct atoms; fewer atoms give "
+                     "the same fit, or more --restarts may find one that uses them all")
 
 
 def _unused_groups(group, unused) -> int:
@@ -128,12 +128,11 @@ def _poor_hint(model, x, v) -> str:
                  if model.dim == 1 else "")
         shape = ("x'A⁻¹x/(4t) − u_eps is convex for every eps, so data curving more than "
                  f"x'A⁻¹x/(4t){bound} cannot be fitted")
-    scale = max(float(np.std(v)), float(np.max(np.abs(x))))
     advice = "check t and the observed quantity against the data, or use more atoms / --restarts"
-    if not 1e-3 <= scale <= 1e3:
-        advice += (f"; the data are on a scale of {scale:.0e} and Adam moves each parameter by "
-                   "about --lr per step: rescale x and the values (t, eps, sigma and the priors "
-                   "with them) to order 1")
+    x_scale, v_scale = float(np.max(np.std(x, axis=0))), float(np.std(v))
+    if not all(1e-3 <= s <= 1e3 for s in (x_scale, v_scale)):
+        advice += (f"; the data's spread is {x_scale:.1g} in x and {v_scale:.1g} in the values: "
+                   "state t (it scales as x²/value), eps, sigma and the priors in those units")
     return f"{shape}; {advice}"
 
 
