@@ -60,7 +60,7 @@ def read_table(name: str, folder: Path, x_cols, value_col: str, *, confined: boo
 
 
 def allowed_folders(folder: Path) -> list[str]:
-    """The resolved folders whose trees a spec in `folder` may read: its own and $HJDSL_DATA_DIRS."""
+    """The resolved folders whose trees a spec in `folder` may read: it and $HJDSL_DATA_DIRS."""
     extra = [p for p in os.environ.get(DATA_DIRS_ENV, "").split(os.pathsep) if p.strip()]
     return [os.path.realpath(p) for p in [folder, *extra]]
 

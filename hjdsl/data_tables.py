@@ -1,4 +1,4 @@
-"""Parse a data file's bytes (CSV text or NetCDF) into a float table, quoting as little as possible."""
+"""Parse a data file's bytes (CSV text or NetCDF) into a float table, quoting little of it."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a column a spec can map (the gr
 
 
 class DataFileError(DataError):
-    """A data file cannot be used; `part` ("file", "x" or "value") says what the spec should point at."""
+    """A data file cannot be used; `part` ("file", "x" or "value"): where in the spec to point."""
 
     def __init__(self, message: str, code: str, hint: str | None = None, part: str = "file"):
         super().__init__((Diagnostic("error", message, None, hint, code),))
@@ -155,12 +155,15 @@ def _convert(chunk: list, table: np.ndarray, n: int, text: str, shown, wanted) -
     try:
         table[n:n + len(chunk)] = np.array(chunk, dtype=float).reshape(len(chunk), len(wanted))
     except ValueError:  # find the first cell float() cannot read (numpy uses float() per cell)
-        i, k = next((i, k) for i, cells in enumerate(chunk) for k, cell in enumerate(cells)
-                    if not _is_number(cell))
-        col, part = wanted[k]
-        raise DataFileError(f"`{shown}` line {_line_of(text, n + i)}, column `{col}`: cannot "
-                            f"read {excerpt(chunk[i][k].strip())} as a number", "D008",
-                            part=part) from None
+        bad = next(((i, k) for i, cells in enumerate(chunk) for k, cell in enumerate(cells)
+                    if not _is_number(cell)), None)
+        if bad is None:  # numpy refused what float() reads: convert cell by cell instead
+            table[n:n + len(chunk)] = [[float(cell) for cell in cells] for cells in chunk]
+        else:
+            (i, k), (col, part) = bad, wanted[bad[1]]
+            raise DataFileError(f"`{shown}` line {_line_of(text, n + i)}, column `{col}`: "
+                                f"cannot read {excerpt(chunk[i][k].strip())} as a number",
+                                "D008", part=part) from None
     n += len(chunk)
     chunk.clear()
     return n

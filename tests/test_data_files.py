@@ -34,7 +34,7 @@ def write_netcdf(path, x=X, value=None, encoding=None, engine="h5netcdf"):
 
 
 def via_check(folder, name: str):
-    """x, value as `check` reads `data "name"` in a spec in `folder`, or the error's (code, text)."""
+    """x, value as `check` reads `data "name"` of a spec in `folder`, or the error's outcome."""
     spec = folder / "check.hj"
     spec.write_text(HEAD + f'data "{name}"\n', encoding="utf-8")
     try:

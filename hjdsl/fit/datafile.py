@@ -1,4 +1,4 @@
-"""Read observations for `solve --data PATH` with the same reader, and the same rules, as `check`."""
+"""Read observations for `solve --data PATH` with the same reader and rules as `check`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A spec's `data` at check time: a file's column mapping (read by hjdsl.data_files) or a generator."""
+"""A spec's `data` at check time: a file's columns (read by hjdsl.data_files) or a generator."""
 
 from __future__ import annotations
 
