@@ -97,6 +97,10 @@ def _matrix(c, name: str, span: Span) -> np.ndarray:
                       f"{name}[{j}][{i}] = {a[j, i]:g}", span, code="E123",
                       hint="H(p) = pᵀAp needs a symmetric positive definite A")
     smallest = float(np.linalg.eigvalsh(a).min())
+    try:  # every view factors A once (Cholesky): it must succeed in float64, not only in theory
+        np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        smallest = min(smallest, 0.0)
     if smallest <= 0:
         raise c.error(f"{where} is not positive definite: its smallest eigenvalue is {smallest:.4g}",
                       span, code="E124", hint="H(p) = pᵀAp needs a symmetric positive definite A")

@@ -54,11 +54,47 @@ class Hamiltonian:
         return self.kind == "quadratic"
 
     @property
-    def inverse(self) -> np.ndarray:
-        """A⁻¹ for quadratic H (the metric of the cost c_j)."""
+    def factor(self) -> np.ndarray:
+        """L with L·Lᵀ = A⁻¹ (quadratic H): the one factorisation every use of A⁻¹ derives from.
+
+        Costs, weights, the quadratic term and the PDE check all use this L (or L·Lᵀ), so the
+        views agree with each other to round-off however ill-conditioned A is; only the
+        comparison with A itself (the PDE residual) carries a cond(A) factor.
+        """
         if self.matrix is None:
             raise ValueError(f"the Hamiltonian {self.text} has no matrix")
-        return np.linalg.inv(self.matrix)
+        return inverse_factor(self.matrix)
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """A⁻¹ = L·Lᵀ for quadratic H (the metric of the cost c_j), from `factor`."""
+        L = self.factor
+        return _symmetric(L @ L.T)
+
+    @property
+    def condition(self) -> float:
+        """cond(A) = λ_max/λ_min (1 for a norm Hamiltonian, which has no matrix)."""
+        if self.matrix is None:
+            return 1.0
+        lam = np.linalg.eigvalsh(self.matrix)
+        return float(lam[-1] / lam[0])
+
+
+def inverse_factor(matrix) -> np.ndarray:
+    """L = R⁻ᵀ for A = R·Rᵀ (Cholesky): upper triangular, L·Lᵀ = A⁻¹, by triangular solves.
+
+    >>> L = inverse_factor(np.array([[4.0, 0.0], [0.0, 0.25]]))
+    >>> (L @ L.T).tolist()
+    [[0.25, 0.0], [0.0, 4.0]]
+    """
+    from scipy.linalg import solve_triangular
+
+    R = np.linalg.cholesky(np.asarray(matrix, dtype=np.float64))
+    return solve_triangular(R, np.eye(R.shape[0]), lower=True).T
+
+
+def _symmetric(m: np.ndarray) -> np.ndarray:
+    return 0.5 * (m + m.T)
 
 
 @dataclass(frozen=True)

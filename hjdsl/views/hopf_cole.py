@@ -15,8 +15,8 @@ from hjdsl.views.reach import DUAL_ORD, reached  # noqa: F401  (DUAL_ORD: re-exp
 
 
 def metric_factor(hamiltonian) -> np.ndarray:
-    """L with L·Lᵀ = A⁻¹, so (x − y)ᵀA⁻¹(x − y) = |(x − y)·L|² (an isometry onto ℝᵈ)."""
-    return np.linalg.cholesky(hamiltonian.inverse)
+    """L with L·Lᵀ = A⁻¹, so (x − y)ᵀA⁻¹(x − y) = |(x − y)·L|² (the Hamiltonian's one factor)."""
+    return hamiltonian.factor
 
 
 def quadratic_costs(x, y, g, t: float, factor):

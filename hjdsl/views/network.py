@@ -61,12 +61,9 @@ def _gibbs_parts(z, eps):
     exponent is clamped to ≤ 0 and nothing relies on the two evaluations agreeing: every result
     is within the round-off of z itself.
     """
-    import jax
-
     jnp = _jnp()
-    # Every result is invariant to the shift, so no derivative flows through it (and none
-    # through the max's tie rule); lse's own derivative is its custom JVP.
-    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    # m stays differentiable: the far-atom sums below depend on it (through the top atom).
+    m = jnp.max(z, axis=-1, keepdims=True)
     m_safe = jnp.where(jnp.isfinite(m), m, 0.0)  # a row of only −inf: all weights 0 below
     e = jnp.where(eps > 0, jnp.maximum(eps, EPS_FLOOR), 1.0)  # ε = 0 never divides (unused)
     raw = (z - m_safe) / e

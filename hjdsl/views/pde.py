@@ -6,47 +6,48 @@ import functools
 
 import numpy as np
 
+from hjdsl.model.ir import inverse_factor
 from hjdsl.views.hopf_cole import metric_factor
 from hjdsl.views.network import _jnp, chunk_size, map_chunks
 
 
-def hopf_cole_point(x, t, y, g, factor, eps):
-    """u_ε at one point x (d,) as a function of x and t (differentiable in both).
-
-    `factor` is L with L·Lᵀ = A⁻¹; t enters the costs, so ∂u/∂t is the true time derivative.
-    The soft-min is the plain formula (no custom derivative rule): every derivative here comes
-    from JAX's own differentiation of exp, log and the costs, independent of the views' code.
-    """
-    import jax
-
+def point_costs(x, t, y, g, factor):
+    """c_j(x, t) = g_j + |(x − y_j)·L|²/(4t) at one point x (d,), differentiable in x and t."""
     jnp = _jnp()
     diff = x @ factor - y @ factor
-    c = g + jnp.sum(diff * diff, axis=-1) / (4.0 * t)
-    shift = jax.lax.stop_gradient(jnp.min(c))  # a constant shift: no effect on derivatives
-    e = jnp.where(eps > 0, eps, 1.0)
-    soft = shift - e * jnp.log(jnp.sum(jnp.exp(-(c - shift) / e)))
-    return jnp.where(eps > 0, soft, jnp.min(c))
+    return g + jnp.sum(diff * diff, axis=-1) / (4.0 * t)
 
 
 def residual_terms(x, t, y, g, A, factor, eps):
-    """(u_t, ∇uᵀA∇u, tr(A∇²u)) at one point, all by autodiff of `hopf_cole_point`.
+    """(u_t, ∇uᵀA∇u, ε·tr(A∇²u), their sizes) at one point, from autodiff of the costs.
 
-    One forward-over-reverse pass in the joint variable (x, t) gives the gradient (u_x, u_t) and
-    the Hessian together, which keeps the compiled program small.
+    The derivatives of every c_j (∂_t c_j, ∇c_j, ∇²c_j) come from JAX's differentiation of the
+    cost formula, independent of the views' closed forms. They are combined by the soft-min's
+    exact chain rule with the Gibbs weights π = softmax(−c/ε):
+      u_t = Σπ_j ∂_t c_j,  ∇u = Σπ_j ∇c_j,  ε∇²u = ε Σπ_j ∇²c_j − Cov_π(∇c).
+    No 1/ε appears, so the terms stay finite for every ε ≥ 0 (differentiating the soft-min
+    itself squares 1/ε and overflows below ε ≈ 1e-150). At ε = 0 π is the active atom.
     """
     import jax
 
+    from hjdsl.views.network import softmax_weights
+
     jnp = _jnp()
     d = x.shape[-1]
-    u = lambda xt: hopf_cole_point(xt[:d], xt[d], y, g, factor, eps)  # noqa: E731
-
-    def gradient(xt):
-        grad = jax.grad(u)(xt)
-        return grad, grad
-
-    hess, grad = jax.jacfwd(gradient, has_aux=True)(jnp.append(x, t))
-    u_x, u_t = grad[:d], grad[d]
-    return u_t, u_x @ A @ u_x, jnp.sum(A * hess[:d, :d])
+    cost = lambda xt: point_costs(xt[:d], xt[d], y, g, factor)  # noqa: E731
+    xt = jnp.append(x, t)
+    jac = jax.jacfwd(cost)(xt)                      # (N, d + 1): ∇c_j and ∂_t c_j
+    hess = jax.hessian(cost)(xt)[:, :d, :d]         # (N, d, d)
+    pi = softmax_weights(-cost(xt), eps)
+    grad_c, dt_c = jac[:, :d], jac[:, d]
+    u_t = pi @ dt_c
+    u_x = pi @ grad_c
+    centred = grad_c - u_x                          # centred form: no cancellation in Cov
+    cov_term = jnp.einsum("j,jk,kl,jl->", pi, centred, A, centred)  # tr(A Cov_π(∇c))
+    curv_term = eps * (pi @ jnp.einsum("kl,jlk->j", A, hess))        # ε Σπ tr(A∇²c)
+    h = u_x @ A @ u_x
+    sizes = jnp.abs(u_t) + jnp.abs(h) + jnp.abs(curv_term) + cov_term
+    return u_t, h, curv_term - cov_term, sizes
 
 
 def pde_residual(x, t, y, g, A, eps):
@@ -62,10 +63,10 @@ def pde_residual(x, t, y, g, A, eps):
     True
     """
     jnp = _jnp()
-    A = jnp.asarray(A)
-    factor = jnp.linalg.cholesky(jnp.linalg.inv(A))
-    u_t, h, lap = residual_terms(jnp.asarray(x), t, jnp.asarray(y), jnp.asarray(g), A, factor, eps)
-    return u_t + h - eps * lap + eps * x.shape[-1] / (2.0 * t)
+    factor = jnp.asarray(inverse_factor(A))
+    u_t, h, lap, _ = residual_terms(jnp.asarray(x), t, jnp.asarray(y), jnp.asarray(g),
+                                    jnp.asarray(A), factor, eps)
+    return u_t + h - lap + eps * x.shape[-1] / (2.0 * t)
 
 
 @functools.lru_cache(maxsize=None)
@@ -74,14 +75,11 @@ def _residual_kernel():
     from hjdsl.jaxsetup import jax_x64
 
     jax = jax_x64()
-    jnp = _jnp()
 
     def one(x, t, y, g, A, factor, e):
-        u_t, h, lap = residual_terms(x, t, y, g, A, factor, e)
+        u_t, h, lap, sizes = residual_terms(x, t, y, g, A, factor, e)
         norm = e * x.shape[-1] / (2.0 * t)
-        residual = u_t + h - e * lap + norm
-        scale = jnp.abs(u_t) + jnp.abs(h) + e * jnp.abs(lap) + norm
-        return residual, scale
+        return u_t + h - lap + norm, sizes + norm
 
     def run(points, t, y, g, A, factor, eps):
         per_eps = jax.vmap(lambda x, e: one(x, t, y, g, A, factor, e), in_axes=(None, 0))
@@ -94,11 +92,11 @@ def _residual_kernel():
 def residual_view(model, x, eps) -> dict:
     """The autodiff PDE residual at points x (n, d) for every ε (quadratic H).
 
-    Returns residual (n_eps, n) and scale (n_eps, n) = |u_t| + |H(∇u)| + ε|tr(A∇²u)| + εd/(2t),
-    the size of the terms that cancel (tolerances are relative to it).
+    Returns residual (n_eps, n) and scale (n_eps, n) = |u_t| + |H(∇u)| + ε|Σπ tr(A∇²c)| +
+    tr(A Cov_π(∇c)) + εd/(2t), the size of the terms that cancel (tolerances are relative to it).
     """
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
-    # The Hessian per point is d×d per atom-sum; keep chunks smaller than for plain values.
+    # The Hessian per point is d×d per atom; keep chunks smaller than for plain values.
     chunk = max(chunk_size(model.n_atoms, model.dim * model.dim) // 4, 16)
     ham, t, kernel = model.hamiltonian, float(model.t), _residual_kernel()
     args = (t, np.asarray(model.y), np.asarray(model.g), np.asarray(ham.matrix),
