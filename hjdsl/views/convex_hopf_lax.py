@@ -9,7 +9,7 @@ import numpy as np
 
 from hjdsl.solver_status import ACCEPTABLE, judge
 from hjdsl.views.convex_lower import Lowering, check_convex, environment
-from hjdsl.views.convex_simplex import DEFAULT_OPTIONS
+from hjdsl.views.convex_simplex import DEFAULT_OPTIONS, forget_solver
 
 # ‖·‖_q* of the Hamiltonian H(p) = a·‖p‖_q: reachable iff ‖x − y‖_q* ≤ a·t.
 DUAL_NORM = {"l1": np.inf, "l2": 2, "linf": 1}
@@ -78,6 +78,7 @@ class HopfLaxProgram:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
+                    forget_solver(self.problem)
                     self.problem.solve(solver=solver, **self.options[solver])
                     status = str(self.problem.status)
                 except (cp.error.SolverError, ValueError, ArithmeticError):
