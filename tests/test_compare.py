@@ -190,11 +190,9 @@ def test_fit_file_atoms(tmp_path, four):
 
 
 def test_attribution_too_large_is_refused(monkeypatch, four):
-    from hjdsl.views import compare as driver
-
-    monkeypatch.setattr(driver, "MAX_ATTRIBUTION", 100)
-    with pytest.raises(UsageError, match=r"the attribution array \(eps × points × atoms = 3 × 21 "
-                                         r"× 4\) would take 0.0 GiB"):
+    monkeypatch.setenv("HJDSL_MAX_MEMORY", "1KiB")  # the whole-run budget: tests/test_options.py
+    with pytest.raises(UsageError, match=r"compare of 3 ε × 21 points × 4 atoms \(d = 1\) would "
+                                         r"need .* over the 1.0 KiB budget"):
         four.compare(**QUICK)
 
 

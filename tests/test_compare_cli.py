@@ -85,19 +85,74 @@ def test_missing_spec_exits_2(capsys):
     assert code == 2 and "spec.hj" in err
 
 
+def _fit_file(path, model, y, g, attrs=None):
+    """A solve-like result: (y_hat, g_hat) stamped with `model`'s provenance (then `attrs`)."""
+    import xarray as xr
+
+    from hjdsl.results import stamp
+
+    ds = xr.Dataset({"y_hat": (("particle", "dim"), np.asarray(y, dtype=float)),
+                     "g_hat": (("particle",), np.asarray(g, dtype=float))})
+    if model is not None:
+        stamp(ds, model)
+    ds.attrs.update(attrs or {})
+    ds.to_netcdf(path, engine="h5netcdf")
+    return path
+
+
 def test_fit_file(capsys, tmp_path):
     import xarray as xr
 
-    fit = tmp_path / "fit.nc"
-    xr.Dataset({"y_hat": (("particle", "dim"), [[-1.0], [1.0]]),
-                "g_hat": (("particle",), [0.2, 0.1])}).to_netcdf(fit, engine="h5netcdf")
+    import hjdsl
+
+    model = hjdsl.load(FOUR)
+    y, g = model.y + 0.1, model.g * 0.5
+    fit = _fit_file(tmp_path / "fit.nc", model, y, g)
     code, out, err = _run(capsys, FOUR, "--fit", str(fit), "--eps", "0.5", "--audit", "0",
                           "-o", str(tmp_path / "v.nc"))
-    assert code == 0, err
-    assert f"N = 2 atoms, d = 1, 1001 points; atoms fitted in {fit}" in out
+    assert (code, err) == (0, "")  # its own spec: no warning
+    assert f"N = 4 atoms, d = 1, 1001 points; atoms fitted in {fit}" in out
     with xr.open_dataset(tmp_path / "v.nc", engine="h5netcdf") as ds:
-        np.testing.assert_array_equal(ds.g.values, [0.2, 0.1])
+        np.testing.assert_array_equal(ds.g.values, g)
+        np.testing.assert_array_equal(ds.y.values, y)
     xr.Dataset({"g_hat": (("particle",), [0.2, 0.1])}).to_netcdf(tmp_path / "no_y.nc",
                                                                engine="h5netcdf")
     code, out, err = _run(capsys, FOUR, "--fit", str(tmp_path / "no_y.nc"))
     assert code == 2 and "not a solve result: no y_hat in its root group" in err
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"spec_sha256": "0" * 64}, "was fitted from a different spec text (the spec was edited "
+                                "since, perhaps only its comments)"),
+    ({"spec_sha256": "0" * 64, "model": "other", "t": 2.0},
+     "was fitted from a different spec text; it was made with model 'other' (this spec: "
+     "'four_atoms'), t = 2.0 (this spec: 1.0)"),
+    (None, "carries no provenance (no spec_sha256): cannot tell which spec it was fitted from"),
+])
+def test_fit_from_another_spec_text_warns(capsys, tmp_path, edit, message):
+    import hjdsl
+
+    model = hjdsl.load(FOUR)
+    fit = _fit_file(tmp_path / "fit.nc", None if edit is None else model, model.y, model.g,
+                    edit)
+    code, out, err = _run(capsys, FOUR, "--fit", str(fit), "--eps", "0.5", "--audit", "0",
+                          "--no-grid")
+    assert code == 0
+    assert err == f"warning: {fit} {message}\n"
+
+
+@pytest.mark.parametrize("y, g, message", [
+    ([[-1.0], [1.0]], [0.2, 0.1], "it has 2 atoms, the model has 4"),
+    ([[0.0, 1.0]] * 4, [0.0] * 4, "its atoms have dimension 2, the model has dim 1"),
+])
+@pytest.mark.parametrize("verb", ["compare", "attribute", "bifurcate"])
+def test_fit_of_another_shape_is_refused(capsys, tmp_path, y, g, message, verb):
+    import hjdsl
+
+    other = hjdsl.parse("model other\ndim 1\nhamiltonian H(p) = |p|^2\nparticles y = [0, 1]\n"
+                        "initial g = [0, 0]\n")
+    fit = _fit_file(tmp_path / "fit.nc", other, y, g)
+    code = main([verb, FOUR, "--fit", str(fit)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {fit} is a fit of another model (made from model 'other'): {message}" in err

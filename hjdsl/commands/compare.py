@@ -43,6 +43,7 @@ def run(args) -> int:
     model = load_model(args.file)
     if args.fit:
         model = load_fit(model, args.fit)
+    _warn_if_long(model, args)
     ds = model.compare(eps=args.eps, audit=args.audit, grid=not args.no_grid)
     if args.fit:
         ds.attrs["fit_file"] = str(args.fit)
@@ -66,3 +67,20 @@ def run(args) -> int:
                   f"{row.bound:.3e}", file=sys.stderr)
         return 1
     return 0
+
+
+LONG_RUN_SECONDS = 120  # warn (never refuse: a long run is legitimate, and the guess varies) past this
+
+
+def _warn_if_long(model, args) -> None:
+    """Say before a run that will take minutes how long, roughly, and how to shorten it."""
+    from hjdsl.views.compare import check_audit, check_eps, check_memory, check_points, work_estimate
+
+    eps, x = check_eps(model, args.eps), check_points(model, None)
+    audit = check_audit(args.audit, x.shape[0])
+    check_memory(model, eps.size, x.shape[0], audit, not args.no_grid)  # refuse before warning
+    seconds = work_estimate(model, eps.size, x.shape[0], audit, not args.no_grid)
+    if seconds > LONG_RUN_SECONDS:
+        print(f"warning: this compare ({eps.size:,} ε × {x.shape[0]:,} points × {model.n_atoms:,} "
+              f"atoms) will take roughly {seconds / 60:.0f} minutes (convex audit and grid solver); "
+              "--audit 0, --no-grid or fewer ε values make it shorter", file=sys.stderr)

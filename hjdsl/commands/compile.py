@@ -42,11 +42,15 @@ def configure(p) -> None:
 def run(args) -> int:
     from hjdsl.commands.common import load_model
 
+    if args.info and args.output:
+        raise UsageError((Diagnostic("error", "-o/--output goes with --target, not --info",
+                                     code="U004"),))
+    if args.output:
+        from hjdsl.output import check_writable
+
+        check_writable(args.output)
     model = load_model(args.file)
     if args.info:
-        if args.output:
-            raise UsageError((Diagnostic("error", "-o/--output goes with --target, not --info",
-                                         code="U004"),))
         print(json.dumps(info(model), indent=2, ensure_ascii=False))
         return 0
     try:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.errors import DataError, Diagnostic, SpecError, UsageError
+from hjdsl.model.limits import MAX_EPS
 
-# The Dataset holds π for every (ε, point, atom); past this many floats (1 GiB) compare refuses
-# rather than exhaust memory (the values alone stream in bounded chunks: see network_view).
-MAX_ATTRIBUTION = 1 << 27
+# A JAX view is called on blocks of ε whose workspace is about this many floats (see by_eps_blocks)
+VIEW_ELEMENTS = 1 << 22
+VIEW_CHUNK_POINTS = 4096  # the most points a view puts in one chunk (they choose fewer for many atoms)
+EPS_KEYS = frozenset({"f", "pi", "entropy", "u", "residual", "scale"})  # outputs with an ε axis
 
 
 def _usage(message: str, code: str = "U010") -> UsageError:
@@ -22,6 +24,9 @@ def check_eps(model, eps) -> np.ndarray:
         raise _usage(f"eps must be a number or a non-empty list, got shape {values.shape}")
     if np.any(~np.isfinite(values)) or np.any(values < 0):
         raise _usage(f"eps values must be finite and ≥ 0, got {values.tolist()}")
+    if values.size > MAX_EPS:
+        raise _usage(f"{values.size:,} ε values exceed the limit of {MAX_EPS:,} for one sweep; "
+                     "split the sweep into several runs")
     return values
 
 
@@ -76,16 +81,78 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, **options):
     eps = check_eps(model, eps)
     x = check_points(model, x)
     audit = check_audit(audit, x.shape[0])
-    size = eps.size * x.shape[0] * model.n_atoms
-    if size > MAX_ATTRIBUTION:
-        raise _usage(f"the attribution array (eps × points × atoms = {eps.size} × {x.shape[0]} × "
-                     f"{model.n_atoms}) would take {size * 8 / 2**30:.1f} GiB; compare fewer "
-                     "points or ε values (for values only, use hjdsl.views.network.network_view "
-                     "with weights=False)", code="U011")
+    check_memory(model, eps.size, x.shape[0], audit, grid)
     closed = closed_form(model, eps, x, chunk=chunk)
     convex = convex_part(model, eps, x, audit)
     grid_out = grid_part(model, eps, x) if grid else skipped_grid(eps, x, "skipped (grid=False)")
     return build_dataset(model, eps, x, closed, convex, grid_out)
+
+
+def compare_memory(model, n_eps: int, n_points: int, audit: int | None = None,
+                   grid: bool = True) -> dict[str, int]:
+    """Bytes a compare run holds at its peak, by what holds them (the whole run, not one array).
+
+    Measured on quickstart-sized runs to be an upper bound (tests/test_options.py checks it
+    against the peak resident memory of a real run).
+    """
+    E, n, N, d = int(n_eps), int(n_points), int(model.n_atoms), int(model.dim)
+    per_eps = min(n, VIEW_CHUNK_POINTS) * N * (d + 1) ** 2
+    memory = {
+        # the Gibbs weights π, plus one block's worth while the ε blocks are joined
+        "attribution (ε × points × atoms)": 2 * 8 * E * n * N,
+        "convex attribution (ε × points × atoms)": 8 * E * n * N,
+        "per-ε/point arrays (values, residuals, bounds, statuses)": 40 * 8 * E * n,
+        "view workspaces (PDE-residual Hessians, per ε block)":
+            10 * 8 * min(E, eps_block_size(model, n)) * per_eps,
+        # h5netcdf converts a variable while it writes it: one more copy of the largest
+        "writing the Dataset": 8 * E * n * N,
+    }
+    if grid and d <= 2 and model.initial.source == "expr":
+        # one ε at a time: the reference quadrature (points × nodes) dominates the solver's grid
+        from hjdsl.views.grid_pde import REFERENCE_NODES, REFERENCE_POINTS
+
+        ref_points = n if REFERENCE_POINTS[d] is None else min(n, REFERENCE_POINTS[d])
+        memory["grid solver and its reference (one ε at a time)"] = \
+            4 * 8 * ref_points * REFERENCE_NODES[d] ** d
+    # Hook: the convex view's own solver matrices belong to hjdsl.views.convex; when it offers
+    # `convex_memory(model, n_eps, n_points, audit)`, its figure joins the total here.
+    try:
+        from hjdsl.views import convex as convex_module
+    except ImportError:
+        convex_module = None
+    convex_memory = getattr(convex_module, "convex_memory", None)
+    if convex_memory is not None and audit != 0:
+        memory["convex view's solver matrices"] = int(convex_memory(model, E, n, audit))
+    return memory
+
+
+def check_memory(model, n_eps: int, n_points: int, audit: int | None, grid: bool) -> None:
+    """A UsageError with the figure, by part, if the whole run exceeds the memory budget."""
+    from hjdsl.model.limits import format_bytes, over_memory
+
+    parts = compare_memory(model, n_eps, n_points, audit, grid)
+    message = over_memory(sum(parts.values()), f"compare of {n_eps:,} ε × {n_points:,} points × "
+                          f"{model.n_atoms:,} atoms (d = {model.dim})")
+    if message:
+        largest = sorted(parts.items(), key=lambda kv: -kv[1])[:3]
+        detail = ", ".join(f"{what} {format_bytes(size)}" for what, size in largest)
+        raise _usage(f"{message}. Largest parts: {detail}. Compare fewer ε values or points",
+                     code="U011")
+
+
+def work_estimate(model, n_eps: int, n_points: int, audit: int | None, grid: bool) -> float:
+    """Rough seconds a compare run takes on one core (the convex solves and grid solves dominate).
+
+    Calibrated on quickstart (30 atoms): ~10 ms per convex solve, ~0.15 s per 1-D grid ε and
+    ~2 s per 2-D one. A guess, not a promise: it only decides whether to warn.
+    """
+    from hjdsl.views.convex import DEFAULT_AUDIT
+
+    audited = min(n_points, DEFAULT_AUDIT) if audit is None else min(int(audit), n_points)
+    seconds = n_eps * audited * 0.01 * max(1.0, model.n_atoms / 30)
+    if grid and model.dim <= 2 and model.initial.source == "expr":
+        seconds += n_eps * (0.15 if model.dim == 1 else 2.0)
+    return seconds
 
 
 def closed_form(model, eps, x, chunk: int | None = None) -> dict:
@@ -94,6 +161,7 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
     from hjdsl.views.hopf_cole import hopf_cole_view
     from hjdsl.views.network import network_view
     from hjdsl.views.pde import residual_view
+    from hjdsl.views.tolerances import identity_scale, kink_points
     from hjdsl.views.tropical import tropical_view
 
     ham, n_eps, n = model.hamiltonian, eps.size, x.shape[0]
@@ -102,40 +170,79 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
            "gap": trop["gap"]}
     if ham.kind == "quadratic":
         W, b = model.weights()
-        net = network_view(x, W, b, eps, chunk=chunk)
+        net = by_eps_blocks(lambda e: network_view(x, W, b, e, chunk=chunk), eps, model, n)
         hc = hopf_cole_view(x, model.y, model.g, model.t, ham, eps, weights=False, chunk=chunk)
         quad = quadratic_term(x, model.t, ham)
-        res = residual_view(model, x, eps)
+        res = by_eps_blocks(lambda e: residual_view(model, x, e), eps, model, n)
         # At ε = 0, u_0 has kinks where two atoms tie; the residual is only defined off them.
-        kink = trop["gap"] <= 1e-9 * np.maximum(1.0, np.abs(trop["u0"]))
+        kink = kink_points(trop["gap"], trop["u0"])
         res["residual"][eps == 0] = np.where(kink, np.nan, res["residual"][eps == 0])
         out.update(network=net["f"], tropical=net["f0"], hopf_cole=hc["u"], quadratic=quad,
                    attribution=net["pi"], entropy=net["entropy"],
-                   identity=net["f"] + hc["u"] - quad, pde=res["residual"], pde_scale=res["scale"])
+                   identity=net["f"] + hc["u"] - quad, pde=res["residual"], pde_scale=res["scale"],
+                   identity_scale=identity_scale(model, x, net["pi"], net["f"], hc["u"], quad,
+                                                 trop["active"]))
     else:
-        hc = hopf_cole_view(x, model.y, model.g, model.t, ham, eps, weights=True, chunk=chunk)
+        hc = by_eps_blocks(lambda e: hopf_cole_view(x, model.y, model.g, model.t, ham, e,
+                                                     weights=True, chunk=chunk), eps, model, n)
         nan2 = np.full((n_eps, n), np.nan)
         out.update(network=nan2, tropical=np.full(n, np.nan), hopf_cole=hc["u"],
                    quadratic=np.full(n, np.nan), attribution=hc["pi"], entropy=hc["entropy"],
-                   identity=nan2, pde=nan2, pde_scale=nan2)
+                   identity=nan2, pde=nan2, pde_scale=nan2, identity_scale=nan2)
+    return out
+
+
+def eps_block_size(model, n_points: int) -> int:
+    """ε values per call of a JAX view, so its workspace stays near VIEW_ELEMENTS floats.
+
+    The views vectorise over all ε at once within a chunk of points; the PDE residual's
+    forward-over-reverse Hessians hold about points × atoms × (d + 1)² floats per ε.
+    """
+    points = min(int(n_points), VIEW_CHUNK_POINTS)
+    per_eps = points * model.n_atoms * (model.dim + 1) ** 2
+    return max(1, VIEW_ELEMENTS // max(per_eps, 1))
+
+
+def by_eps_blocks(view, eps, model, n_points: int) -> dict:
+    """`view(eps)` run over blocks of ε (see `eps_block_size`), its outputs joined along ε.
+
+    Every block has the same length (the last is padded with its final ε), so JAX compiles
+    once; outputs without an ε axis (f0) come from the first block.
+    """
+    size = eps_block_size(model, n_points)
+    if eps.size <= size:
+        return view(eps)
+    out = {}
+    for start in range(0, eps.size, size):
+        block = eps[start:start + size]
+        part = view(np.concatenate([block, np.repeat(block[-1:], size - block.size)]))
+        for key, value in part.items():
+            if key not in EPS_KEYS:
+                out.setdefault(key, value)
+                continue
+            if key not in out:
+                out[key] = np.empty((eps.size, *value.shape[1:]), dtype=value.dtype)
+            out[key][start:start + block.size] = value[: block.size]
     return out
 
 
 def convex_part(model, eps, x, audit) -> dict:
     """The convex view's arrays, or NaN-filled ones with a note when it is skipped or missing."""
     n_eps, n, N = eps.size, x.shape[0], model.n_atoms
-    empty = {"value": np.full((n_eps, n), np.nan), "pi": np.full((n_eps, n, N), np.nan),
+    # π is (ε × points × atoms): allocated only when the view does not run, not as a placeholder
+    nan_pi = lambda: np.full((n_eps, n, N), np.nan)  # noqa: E731
+    empty = {"value": np.full((n_eps, n), np.nan),
              "duality_gap": np.full((n_eps, n), np.nan),
              "status": np.full((n_eps, n), "", dtype=object), "audited": np.zeros(n, bool),
              "solver": np.full(n_eps, "", dtype=object), "exact": None, "note": "",
              "hopf_lax": np.full(n, np.nan), "hopf_lax_argmin": np.full((n, model.dim), np.nan),
              "hopf_lax_status": np.full(n, "", dtype=object), "hopf_lax_note": ""}
     if audit == 0:
-        return {**empty, "note": "skipped (audit 0)"}
+        return {**empty, "pi": nan_pi(), "note": "skipped (audit 0)"}
     try:
         from hjdsl.views.convex import convex_view
     except ImportError as exc:
-        return {**empty, "note": f"convex view unavailable ({exc})"}
+        return {**empty, "pi": nan_pi(), "note": f"convex view unavailable ({exc})"}
     try:
         result = convex_view(model, eps, x, audit=audit)
         skipped = ""
@@ -224,6 +331,7 @@ def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
         "attribution": (("eps", "point", "particle"), closed["attribution"]),
         "entropy": (EP, closed["entropy"]), "identity_residual": (EP, closed["identity"]),
         "pde_residual": (EP, closed["pde"]), "pde_scale": (EP, closed["pde_scale"]),
+        "identity_scale": (EP, closed["identity_scale"]),
         "quadratic_term": (P, closed["quadratic"]),
         "active_atom": (P, closed["active"].astype(np.int64)),
         "reachable_atoms": (P, closed["reachable"].astype(np.int64)),
@@ -263,7 +371,9 @@ DESCRIPTIONS = {
     "entropy": "Ent(pi) = d f_eps / d eps",
     "identity_residual": "f_eps + u_eps - x'A^-1x/(4t)",
     "pde_residual": "u_t + H(grad u) - eps tr(A hess u) + eps d/(2t), by autodiff",
-    "pde_scale": "|u_t| + |H(grad u)| + eps|tr(A hess u)| + eps d/(2t)",
+    "pde_scale": "cond(A) (|u_t| + |H(grad u)| + eps|sum pi tr(A hess c)| + tr(A Cov grad c) "
+                 "+ eps d/(2t)): the size of the terms that cancel",
+    "identity_scale": "size of the terms that cancel in the identity (see views/tolerances.py)",
     "quadratic_term": "x'A^-1x/(4t)", "active_atom": "argmin_j c_j(x) (-1: no atom reaches)",
     "reachable_atoms": "atoms whose cost c_j(x) is finite",
     "logit_gap": "Delta: gap between the two largest logits (two smallest costs)",
