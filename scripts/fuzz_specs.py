@@ -66,6 +66,8 @@ def token_edit(rng, text, corpus):
     toks = tokens(text)
     pool = KEYWORDS + PUNCTUATION + [t for t in toks if t.strip()]
     for _ in range(rng.randint(1, 6)):
+        if not toks:
+            toks.append(rng.choice(pool))
         i = rng.randrange(len(toks))
         op = rng.random()
         if op < 0.4:
@@ -113,7 +115,9 @@ def deep_expression(rng, text, corpus):
 
 
 def long_expression(rng, text, corpus):
-    n = rng.choice([rng.randint(2, 600), rng.randint(600, 5000), rng.randint(5000, 20000)])
+    # mostly a few hundred terms; one in twenty near the size cap (20,000 terms is ~60 KB)
+    n = rng.choices([rng.randint(2, 600), rng.randint(600, 5000), rng.randint(5000, 20000)],
+                    [16, 3, 1])[0]
     kind = rng.random()
     if kind < 0.4:
         expr = "".join(rng.choice("1y") + rng.choice("+-*/") for _ in range(n)) + "1"
