@@ -197,3 +197,13 @@ def test_kink_of_an_affine_abs_is_exact(a, c, sign):
     text = f"abs({sign * a!r}*y - {sign * a * c!r})"
     found = kinks_of(parse_expression(text), {}, 1).lines([-3.0], [3.0]).axes[0]
     np.testing.assert_allclose(found, [c], atol=4e-15)
+
+
+def test_grid_note_says_when_the_quadrature_did_not_converge():
+    """Forty kink lines leave no room for a second level under the 2-D node cap: no figure is
+    printed rather than an unchecked one."""
+    model = tiny_2d_model("abs(sin(20*y[0])) + abs(y[1])")
+    note = grid_view(model, model.eps, model.evaluate, cells=24).note
+    assert "did not converge within its node cap" in note and "self-check 0" not in note
+    assert "did not converge" not in grid_view(tiny_2d_model("norm(y)"), [0.3], np.zeros((1, 2)),
+                                               cells=24).note

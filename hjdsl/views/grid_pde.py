@@ -177,7 +177,7 @@ def grid_view(model, eps: np.ndarray, x: np.ndarray, *, cells: int | None = None
         unsplit = max(unsplit, off)
         if half_error is not None:
             half_errors.append(half_error)
-        if e > 0 and np.isfinite(estimate):
+        if e > 0 and not np.isnan(estimate):  # inf: the quadrature hit its node cap unconverged
             accuracy.append(estimate)
     error = np.array([np.nanmax(row) if np.any(np.isfinite(row)) else np.nan
                       for row in np.abs(value - reference)])  # over the points with a reference
@@ -236,8 +236,10 @@ def _note(ham, eps, schemes, cells: int, d: int, accuracy: float | None, unsplit
     reference = "reference: Hopf-Lax search at eps = 0"
     if ham.kind == "quadratic":
         reference += ", Hopf-Cole quadrature at eps > 0"
-    if accuracy is not None:
+    if accuracy is not None and np.isfinite(accuracy):
         reference += f" (quadrature self-check {_rounded_up(accuracy)})"
+    elif accuracy is not None:
+        reference += " (quadrature did not converge within its node cap: no self-check)"
     parts.append(reference)
     if accuracy is not None and unsplit:
         parts.append(f"g has {unsplit} kink set(s) off the coordinate lines, which the quadrature "

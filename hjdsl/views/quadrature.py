@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from hjdsl.views.grid_solver import call_g
+from hjdsl.views.kinks import Kinks
 
 COARSE = {1: 401, 2: 61}   # coarse nodes per axis of the parameter box
 ZOOM_NODES, ZOOM_LEVELS = 11, 5
@@ -148,7 +149,7 @@ def hopf_lax(g, ham, t: float, x, *, return_argmin: bool = False, coarse: Coarse
 
 
 def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes: int | None = None,
-              coarse: Coarse | None = None, kinks=None):
+              coarse: Coarse | None = None, kinks: Kinks | None = None):
     """u_ε(x) = −ε log ∫ (4πεt)^{-d/2} det(A)^{-1/2} exp(−[g(y) + (x−y)ᵀA⁻¹(x−y)/(4t)]/ε) dy.
 
     Composite Gauss–Legendre rule on a per-point window that holds every y whose exponent is
@@ -157,9 +158,8 @@ def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes:
     smooth and the rule converges fast there. The panels of every piece double until the last
     two changes of a point are both below `tol` (relative to max(1, |u|)) or the nodes per axis
     would pass `max_nodes`. Returns (values, error estimate = the largest last change, at least
-    the round-off of the sum).
-    Quadratic H only. `coarse` may pass a `coarse_search` of the same points made with a
-    threshold ≥ 36ε (it is reused, not recomputed).
+    the round-off of the sum). Quadratic H only. `coarse` may pass a `coarse_search` of the same
+    points made with a threshold ≥ 36ε (it is reused, not recomputed).
 
     >>> from hjdsl.model.ir import Hamiltonian
     >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
@@ -193,7 +193,8 @@ def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes:
         active[idx] = (change[idx] > limit) | (previous[idx] > limit)
         panels *= 2
     # below the rounding of u = Φ_min − ε log(Σ) − ε log(norm) a change says nothing
-    rounding = ROUNDING * (1.0 + np.abs(u) + eps * (abs(log_norm) + d * abs(np.log(search.radius)) + TAIL))
+    terms = abs(log_norm) + d * abs(np.log(search.radius)) + TAIL
+    rounding = ROUNDING * (1.0 + np.abs(u) + eps * terms)
     return u, float(np.max(np.maximum(change, rounding)))
 
 
@@ -201,7 +202,9 @@ def _cuts(kinks, x, radius: float, lo, hi) -> list[np.ndarray]:
     """Per axis, (points, pieces + 1) breakpoints in s: each window's edges and the kinks inside
     it (y = x − R·s); points with fewer kinks are padded with empty pieces at the upper edge."""
     d = x.shape[1]
-    lines = kinks.lines(np.min(x - radius * hi, 0), np.max(x - radius * lo, 0)).axes if kinks else [()] * d
+    lines = [()] * d
+    if kinks is not None:  # every window's kinks at once: the union of the windows in y
+        lines = kinks.lines(np.min(x - radius * hi, 0), np.max(x - radius * lo, 0)).axes
     out = []
     for k in range(d):
         a, b = lo[:, k:k + 1], hi[:, k:k + 1]
@@ -232,22 +235,27 @@ def _composite(cuts: np.ndarray, panels: int):
 
 def _gauss(g, x, search, cuts, panels: int, eps: float) -> np.ndarray:
     """−ε log of the tensor-product Gauss sum of exp(−Φ/ε) dv on each point's window (without
-    log_norm); empty pieces have zero weight."""
+    log_norm); empty pieces have zero weight. Nodes are built one block of points at a time."""
     parts = [_composite(c, panels) for c in cuts]
-    if len(parts) == 1:
-        s, w = parts[0][0][..., None], parts[0][1]
-    else:
-        (n0, w0), (n1, w1) = parts
-        s = np.stack(np.broadcast_arrays(n0[:, :, None], n1[:, None, :]), -1).reshape(len(x), -1, 2)
-        w = (w0[:, :, None] * w1[:, None, :]).reshape(len(x), -1)
+    size = int(np.prod([p[0].shape[1] for p in parts]))
     out = np.empty(x.shape[0])
-    step = max(1, CHUNK // s.shape[1])
+    step = max(1, CHUNK // size)
     for a in range(0, x.shape[0], step):
-        phi = _objective(g, x[a:a + step], search, s[a:a + step])
+        s, w = _tensor([(nodes[a:a + step], weights[a:a + step]) for nodes, weights in parts])
+        phi = _objective(g, x[a:a + step], search, s)
         m = np.min(phi, axis=1, keepdims=True)
-        total = np.sum(w[a:a + step] * np.exp(-(phi - m) / eps), axis=1)
+        total = np.sum(w * np.exp(-(phi - m) / eps), axis=1)
         out[a:a + step] = m[:, 0] - eps * (np.log(total) + x.shape[1] * np.log(search.radius))
     return out
+
+
+def _tensor(parts):
+    """Per point, the product of the axes' rules: nodes (points, m, d) and weights (points, m)."""
+    if len(parts) == 1:
+        return parts[0][0][..., None], parts[0][1]
+    (n0, w0), (n1, w1) = parts
+    s = np.stack(np.broadcast_arrays(n0[:, :, None], n1[:, None, :]), -1)
+    return s.reshape(len(n0), -1, 2), (w0[:, :, None] * w1[:, None, :]).reshape(len(n0), -1)
 
 
 def dependence_box(g, ham, t: float, eps: float, x, *, coarse: Coarse | None = None):
