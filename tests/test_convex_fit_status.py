@@ -18,7 +18,8 @@ GOOD, BAD = Check("duality gap", 1e-9, 1e-7), Check("duality gap", 3e-5, 1e-7)
     ("optimal", "CLARABEL", [], True, True, "optimal"),
     ("optimal", "CLARABEL", [BAD], True, True, "optimal"),   # the primary solver's own word
     ("optimal", "SCS", [GOOD], False, True, "optimal"),
-    ("optimal", "SCS", [BAD], False, False, "inaccurate: SCS optimal, duality gap 3.0e-05 > 1.0e-07"),
+    ("optimal", "SCS", [BAD], False, False,
+     "inaccurate: SCS optimal, duality gap 3.0e-05 > 1.0e-07"),
     ("optimal", "SCS", [], False, False, "inaccurate: SCS optimal, no certificate to vouch for it"),
     ("optimal_inaccurate", "CLARABEL", [GOOD], True, True, "optimal_inaccurate"),
     ("optimal_inaccurate", "CLARABEL", [GOOD, BAD], True, False,

@@ -74,7 +74,7 @@ def test_every_view_decides_boundary_atoms_alike(case):
 
 
 def test_the_slack_is_a_few_ulp_of_the_magnitudes():
-    """At |x| = 1e6 a boundary atom 2e-10 out (ulp-sized there) counts; at |x| = 1, 1e-12 out does not."""
+    """|x| = 1e6: an atom 2e-10 out (ulp-sized there) counts; at |x| = 1, 1e-12 out does not."""
     assert reached(np.array([[1e6]]), np.array([[1e6 + 1.0 + 2e-10]]), "l2", 1.0)[0, 0]
     assert not reached(np.array([[1.0]]), np.array([[2.0 + 1e-12]]), "l2", 1.0)[0, 0]
     assert not reached(np.array([[1e6]]), np.array([[1e6 + 1.0 + 1e-8]]), "l2", 1.0)[0, 0]

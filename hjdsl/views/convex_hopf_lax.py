@@ -10,9 +10,8 @@ import numpy as np
 from hjdsl.solver_status import ACCEPTABLE, judge
 from hjdsl.views.convex_lower import Lowering, check_convex, environment
 from hjdsl.views.convex_simplex import DEFAULT_OPTIONS, forget_solver
+from hjdsl.views.reach import DUAL_ORD  # ‖·‖_q* of H(p) = a·‖p‖_q: reach is ‖x − y‖_q* ≤ a·t
 
-# ‖·‖_q* of the Hamiltonian H(p) = a·‖p‖_q: reachable iff ‖x − y‖_q* ≤ a·t.
-DUAL_NORM = {"l1": np.inf, "l2": 2, "linf": 1}
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class HopfLaxProgram:
             cost = cp.sum_squares(root.T @ (self.x - self.y)) / (4.0 * spec.t)
             self.problem = cp.Problem(cp.Minimize(g + cost))
         else:
-            reach = cp.norm(self.x - self.y, DUAL_NORM[spec.kind]) <= spec.scale * spec.t
+            reach = cp.norm(self.x - self.y, DUAL_ORD[spec.kind]) <= spec.scale * spec.t
             self.problem = cp.Problem(cp.Minimize(g), [reach])
         if not self.problem.is_dcp(dpp=True):  # check_convex passed, so this is our own bug
             raise AssertionError("internal error: the Hopf–Lax program is not DPP")

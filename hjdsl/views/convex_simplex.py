@@ -194,7 +194,7 @@ class SimplexPrograms:
 
 
 def _bytes(kind: str, size: int) -> int:
-    """What a compiled program of this size holds (quadratic for the entropic one, convex_support)."""
+    """Bytes a compiled program of this size holds (quadratic in k for the entropic one)."""
     from hjdsl.views.convex_support import PROGRAM_BYTES_PER_ATOM_PAIR
 
     return PROGRAM_BYTES_PER_ATOM_PAIR * size * (size if kind == "entropic" else 1)

@@ -79,7 +79,7 @@ def supports(costs: np.ndarray, reach: np.ndarray, eps: float, delta: float = DE
 
 
 def check_program_memory(size: int, n_atoms: int) -> None:
-    """Refuse, before cvxpy allocates it, an entropic program over `size` atoms that would not fit."""
+    """Refuse, before cvxpy allocates it, an entropic program over `size` atoms too large."""
     message = over_memory(PROGRAM_BYTES_PER_ATOM_PAIR * size * size,
                           f"the convex view's entropic program over {size:,} of {n_atoms:,} atoms "
                           f"(those within ε·log(N/δ) of the cheapest)")
