@@ -189,3 +189,16 @@ def test_partial_reparse_finds_the_same_errors_as_full_reparse():
             assert list(err.diagnostics) == want
             compared += len(want) > 1
     assert compared >= 20  # enough texts with several errors to exercise the restart
+
+
+def test_a_long_chain_pickles_and_comes_back_equal():
+    """Compiled programs are keyed by pickling the spec's IR: a 3,000-term chain must pickle."""
+    import pickle
+
+    from hjdsl.frontend.driver import parse_expression
+    from hjdsl.model.expr import _flatten
+
+    small = parse_expression("1 + 2*y[0] - abs(x, [1, 2]) / -max(y)")
+    assert pickle.loads(pickle.dumps(small)) == small
+    long = parse_expression(" + ".join(["y*y"] * 3000))
+    assert _flatten(pickle.loads(pickle.dumps(long))) == _flatten(long)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from hjdsl.errors import Span
@@ -12,6 +13,11 @@ class Expr:
     """Base of every expression node; `span` points at the source text."""
 
     span: Span | None
+
+    def __reduce__(self):
+        # Pickle (used to key compiled programs) recurses once per level and a chain
+        # 1+1+…+1 is as deep as it is long: store the tree as a flat post-order list instead.
+        return _rebuild, (_flatten(self),)
 
 
 @dataclass(frozen=True)
@@ -93,3 +99,44 @@ def walk(node: Expr):
         node = stack.pop()
         yield node
         stack.extend(reversed(children(node)))
+
+
+def _flatten(root: Expr) -> list:
+    """[(type, fields), ...] in post-order; a field is ("expr", None), ("exprs", k) or a value."""
+    order, stack = [], [root]
+    while stack:  # root, then children right to left; reversed, that is post-order
+        node = stack.pop()
+        order.append(node)
+        stack.extend(children(node))
+    records = []
+    for node in reversed(order):
+        fields = []
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, Expr):
+                fields.append((f.name, "expr", None))
+            elif isinstance(value, tuple) and all(isinstance(v, Expr) for v in value):
+                fields.append((f.name, "exprs", len(value)))
+            else:
+                fields.append((f.name, "value", value))
+        records.append((type(node), fields))
+    return records
+
+
+def _rebuild(records: list) -> Expr:
+    """The inverse of _flatten, with a stack of built nodes (no recursion)."""
+    built: list = []
+    for cls, fields in records:
+        n = sum(1 if kind == "expr" else value for _, kind, value in fields if kind != "value")
+        kids = built[len(built) - n:] if n else []
+        del built[len(built) - n:]
+        kwargs, k = {}, 0
+        for name, kind, value in fields:
+            if kind == "value":
+                kwargs[name] = value
+            elif kind == "expr":
+                kwargs[name], k = kids[k], k + 1
+            else:
+                kwargs[name], k = tuple(kids[k:k + value]), k + value
+        built.append(cls(**kwargs))
+    return built[0]
