@@ -86,7 +86,8 @@ def test_atoms_without_influence_are_reported_and_not_counted_as_used():
     y = np.array([[-1.0], [0.0], [0.0], [1.0], [3.0]])
     influence = np.array([0.5, 0.2, 0.3, 1e-7, 1e-9])
     figures, warning = quality._collapse(y, influence, np.array([[-2.0], [2.0]]))
-    assert figures == {"distinct_atoms": 4, "collapsed_atoms": 2, "uninfluential_atoms": 2}
+    assert figures == {"distinct_atoms": 4, "collapsed_atoms": 2, "uninfluential_atoms": 2,
+                       "atoms_used": 2}
     assert warning == ("2 of 5 atoms collapsed onto 1 point(s) (within 0.004: 2 at y ≈ 0); "
                        "2 of 5 atoms have no influence on the data (mean weight < 1e-06): the fit "
                        "uses 2 distinct atoms; fewer atoms give the same fit, or more --restarts "

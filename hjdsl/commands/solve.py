@@ -81,6 +81,11 @@ def summary_table(root) -> str:
     if "final_loss" in a and np.isfinite(a["final_loss"]):
         rows.append(("final loss", _num(a["final_loss"])))
     rows.append(("fit error (MSE, train)", _num(a["fit_mse"])))
+    if "fit_rmse" in a:
+        against = [f"data noise ≈ {_num(a['noise_level'])}"]
+        if "likelihood_sd" in a:
+            against.append(f"likelihood sd {_num(a['likelihood_sd'])}")
+        rows.append(("fit error (RMSE, train)", f"{_num(a['fit_rmse'])} ({', '.join(against)})"))
     if "heldout_mse" in a:
         rows.append(("held-out error (MSE)", _num(a["heldout_mse"])))
     if "deviation" in a:
@@ -96,6 +101,10 @@ def summary_table(root) -> str:
                  ("formulation", str(a.get("formulation", "")))]
         rows += [(k.replace("certificate_", ""), _num(v)) for k, v in a.items()
                  if k.startswith("certificate_")]
+    if "atoms_used" in a:
+        rows.append(("atoms used", f"{a['atoms_used']} distinct of {len(root['g_hat'])} "
+                     f"({a['collapsed_atoms']} collapsed, {a['uninfluential_atoms']} without "
+                     "influence)"))
     g = root["g_hat"].values
     rows.append(("g_hat", f"{len(g)} atoms, min {g.min():.4g}, mean {g.mean():.4g}, "
                           f"max {g.max():.4g}"))

@@ -95,8 +95,9 @@ def _collapse(y, influence, x) -> tuple[dict, str | None]:
     sizes = np.bincount(group)
     unused = influence < NO_INFLUENCE
     in_groups = sizes[group] > 1
+    used = len(sizes) - _unused_groups(group, unused)
     figures = {"distinct_atoms": int(len(sizes)), "collapsed_atoms": int(in_groups.sum()),
-               "uninfluential_atoms": int(unused.sum())}
+               "uninfluential_atoms": int(unused.sum()), "atoms_used": int(used)}
     if not in_groups.any() and not unused.any():
         return figures, None
     parts = []
@@ -109,7 +110,6 @@ def _collapse(y, influence, x) -> tuple[dict, str | None]:
     if unused.any():
         parts.append(f"{unused.sum()} of {len(y)} atoms have no influence on the data (mean "
                      f"weight < {NO_INFLUENCE:g})")
-    used = len(sizes) - _unused_groups(group, unused)
     return figures, ("; ".join(parts) + f": the fit uses {used} distinct atoms; fewer atoms give "
                      "the same fit, or more --restarts may find one that uses them all")
 
