@@ -9,6 +9,7 @@ import numpy as np
 from hjdsl.model.ir import inverse_factor
 from hjdsl.views.hopf_cole import metric_factor
 from hjdsl.views.network import _jnp, chunk_size, map_chunks
+from hjdsl.views.tolerances import ULP
 
 
 def point_costs(x, t, y, g, factor):
@@ -46,7 +47,12 @@ def residual_terms(x, t, y, g, A, factor, eps):
     cov_term = jnp.einsum("j,jk,kl,jl->", pi, centred, A, centred)  # tr(A Cov_π(∇c))
     curv_term = eps * (pi @ jnp.einsum("kl,jlk->j", A, hess))        # ε Σπ tr(A∇²c)
     h = u_x @ A @ u_x
-    sizes = jnp.abs(u_t) + jnp.abs(h) + jnp.abs(curv_term) + cov_term
+    # u_t and H(∇u) cancel to O(|x − y|²); but x − y itself carries round-off of |xL| + |yL|,
+    # so near an atom the cancelling terms are of size (|xL| + |yL|)·|(x − y)L|/(2t²)
+    xl, yl = jnp.linalg.norm(x @ factor), jnp.linalg.norm(y @ factor, axis=-1)
+    dl = jnp.linalg.norm(x @ factor - y @ factor, axis=-1) + ULP * (xl + yl)  # ± its round-off
+    near = pi @ ((xl + yl) * dl) / (2.0 * t * t)
+    sizes = jnp.abs(u_t) + jnp.abs(h) + jnp.abs(curv_term) + cov_term + near
     return u_t, h, curv_term - cov_term, sizes
 
 
@@ -92,8 +98,10 @@ def _residual_kernel():
 def residual_view(model, x, eps) -> dict:
     """The autodiff PDE residual at points x (n, d) for every ε (quadratic H).
 
-    Returns residual (n_eps, n) and scale (n_eps, n) = |u_t| + |H(∇u)| + ε|Σπ tr(A∇²c)| +
-    tr(A Cov_π(∇c)) + εd/(2t), the size of the terms that cancel (tolerances are relative to it).
+    Returns residual (n_eps, n) and scale (n_eps, n) = cond(A)·(|u_t| + |H(∇u)| +
+    ε|Σπ tr(A∇²c)| + tr(A Cov_π(∇c)) + εd/(2t) + Σπ(|xL| + |y_jL|)|(x − y_j)L|/(2t²)): the size
+    of the terms that cancel (the last one: the round-off of x − y_j near an atom), times the
+    factor by which A⁻¹'s round-off is amplified against A (see hjdsl.views.tolerances).
     """
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     # The Hessian per point is d×d per atom; keep chunks smaller than for plain values.
@@ -102,4 +110,6 @@ def residual_view(model, x, eps) -> dict:
     args = (t, np.asarray(model.y), np.asarray(model.g), np.asarray(ham.matrix),
             metric_factor(ham), eps)
     out = map_chunks(lambda block: kernel(block, *args), np.asarray(x, dtype=np.float64), chunk)
-    return {key: np.moveaxis(value, 1, 0) for key, value in out.items()}
+    out = {key: np.moveaxis(value, 1, 0) for key, value in out.items()}
+    out["scale"] = out["scale"] * ham.condition
+    return out

@@ -6,29 +6,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Tolerances (also printed in the table header and documented in docs/views.md).
-IDENTITY_RTOL = 1e-12   # |f_ε + u_ε − xᵀA⁻¹x/(4t)| ≤ 1e-12 · scale (scale = max(1, |values|))
-BOUND_SLACK = 1e-12     # round-off slack on the tropical bounds, relative to the same scale
+from hjdsl.views.tolerances import BOUND_ULPS, ULP, identity_ulps, kink_points, pde_ulps
+
+# Solver and approximation tolerances (round-off tolerances are derived: views/tolerances.py).
 CONVEX_RTOL = 1e-6      # |convex − u_ε| ≤ 1e-6 · max(1, |u_ε|)
 CONVEX_PI_TOL = 1e-5    # |π_convex − π| ≤ 1e-5 (checked for ε ≥ 0.01)
-PDE_RTOL = 1e-8         # |PDE residual| ≤ 1e-8 · (size of the terms that cancel)
 GRID_RTOL = 1e-2        # grid vs its reference: small enough outright, or ...
 GRID_MIN_ORDER = 0.7    # ... converging under refinement (observed order of a first-order scheme)
 
-TOLERANCE_NOTE = (f"tolerances: identity {IDENTITY_RTOL:g}*scale; bounds +{BOUND_SLACK:g}*scale "
-                  f"slack; convex {CONVEX_RTOL:g}*max(1,|u|), pi {CONVEX_PI_TOL:g} (eps >= 0.01);\n"
-                  f"            PDE {PDE_RTOL:g}*term size; grid {GRID_RTOL:g}*max(1,|ref|) or "
-                  f"observed order >= {GRID_MIN_ORDER:g} (warn only); scale = max(1, |values|)")
+TOLERANCE_NOTE = (
+    "tolerances: identity and PDE relative to the size S of the terms that cancel (identity "
+    "4(d+2) ulp, PDE 8(d+2) ulp x cond(A));\n"
+    "            bounds + slack = identity tol at the worst point; convex "
+    f"{CONVEX_RTOL:g}*max(1,|u|), pi {CONVEX_PI_TOL:g} (eps >= 0.01);\n"
+    f"            grid {GRID_RTOL:g}*max(1,|ref|) or observed order >= {GRID_MIN_ORDER:g} "
+    "(warn only); a non-finite value where a finite one is expected fails")
 
 
 @dataclass(frozen=True)
 class Row:
-    """One arrow of the diagram at one ε."""
+    """One arrow of the diagram at one ε; `value` and `bound` are exactly what was compared."""
 
     eps: float
     arrow: str
     kind: str          # exact | structural | approx | n/a
-    value: float       # the largest discrepancy (NaN when nothing was compared)
+    value: float       # the judged discrepancy (+inf when a value is not finite; NaN: none)
     bound: float       # the tolerance or bound it is held against
     status: str        # PASS | FAIL | WARN | skip
     detail: str = ""
@@ -37,11 +39,23 @@ class Row:
     def fails_run(self) -> bool:
         return self.kind == "exact" and self.status == "FAIL"
 
+    @property
+    def reason(self) -> str:
+        """Why the row did not pass, in one phrase."""
+        if self.detail and (not np.isfinite(self.value) or self.value <= self.bound):
+            return self.detail
+        return f"{self.value:.3e} > {self.bound:.3e}" + (f" ({self.detail})" if self.detail else "")
+
 
 def _max(a) -> float:
+    """The largest entry (NaN for none); callers check finiteness first (see `_nonfinite`)."""
     a = np.asarray(a, dtype=np.float64)
-    a = a[np.isfinite(a)]
-    return float(a.max()) if a.size else float("nan")
+    return float(np.max(a)) if a.size else float("nan")
+
+
+def _nonfinite(*arrays) -> int:
+    return int(sum(np.count_nonzero(~np.isfinite(np.asarray(a, dtype=np.float64)))
+                   for a in arrays))
 
 
 def _status(ok: bool, kind: str) -> str:
@@ -50,48 +64,109 @@ def _status(ok: bool, kind: str) -> str:
     return "FAIL" if kind == "exact" else "WARN"
 
 
+def _bad(n: int, what: str) -> str:
+    return f"{n} non-finite {what} where finite values are expected"
+
+
 def diagram_rows(ds) -> list[Row]:
     """Every arrow of the commutative diagram for every ε of a compare Dataset."""
     exact_h = ds.attrs.get("hamiltonian_kind", "quadratic") == "quadratic"
     rows: list[Row] = []
-    u0 = ds.hopf_lax.values
-    finite_u0 = np.where(np.isfinite(u0), u0, np.nan)
     for i, eps in enumerate(ds.eps.values.tolist()):
-        f, u = ds.network.values[i], ds.hopf_cole.values[i]
-        scale = max(1.0, _max(np.abs(f)) if exact_h else 0.0, _max(np.abs(u)),
-                    _max(np.abs(ds.quadratic_term.values)) if exact_h else 0.0)
-        slack = BOUND_SLACK * scale
-        n_log = float(ds.eps_log_n.values[i])
         structural = "exact" if exact_h or eps == 0 else "structural"
         if exact_h:
-            ident = _max(np.abs(ds.identity_residual.values[i]))
-            rows.append(Row(eps, "network + hopf_cole = x'A^-1x/(4t)", "exact", ident,
-                            IDENTITY_RTOL * scale,
-                            _status(ident <= IDENTITY_RTOL * scale, "exact")))
-            diff = f - ds.tropical.values
-            over = _max(diff - ds.gap_bound.values[i])
-            ok = _max(-diff) <= slack and _max(diff) <= n_log + slack and over <= slack
-            rows.append(Row(eps, "network - tropical in [0, eps log N]", "exact", _max(diff), n_log,
-                            _status(ok, "exact"), f"gap-form excess {max(over, 0.0):.1e}"))
+            identity, slack = _identity_row(ds, i, eps)
+            rows += [identity, _network_bound_row(ds, i, eps, slack)]
         else:
+            u = ds.hopf_cole.values[i]
+            finite = np.isfinite(u)
+            slack = BOUND_ULPS * ULP * max(_max(np.abs(u[finite])) if finite.any() else 0.0, 1e-300)
             rows.append(Row(eps, "network + hopf_cole = x'A^-1x/(4t)", "n/a", np.nan, np.nan,
                             "skip", "no LSE layer for a norm Hamiltonian"))
-        both_inf = np.isinf(u) & np.isinf(u0)
-        gap_u = np.where(both_inf, 0.0, finite_u0 - u)
-        ok = _max(-gap_u) <= slack and _max(gap_u) <= n_log + slack
-        unreached = int(np.isinf(u0).sum())
-        rows.append(Row(eps, "hopf_lax - hopf_cole in [0, eps log N]", structural, _max(gap_u),
-                        n_log, _status(ok, structural),
-                        f"{unreached} points unreachable (+inf)" if unreached else ""))
-        rows.extend(_convex_rows(ds, i, eps, u, "exact" if exact_h or eps == 0 else "structural"))
+        rows.append(_hopf_bound_row(ds, i, eps, slack, structural))
+        rows.extend(_convex_rows(ds, i, eps, ds.hopf_cole.values[i], structural))
         if exact_h:
-            r, sc = np.abs(ds.pde_residual.values[i]), ds.pde_scale.values[i]
-            rel = _max(r / np.maximum(1.0, sc))
-            rows.append(Row(eps, "PDE residual (autodiff)", "exact", _max(r),
-                            PDE_RTOL * max(1.0, _max(sc)), _status(rel <= PDE_RTOL, "exact"),
-                            "kinks of u_0 excluded" if eps == 0 else ""))
+            rows.append(_pde_row(ds, i, eps))
         rows.append(_grid_row(ds, i, eps))
     return rows
+
+
+def _identity_row(ds, i: int, eps: float) -> tuple[Row, float]:
+    """|f + u − q| / S at the worst point against identity_ulps(d)·ULP; also the bounds' slack."""
+    arrow = "network + hopf_cole = x'A^-1x/(4t)"
+    r, scale = ds.identity_residual.values[i], ds.identity_scale.values[i]
+    rtol = identity_ulps(ds.sizes["dim"]) * ULP
+    bad = _nonfinite(r, scale)
+    if bad:
+        return Row(eps, arrow, "exact", np.inf, rtol, "FAIL", _bad(bad, "residuals")), np.inf
+    rel = np.abs(r) / np.maximum(scale, np.finfo(np.float64).tiny)
+    worst = int(np.argmax(rel))
+    detail = f"relative to S; |r| = {abs(r[worst]):.1e} at point {worst}, S = {scale[worst]:.1e}"
+    row = Row(eps, arrow, "exact", float(rel[worst]), rtol,
+              _status(rel[worst] <= rtol, "exact"), detail)
+    return row, rtol * _max(scale)
+
+
+def _network_bound_row(ds, i: int, eps: float, slack: float) -> Row:
+    """0 ≤ f_ε − f_0 ≤ ε log N and the gap form, each up to the slack."""
+    arrow = "network - tropical in [0, eps log N]"
+    f, f0, n_log = ds.network.values[i], ds.tropical.values, float(ds.eps_log_n.values[i])
+    bad = _nonfinite(f, f0)
+    if bad or not np.isfinite(slack):
+        return Row(eps, arrow, "exact", np.inf, n_log, "FAIL", _bad(bad, "values of f or f_0")
+                   if bad else "no round-off slack: the identity row has non-finite values")
+    diff = f - f0
+    excess = _max(diff - ds.gap_bound.values[i])
+    low, high = _max(-diff), _max(diff)
+    ok = low <= slack and high <= n_log + slack and excess <= slack
+    detail = f"gap-form excess {max(excess, 0.0):.1e}, slack {slack:.1e}"
+    if low > slack:
+        detail = f"below 0 by {low:.1e} > slack {slack:.1e}"
+    elif excess > slack:
+        detail = f"gap-form excess {excess:.1e} > slack {slack:.1e}"
+    return Row(eps, arrow, "exact", high, n_log + slack, _status(ok, "exact"), detail)
+
+
+def _hopf_bound_row(ds, i: int, eps: float, slack: float, kind: str) -> Row:
+    """0 ≤ u_0 − u_ε ≤ ε log N; both +inf (no atom reaches the point) agree."""
+    arrow = "hopf_lax - hopf_cole in [0, eps log N]"
+    u, u0, n_log = ds.hopf_cole.values[i], ds.hopf_lax.values, float(ds.eps_log_n.values[i])
+    unreached = np.isposinf(u) & np.isposinf(u0)
+    compared = ~unreached
+    bad = _nonfinite(u[compared], u0[compared])
+    note = f"{int(unreached.sum())} points unreachable (+inf in both)" if unreached.any() else ""
+    if bad or not np.isfinite(slack):
+        why = _bad(bad, "values of u or u_0") if bad else "no round-off slack"
+        return Row(eps, arrow, kind, np.inf, n_log, _status(False, kind), why)
+    gap = u0[compared] - u[compared]
+    low, high = _max(-gap), _max(gap)
+    if not compared.any():
+        return Row(eps, arrow, kind, np.nan, n_log, "PASS", note)
+    ok = low <= slack and high <= n_log + slack
+    detail = f"below 0 by {low:.1e} > slack {slack:.1e}" if low > slack else note
+    return Row(eps, arrow, kind, high, n_log + slack, _status(ok, kind), detail)
+
+
+def _pde_row(ds, i: int, eps: float) -> Row:
+    """|PDE residual| / S at the worst point against pde_ulps(d)·ULP (S includes cond(A))."""
+    arrow = "PDE residual (autodiff)"
+    r, scale = ds.pde_residual.values[i], ds.pde_scale.values[i]
+    rtol = pde_ulps(ds.sizes["dim"]) * ULP
+    # at ε = 0 the kinks of u_0 are excluded (NaN there by design), nowhere else
+    excluded = kink_points(ds.logit_gap.values, ds.hopf_lax.values) if eps == 0 else \
+        np.zeros(r.shape, bool)
+    judged = ~excluded
+    note = "kinks of u_0 excluded" if eps == 0 else ""
+    bad = _nonfinite(r[judged], scale[judged])
+    if bad:
+        return Row(eps, arrow, "exact", np.inf, rtol, "FAIL", _bad(bad, "residuals"))
+    if not judged.any():
+        return Row(eps, arrow, "exact", np.nan, rtol, "PASS", note)
+    rel = np.abs(r[judged]) / np.maximum(scale[judged], np.finfo(np.float64).tiny)
+    worst = int(np.argmax(rel))
+    detail = f"relative to S; |r| = {abs(r[judged][worst]):.1e}, S = {scale[judged][worst]:.1e}"
+    return Row(eps, arrow, "exact", float(rel[worst]), rtol, _status(rel[worst] <= rtol, "exact"),
+               "; ".join(filter(None, [detail, note])))
 
 
 def _convex_rows(ds, i: int, eps: float, u, kind: str) -> list[Row]:
@@ -99,24 +174,35 @@ def _convex_rows(ds, i: int, eps: float, u, kind: str) -> list[Row]:
     arrow = "convex = hopf_cole"
     if not audited.any():
         return [Row(eps, arrow, kind, np.nan, np.nan, "skip", ds.attrs.get("convex_note", ""))]
-    value = ds.convex.values[i][audited]
+    value, ref = ds.convex.values[i][audited], u[audited]
     statuses = ds.convex_status.values[i][audited].astype(str)
     bad = [s for s in statuses if not s.startswith("optimal")]
-    err = np.abs(value - u[audited]) / np.maximum(1.0, np.abs(u[audited]))
-    # Points the convex program cannot reach (norm H) are +inf in both views: they agree.
-    err = np.where(np.isinf(value) & np.isinf(u[audited]) & (value == u[audited]), 0.0, err)
-    worst = _max(err) if np.isfinite(err).all() else float("inf")
+    # Points no atom reaches (norm H) are +inf in both views: equal infinities agree.
+    both_inf = np.isposinf(value) & np.isposinf(ref)
+    n_bad = _nonfinite(value[~both_inf], ref[~both_inf])
     solver = str(ds.convex_solver.values[i])
     detail = f"{audited.sum()} pts, {solver or 'no solver'}"
+    if both_inf.any():
+        detail += f", {int(both_inf.sum())} unreachable (+inf in both)"
     if bad:
         detail += f", {len(bad)} not optimal ({bad[0]})"
+    if n_bad:
+        worst = np.inf
+        detail = _bad(n_bad, "values") + "; " + detail
+    else:
+        err = np.abs(value - ref) / np.maximum(1.0, np.abs(ref))
+        worst = _max(err[~both_inf]) if (~both_inf).any() else 0.0
     ok = worst <= CONVEX_RTOL and not bad
     rows = [Row(eps, arrow, kind, worst, CONVEX_RTOL, _status(ok, kind), detail)]
     if eps >= 0.01:
-        pi_err = _max(np.abs(ds.convex_attribution.values[i][audited]
-                             - ds.attribution.values[i][audited]))
+        reached = audited & np.isfinite(u)  # no Gibbs measure where no atom reaches
+        a = ds.convex_attribution.values[i][reached]
+        b = ds.attribution.values[i][reached]
+        n_pi = _nonfinite(a, b)
+        pi_err = np.inf if n_pi else (_max(np.abs(a - b)) if a.size else 0.0)
         rows.append(Row(eps, "convex pi = Gibbs pi", kind, pi_err, CONVEX_PI_TOL,
-                        _status(pi_err <= CONVEX_PI_TOL, kind)))
+                        _status(pi_err <= CONVEX_PI_TOL, kind),
+                        _bad(n_pi, "weights") if n_pi else ""))
     return rows
 
 
@@ -124,10 +210,14 @@ def _grid_row(ds, i: int, eps: float) -> Row:
     arrow = "grid solver - reference"
     if not int(ds.attrs.get("grid_ran", 0)):
         return Row(eps, arrow, "approx", np.nan, np.nan, "skip", ds.attrs.get("grid_note", ""))
+    grid, ref = ds.grid.values[i], ds.grid_reference.values[i]
+    n_bad = _nonfinite(grid, ref)
+    if n_bad:
+        return Row(eps, arrow, "approx", np.inf, np.nan, "WARN", _bad(n_bad, "grid values"))
     err = float(ds.grid_error.values[i])
     if not np.isfinite(err):
-        err = _max(np.abs(ds.grid.values[i] - ds.grid_reference.values[i]))
-    bound = GRID_RTOL * max(1.0, _max(np.abs(ds.grid_reference.values[i])))
+        err = _max(np.abs(grid - ref))
+    bound = GRID_RTOL * max(1.0, _max(np.abs(ref)))
     order = ds.attrs.get("grid_order")
     converging = order is not None and float(order) >= GRID_MIN_ORDER
     detail = f"observed order {float(order):.2f}" if order is not None else ""
@@ -141,7 +231,7 @@ def failures(rows: list[Row]) -> list[Row]:
 
 
 def _num(v: float) -> str:
-    return "-" if not np.isfinite(v) and not np.isinf(v) else f"{v:.2e}"
+    return "-" if np.isnan(v) else f"{v:.2e}"
 
 
 def render_table(ds, rows: list[Row]) -> str:
