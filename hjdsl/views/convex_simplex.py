@@ -116,7 +116,7 @@ class SimplexPrograms:
         self._compiled[key] = built
         # evict the least recently used programs beyond the cache budget (always keep this one)
         while len(self._compiled) > 1 and sum(
-                _bytes(kind, size) for kind, size in self._compiled) > _CACHE_BYTES:
+                _bytes(name, size) for name, size in self._compiled) > _CACHE_BYTES:
             self._compiled.popitem(last=False)
         return built
 
