@@ -80,7 +80,7 @@ def diagram_rows(ds) -> list[Row]:
         else:
             u = ds.hopf_cole.values[i]
             finite = np.isfinite(u)
-            slack = BOUND_ULPS * ULP * max(_max(np.abs(u[finite])) if finite.any() else 0.0, 1e-300)
+            slack = BOUND_ULPS * ULP * (_max(np.abs(u[finite])) if finite.any() else 0.0)
             rows.append(Row(eps, "network + hopf_cole = x'A^-1x/(4t)", "n/a", np.nan, np.nan,
                             "skip", "no LSE layer for a norm Hamiltonian"))
         rows.append(_hopf_bound_row(ds, i, eps, slack, structural))
@@ -176,9 +176,11 @@ def _convex_rows(ds, i: int, eps: float, u, kind: str) -> list[Row]:
         return [Row(eps, arrow, kind, np.nan, np.nan, "skip", ds.attrs.get("convex_note", ""))]
     value, ref = ds.convex.values[i][audited], u[audited]
     statuses = ds.convex_status.values[i][audited].astype(str)
-    bad = [s for s in statuses if not s.startswith("optimal")]
-    # Points no atom reaches (norm H) are +inf in both views: equal infinities agree.
+    # Points no atom reaches (norm H) are +inf in both views: equal infinities agree, and the
+    # program's "infeasible" there is the certificate of that +inf, not a failure.
     both_inf = np.isposinf(value) & np.isposinf(ref)
+    bad = [s for s, inf in zip(statuses, both_inf)
+           if not s.startswith("optimal") and not (inf and s == "infeasible")]
     n_bad = _nonfinite(value[~both_inf], ref[~both_inf])
     solver = str(ds.convex_solver.values[i])
     detail = f"{audited.sum()} pts, {solver or 'no solver'}"
@@ -190,8 +192,8 @@ def _convex_rows(ds, i: int, eps: float, u, kind: str) -> list[Row]:
         worst = np.inf
         detail = _bad(n_bad, "values") + "; " + detail
     else:
-        err = np.abs(value - ref) / np.maximum(1.0, np.abs(ref))
-        worst = _max(err[~both_inf]) if (~both_inf).any() else 0.0
+        v, r = value[~both_inf], ref[~both_inf]
+        worst = _max(np.abs(v - r) / np.maximum(1.0, np.abs(r))) if v.size else 0.0
     ok = worst <= CONVEX_RTOL and not bad
     rows = [Row(eps, arrow, kind, worst, CONVEX_RTOL, _status(ok, kind), detail)]
     if eps >= 0.01:
