@@ -134,7 +134,8 @@ def main(argv=None) -> int:
     targets = [Path(p).resolve() for p in args.pages] or pages()
     bad = sum(update_page(p, args.fast, args.check) for p in targets)
     if bad:
-        print(f"{bad} block(s) differ or failed" + ("" if args.check else "; review `git diff`"))
+        print(f"{bad} output(s) differ or block(s) failed"
+              + ("" if args.check else "; review `git diff README.md docs`"))
     return 1 if bad else 0
 
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ("README.md", "docs")
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>[^`\s]*)\s*$")
 DIRECTIVE = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<word>[a-z]+)\s*(?P<rest>.*?)\s*-->\s*$")
 WORDS = {"skip", "slow", "illustration", "excerpt", "versions", "exit"}
@@ -268,14 +267,12 @@ def diff(expected: list[str], actual: list[str]) -> str:
 
 # --- regenerating ---------------------------------------------------------------------------
 
-def regenerate(expected: list[str], actual: list[str], doctest: bool = False) -> list[str]:
+def regenerate(expected: list[str], actual: list[str]) -> list[str]:
     """`expected` brought in line with `actual`: the page's `...` omissions are kept, and so is
     the page's own text of every line that matches under the mask (so masked figures do not churn)."""
     import difflib
 
     exp, act = _trim(expected), _trim(actual)
-    if doctest:
-        act = [ln if ln.strip() else "<BLANKLINE>" for ln in act]
     if matches(exp, act):
         return exp
     if not any(ln.strip() == OMITTED for ln in exp):
@@ -314,7 +311,7 @@ def edits_for(block: Block, results: dict) -> list[tuple[int, int, list[str], st
     for k, unit in enumerate(units):
         if k not in results:
             continue
-        new = regenerate(unit.expected, results[k], doctest=block.kind == "doctest")
+        new = regenerate(unit.expected, results[k])
         if new == _trim(unit.expected):
             continue
         if block.kind == "python" and not unit.expected_line:

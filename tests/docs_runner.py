@@ -110,8 +110,20 @@ def run_python(blocks: list[Block], cwd: Path, timeout: float = 1800) -> list[Ra
             current = []
         else:
             current.append(ln)
-    total = sum(len(b.examples) for b in blocks)
-    if len(chunks) < total:  # the session stopped: the rest of its output explains why
+    kinds = [b.kind for b in blocks for _ in b.examples]
+    if len(chunks) < len(kinds):  # the session stopped: the rest of its output explains why
         chunks.append(Ran(current, proc.returncode or 1, finished=False))
-        chunks += [Ran([], proc.returncode or 1, finished=False)] * (total - len(chunks))
+        chunks += [Ran([], proc.returncode or 1, finished=False)] * (len(kinds) - len(chunks))
+    for ran, kind in zip(chunks, kinds):
+        if kind == "doctest":  # as doctest writes an empty line of output
+            ran.output = [ln if ln.strip() else "<BLANKLINE>" for ln in _strip_blank(ran.output)]
     return chunks
+
+
+def _strip_blank(lines: list[str]) -> list[str]:
+    lines = list(lines)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return lines
