@@ -42,7 +42,7 @@ def test_report_dataset_and_plots(cli, spec, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--eps-range", "1,0.5"], "--eps-range needs LO,HI[,N] with 0 < LO < HI"),
     (["--box", "3,1"], "--box needs LO,HI with LO < HI"),
-    (["--eps-range", "0.1,1,1"], "at least 2 levels"),
+    (["--eps-range", "0.1,1,1"], "a whole number of levels N ≥ 2, got 1"),
 ])
 def test_usage_errors_exit_2(cli, spec, args, message):
     code, _, err = cli("bifurcate", str(spec), *args)

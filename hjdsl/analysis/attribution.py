@@ -93,23 +93,25 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
     >>> round(float(ds.entropy[0, 0]), 6), str(ds.regime.values[0, 0])
     (0.134199, 'particle')
     """
-    import xarray as xr
+    from hjdsl.analysis.gibbs import layer_weights
 
-    from hjdsl.analysis.gibbs import curvature, gibbs, layer_weights
-    from hjdsl.analysis.robustness import (EXACT_DIAMETER_ATOMS, certified_radius,
-                                           curvature_bounds, lipschitz_constant)
-    from hjdsl.results import stamp
-
-    top, delta_f = check_options(top, delta_f)
-    W, b = layer_weights(model)
+    top, delta_f = check_options(top, delta_f)  # every check before the heavy imports and work
     x = query_points(model, at)
     eps = positive_eps(model, eps)
-    n, d = W.shape
+    n, d = model.n_atoms, model.dim
     too_big = over_memory(attribution_memory(eps.size, x.shape[0], n, d),
                           f"attribution of {x.shape[0]:,} point(s) × {eps.size:,} ε × {n:,} atoms "
                           f"(d = {d})")
     if too_big:
         raise _usage(too_big + "; use fewer points or ε values", code="U013")
+    W, b = layer_weights(model)
+
+    import xarray as xr
+
+    from hjdsl.analysis.gibbs import curvature, gibbs
+    from hjdsl.analysis.robustness import (EXACT_DIAMETER_ATOMS, certified_radius,
+                                           curvature_bounds, lipschitz_constant)
+    from hjdsl.results import stamp
     top = min(top, n)  # asking for more atoms than there are lists them all
     z, pi, f, ent = (np.asarray(a) for a in gibbs(W, b, x, eps))
     grad, hess, hess_norm = (np.asarray(a) for a in curvature(W, pi, eps))

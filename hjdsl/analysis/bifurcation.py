@@ -90,15 +90,8 @@ def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = 
     >>> ds.n_min.values.tolist()[:2], ds.n_max.values.tolist()[-1], ds.event_kind.values.tolist()
     ([2, 2], 1, ['fold', 'fold'])
     """
-    import xarray as xr
-
-    from hjdsl.analysis.continuation import events, sweep
-    from hjdsl.analysis.critical_points import DEDUP_TOL, Landscape
     from hjdsl.analysis.gibbs import layer_weights
-    from hjdsl.progress import progress
-    from hjdsl.results import stamp
 
-    W, b = layer_weights(model)
     levels = eps_levels(model, eps_range) if eps is None else np.asarray(eps, dtype=float)
     if (levels.ndim != 1 or levels.size < 2 or not np.all(np.isfinite(levels))
             or np.any(np.diff(levels) <= 0) or levels[0] <= 0):
@@ -112,6 +105,15 @@ def bifurcate(model, eps_range=None, box=None, tol: float = 1e-3, quiet: bool = 
                           f"the critical-point search ({model.n_atoms:,} atoms, d = {model.dim})")
     if too_big:
         raise _usage(too_big, code="U032")
+    W, b = layer_weights(model)  # after the checks: it also factors A
+
+    import xarray as xr
+
+    from hjdsl.analysis.continuation import events, sweep
+    from hjdsl.analysis.critical_points import DEDUP_TOL, Landscape
+    from hjdsl.progress import progress
+    from hjdsl.results import stamp
+
     land = Landscape(W, b, box, t=model.t)
     with progress("critical points", len(levels), enabled=not quiet) as advance:
         sets = sweep(land, levels, advance)

@@ -1,0 +1,189 @@
+"""Every option of compare / attribute / bifurcate / compile is range-checked before any work.
+
+Each probe must be refused fast (exit 2, a message naming the limit), on the CLI and through
+the Python API (Model.compare / attribute / bifurcate), and the budgets must be honest figures.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import hjdsl
+from hjdsl.cli import main
+from hjdsl.errors import UsageError
+from tests.conftest import EXAMPLES
+
+FOUR = str(EXAMPLES / "paper" / "four_atoms.hj")
+QUICK = str(EXAMPLES / "quickstart.hj")
+EPS_10001 = ",".join(["0.5"] * 10_001)
+
+PROBES = [
+    # compare
+    (["compare", FOUR, "--eps", EPS_10001], "--eps has 10,001 values; the limit of one ε sweep is 10,000"),
+    (["compare", FOUR, "--audit=-1"], "--audit must be ≥ 0, got -1"),
+    (["compare", FOUR, "--audit", "lots"], "--audit takes a number of points or `all`"),
+    (["compare", FOUR, "-o", "/nonexistent/dir/v.nc"], "folder /nonexistent/dir does not exist"),
+    (["compare", FOUR, "--plot", "views.jpg"], "the name must end in .png, .pdf, .svg"),
+    # attribute
+    (["attribute", FOUR, "--top", "0"], "--top must be ≥ 1, got 0"),
+    (["attribute", FOUR, "--top", "2.5"], "--top takes a whole number, got '2.5'"),
+    (["attribute", FOUR, "--delta-f", "0"], "--delta-f must be > 0, got 0"),
+    (["attribute", FOUR, "--delta-f", "-1"], "--delta-f must be > 0, got -1"),
+    (["attribute", FOUR, "--delta-f", "nan"], "--delta-f takes a finite number, got 'nan'"),
+    (["attribute", FOUR, "--eps", "0"], "attribution needs finite ε > 0"),
+    (["attribute", FOUR, "--robustness-plot", "r.gif"], "the name must end in .png"),
+    (["attribute", FOUR, "-o", "/"], "it is a folder"),
+    # bifurcate
+    (["bifurcate", FOUR, "--tol", "1e-300"], "--tol 1e-300 is finer than the bisection can resolve"),
+    (["bifurcate", FOUR, "--tol", "-1"], "--tol must be > 0, got -1"),
+    (["bifurcate", FOUR, "--tol", "inf"], "--tol takes a finite number, got 'inf'"),
+    (["bifurcate", FOUR, "--eps-range", "0.05,0.6,1000000"],
+     "--eps-range asks for 1,000,000 levels; the limit is 10,000"),
+    (["bifurcate", FOUR, "--eps-range", "0.05,0.6,2.5"], "a whole number of levels N ≥ 2, got 2.5"),
+    (["bifurcate", FOUR, "--eps-range", "0,0.6"], "--eps-range needs LO,HI[,N] with 0 < LO < HI"),
+    (["bifurcate", FOUR, "--box", "0,inf"], "--box needs LO,HI with LO < HI (finite)"),
+    (["bifurcate", FOUR, "--snapshots", "s.bmp"], "the name must end in .png"),
+    # compile
+    (["compile", FOUR, "--target", "jax", "-o", "/nonexistent/m.py"], "does not exist"),
+    (["compile", FOUR, "--info", "-o", "x.py"], "-o/--output goes with --target, not --info"),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_imports():
+    """Imports happen once per process; the probes time the checks, not the interpreter."""
+    main(["check", "-q", FOUR])
+
+
+@pytest.mark.parametrize("argv, message", PROBES, ids=[" ".join(a[:1] + a[2:])[:60] for a, _ in PROBES])
+def test_probe_is_refused_fast(capsys, argv, message):
+    start = time.perf_counter()
+    code = main(argv)
+    elapsed = time.perf_counter() - start
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert elapsed < 1.0, f"refused after {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("verb, extra, what", [
+    ("compare", [], "compare of 5 ε × 1,001 points × 4 atoms (d = 1) would need"),
+    ("attribute", ["--eps", "0.5"], "attribution of 1,001 point(s) × 1 ε × 4 atoms (d = 1) would need"),
+    ("bifurcate", [], "the critical-point search (4 atoms, d = 1) would need"),
+])
+def test_memory_budget_refuses_with_the_figure_and_the_way_past_it(capsys, monkeypatch, verb, extra,
+                                                                   what):
+    monkeypatch.setenv("HJDSL_MAX_MEMORY", "64KiB")  # above the spec's own arrays
+    start = time.perf_counter()
+    code = main([verb, FOUR, *extra])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert what in err and "over the 64.0 KiB budget (set HJDSL_MAX_MEMORY=... to allow more)" in err
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.fixture(scope="module")
+def four():
+    return hjdsl.load(FOUR)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m.compare(eps=np.full(10_001, 0.5)), "10,001 ε values exceed the limit of 10,000"),
+    (lambda m: m.compare(eps=[0.5], audit=-3), "--audit must be ≥ 0"),
+    (lambda m: m.attribute([[0.0]], eps=[0.5], top=0), "--top must be a whole number ≥ 1"),
+    (lambda m: m.attribute([[0.0]], eps=[0.5], delta_f=-1.0), "--delta-f must be a finite number > 0"),
+    (lambda m: m.attribute([[0.0]], eps=[0.5], delta_f=np.inf), "--delta-f must be a finite number > 0"),
+    (lambda m: m.bifurcate(tol=1e-300), "is finer than the bisection can resolve"),
+    (lambda m: m.bifurcate(tol=-1.0), "--tol must be a finite number > 0"),
+    (lambda m: m.bifurcate(tol=float("nan")), "--tol must be a finite number > 0"),
+    (lambda m: m.bifurcate(eps_range=(0.05, 0.6, 10**6)), "levels; the limit is 10,000"),
+    (lambda m: m.bifurcate(eps=[0.1, 0.2, np.inf]), "ε levels must be finite, positive and increasing"),
+    (lambda m: m.bifurcate(box=(-np.inf, 3)), "--box needs LO,HI with LO < HI (finite)"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_python_api_checks_the_same_ranges(four, call, message):
+    start = time.perf_counter()
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call(four)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_valid_options_still_pass_the_checks(four):
+    """The other direction: values at the edges of the ranges are accepted."""
+    from hjdsl.analysis.attribution import check_options
+    from hjdsl.analysis.bifurcation import check_tol, eps_levels
+
+    assert check_options(1, 1e-300) == (1, 1e-300)
+    assert check_tol(1e-12, np.array([0.5, 1.0])) == 1e-12
+    assert eps_levels(four, (0.05, 0.6, 10_000)).size == 10_000
+    assert eps_levels(four, (0.05, 0.6, 2.0)).tolist() == [0.05, 0.6]
+
+
+@pytest.mark.timeout(120)
+def test_bisection_ends_even_with_no_tolerance(four):
+    """tol = 0 (below every float spacing): the loop stops when lo and hi are adjacent floats."""
+    from hjdsl.analysis.continuation import MAX_BISECTIONS, refine, sweep, track
+    from hjdsl.analysis.critical_points import Landscape
+    from hjdsl.analysis.gibbs import layer_weights
+
+    land = Landscape(*layer_weights(four), (-3.0, 3.0), t=four.t)
+    start = sweep(land, [0.1, 1.0])[0]
+    status, _ = track(land, start.x, start.index, 0.1, 1.0)
+    dying = np.flatnonzero(status != "ok")
+    assert dying.size, "the four-atom landscape loses critical points between ε = 0.1 and 1"
+    calls = []
+    real_track = track
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real_track(*args, **kwargs)
+
+    import hjdsl.analysis.continuation as continuation
+
+    continuation.track = counting
+    try:
+        alive, dead, _, _ = refine(land, start.x[dying[0]], start.index[dying[0]], 0.1, 1.0, 0.0)
+    finally:
+        continuation.track = real_track
+    assert 0.1 <= alive < dead <= 1.0
+    assert np.nextafter(alive, np.inf) == dead or dead - alive <= 1e-15
+    assert len(calls) <= MAX_BISECTIONS + 1
+
+
+def test_compare_memory_estimate_is_an_honest_upper_bound(tmp_path):
+    """The estimate against a real run's peak resident memory, in a fresh process."""
+    import subprocess
+    import sys
+
+    script = f"""
+import resource, numpy as np, hjdsl
+from hjdsl.views.compare import compare_memory
+m = hjdsl.load({QUICK!r})
+m.compare(eps=[0.5, 0.0], x=m.evaluate[:3], audit=0, grid=False)   # imports and compiles
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+eps = np.linspace(1, 0.01, 1500)
+m.compare(eps=eps, audit=0, grid=False)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(peak - base, sum(compare_memory(m, eps.size, m.evaluate.shape[0], 0, False).values()))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    measured, estimate = (int(v) for v in out.split())
+    assert measured <= estimate <= 3 * measured, (measured, estimate)
+
+
+def test_a_long_compare_is_warned_not_refused(capsys, monkeypatch):
+    from hjdsl.views import compare as driver
+
+    model = hjdsl.load(QUICK)
+    # 10⁴ ε × 25 audited points of 30 atoms, plus 10⁴ grid solves: about an hour
+    assert driver.work_estimate(model, 10_000, 201, None, True) > 3000
+    assert driver.work_estimate(model, 5, 201, None, True) < 10
+    monkeypatch.setattr(driver, "work_estimate", lambda *a: 3600.0)
+    code = main(["compare", FOUR, "--eps", "0.5", "--audit", "0", "--no-grid", "-q"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "will take roughly 60 minutes (convex audit and grid solver); --audit 0, --no-grid" in err
