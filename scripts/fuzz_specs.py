@@ -35,6 +35,7 @@ EXTREMES = ["0", "-0", "1", "-1", "2", "33", "1000", "1001", "1e6", "1e7", "1e9"
             "5e-324", "0.5", "1.5", "nan", "inf", "-inf", "1" * 400, "1e99999"]
 SLOW_SECONDS = 2.0
 HANG_SECONDS = 60
+STOP = []  # set by SIGTERM
 
 
 class Hang(Exception):
@@ -226,8 +227,12 @@ def campaign(count: int, seed: int, slow: float = SLOW_SECONDS, save: Path | Non
             if _rss() - rss_before > peak_step[0]:
                 peak_step = (_rss() - rss_before, f"spec {k}")
             if progress and (k + 1) % 1000 == 0:
-                print(f"  {k + 1:,} specs, other {dict(other)}, slow {counts['slow']}",
+                print(f"  {k + 1:,} specs: {counts['model']:,} models, {counts['hjerror']:,} "
+                      f"HJErrors, other {dict(other)}, slow {counts['slow']}, slowest "
+                      f"{slowest[0]:.2f} s CPU, peak RSS {_rss() / 1024:.0f} MiB",
                       file=sys.stderr, flush=True)
+            if STOP:  # SIGTERM: stop after this spec and report what was done
+                break
     return {"specs": counts["specs"], "models": counts["model"], "hjerrors": counts["hjerror"],
             "other": dict(other), "slow": counts["slow"], "slowest_cpu_s": round(slowest[0], 3),
             "slowest": slowest[1], "peak_rss_mib": round(_rss() / 1024, 1),
@@ -236,6 +241,10 @@ def campaign(count: int, seed: int, slow: float = SLOW_SECONDS, save: Path | Non
 
 def _on_alarm(signum, frame):
     raise Hang()
+
+
+def _on_term(signum, frame):
+    STOP.append(signum)
 
 
 def _rss() -> int:
@@ -261,11 +270,14 @@ def main(argv=None) -> int:
     # MemoryError (and is counted) instead of swapping.
     limit = 8 << 30
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    signal.signal(signal.SIGTERM, _on_term)
     start = time.perf_counter()
     result = campaign(args.count, args.seed, args.slow, args.save, progress=True)
     for key, value in result.items():
         print(f"{key:22s} {value}")
     print(f"{'wall_s':22s} {time.perf_counter() - start:.0f}")
+    if STOP:
+        print(f"stopped by SIGTERM after {result['specs']:,} of {args.count:,} specs")
     return 1 if result["other"] or result["slow"] else 0
 
 
