@@ -46,6 +46,10 @@ def parse_syntax(text: str, file: str) -> S.Spec:
                                                        1) if a != b)
             restart = max(restart, statement_start(blanked, first))
             work = blanked
+        except LarkError as exc:  # pragma: no cover - lark internals; keep users away from them
+            diagnostics.append(Diagnostic("error", f"cannot parse this file ({type(exc).__name__})",
+                                          Span.point(file, 1, 1), code="E001"))
+            break
     if diagnostics:
         raise SpecError(diagnostics, text)
     try:
