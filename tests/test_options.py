@@ -187,3 +187,24 @@ def test_a_long_compare_is_warned_not_refused(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 0
     assert "will take roughly 60 minutes (convex audit and grid solver); --audit 0, --no-grid" in err
+
+
+@pytest.mark.parametrize("spec", [FOUR, str(EXAMPLES / "norm_l2_1d.hj")])
+def test_views_over_eps_blocks_match_one_call(monkeypatch, spec):
+    """The bounded-memory path (views called on ε blocks) gives the one-call numbers."""
+    from hjdsl.views import compare as driver
+
+    model = hjdsl.load(spec)
+    eps, x = np.array([1.0, 0.7, 0.5, 0.3, 0.2, 0.1, 0.05, 0.0]), model.evaluate[::50]
+    whole = driver.closed_form(model, eps, x)
+    monkeypatch.setattr(driver, "VIEW_ELEMENTS", 1)  # one ε per block: 8 blocks
+    assert driver.eps_block_size(model, x.shape[0]) == 1
+    blocked = driver.closed_form(model, eps, x)
+    assert whole.keys() == blocked.keys()
+    for key in whole:
+        if key == "pde":  # a residual: zero up to round-off of its terms, which XLA may reorder
+            scale = 4 * np.finfo(float).eps * np.nan_to_num(whole["pde_scale"])
+            assert np.all((np.abs(blocked[key] - whole[key]) <= scale)
+                          | (np.isnan(blocked[key]) & np.isnan(whole[key])))
+        else:
+            np.testing.assert_allclose(blocked[key], whole[key], rtol=1e-15, atol=0, err_msg=key)

@@ -10,7 +10,6 @@ from hjdsl.model.limits import MAX_EPS
 # A JAX view is called on blocks of ε whose workspace is about this many floats (see by_eps_blocks)
 VIEW_ELEMENTS = 1 << 22
 VIEW_CHUNK_POINTS = 4096  # the most points a view puts in one chunk (they choose fewer for many atoms)
-EPS_KEYS = frozenset({"f", "pi", "entropy", "u", "residual", "scale"})  # outputs with an ε axis
 
 
 def _usage(message: str, code: str = "U010") -> UsageError:
@@ -207,17 +206,20 @@ def by_eps_blocks(view, eps, model, n_points: int) -> dict:
     """`view(eps)` run over blocks of ε (see `eps_block_size`), its outputs joined along ε.
 
     Every block has the same length (the last is padded with its final ε), so JAX compiles
-    once; outputs without an ε axis (f0) come from the first block.
+    once. An output has an ε axis when its first axis has the block's length (chosen unlike
+    the number of points); others (f0, per point) come from the first block.
     """
     size = eps_block_size(model, n_points)
     if eps.size <= size:
         return view(eps)
+    size += size == n_points  # so the first axis tells ε-arrays from point arrays
     out = {}
     for start in range(0, eps.size, size):
         block = eps[start:start + size]
         part = view(np.concatenate([block, np.repeat(block[-1:], size - block.size)]))
         for key, value in part.items():
-            if key not in EPS_KEYS:
+            value = np.asarray(value)
+            if value.ndim == 0 or value.shape[0] != size:
                 out.setdefault(key, value)
                 continue
             if key not in out:
