@@ -12,7 +12,9 @@ DESCRIPTION = """\
 Finds every critical point of x -> Ent(pi(x; eps)) in the box [LO, HI]^d (Newton on the autodiff
 gradient from deterministic seeds, classified by the Hessian's Morse index), continues them along
 the eps levels, and reports where the counts change: folds (a pair of adjacent index merges or is
-born), points leaving or entering the box. Event eps are refined by bisection to 1e-3.
+born), points leaving or entering the box. Event eps are refined by bisection to --tol (1e-3;
+at least 1e-12 x the largest eps). At most 10,000 levels; the critical-point search's memory is
+checked against HJDSL_MAX_MEMORY (default 4GiB) before it starts.
 
 examples:
   hjdsl bifurcate examples/paper/two_clusters.hj --box=-3,3 --eps-range 0.05,0.6,56

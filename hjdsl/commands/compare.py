@@ -15,6 +15,15 @@ largest discrepancy along each arrow of the diagram with PASS/FAIL against state
 Exit 1 if a relation that is exact for this Hamiltonian fails; structural (non-exact) views are
 labelled and never fail the run.
 
+Before any work the whole run's memory (Gibbs weights and convex weights, ε × points × atoms;
+per-ε arrays; the views' workspaces; the grid solver) is compared with the budget
+(HJDSL_MAX_MEMORY, default 4GiB): over it, compare refuses and says by how much. A run that
+will take minutes is only warned about (the estimate is rough and a long run is legitimate).
+
+--fit takes a `hjdsl solve` result: atoms of another dimension or count are refused; a fit whose
+spec hash differs (the spec was edited, perhaps only a comment, or is another spec) is used with
+a warning that names what differs (model name, Hamiltonian, t).
+
 examples:
   hjdsl compare examples/quickstart.hj
   hjdsl compare examples/paper/four_atoms.hj --eps 1,0.1,0 --plot views.png -o views.nc
