@@ -7,8 +7,10 @@ import numpy as np
 # A fit is called poor when its RMSE exceeds this many times the noise level of the data.
 POOR_RATIO = 3.0
 # Noise-level floor, as a fraction of the spread (std) of the values: on noiseless data the
-# nearest-neighbour estimate tends to 0, and an error below 1 % of the spread is not "poor".
-NOISE_FLOOR = 0.01
+# nearest-neighbour estimate tends to 0, and an error below 3 × 2 % = 6 % of the spread (R² above
+# 0.996) is not called poor (the paper's recovery fit of a kinked, noiseless target at ε = 0.04
+# misses by 3 % of the spread: the smoothing, not a failed fit).
+NOISE_FLOOR = 0.02
 # Atoms closer than this fraction of the data's extent count as one point ("collapsed").
 COLLAPSE_TOL = 1e-3
 # An atom whose mean Gibbs weight over the data is below this has no influence on the fit.
@@ -62,9 +64,9 @@ def atom_groups(y: np.ndarray, extent: float) -> np.ndarray:
     return component[label.ravel()]
 
 
-def assess(model, y, g, influence, x, v, residual, noise_sd) -> tuple[dict, list[str]]:
+def assess(model, y, influence, x, v, residual, noise_sd, eps) -> tuple[dict, list[str]]:
     """Figures (fit_rmse, noise_level, likelihood_sd, distinct_atoms, ...) and warnings for a
-    fit with atoms (y, g), mean Gibbs weights `influence`, training data (x, v) and residuals."""
+    fit at `eps` with atoms y, mean Gibbs weights `influence`, training data (x, v), residuals."""
     rmse = float(np.sqrt(np.mean(residual ** 2)))
     floor = NOISE_FLOOR * float(np.std(v))
     noise = max(noise_level(x, v), floor)
@@ -73,7 +75,7 @@ def assess(model, y, g, influence, x, v, residual, noise_sd) -> tuple[dict, list
     if rmse > POOR_RATIO * noise:
         warnings.append(f"the fit is poor: its RMSE {rmse:.3g} on the training data is "
                         f"{rmse / noise:.1f}× the data's noise level {noise:.3g} "
-                        "(nearest-neighbour estimate): " + _poor_hint(model, x, v))
+                        "(nearest-neighbour estimate): " + _poor_hint(model, x, v, eps))
     if np.isfinite(noise_sd):
         figures["likelihood_sd"] = noise_sd
         fixed = not hasattr(model.observe.scale, "family") if model.observe is not None else False
@@ -119,7 +121,7 @@ def _unused_groups(group, unused) -> int:
     return int(np.sum(np.bincount(group, weights=~unused) == 0))
 
 
-def _poor_hint(model, x, v) -> str:
+def _poor_hint(model, x, v, eps) -> str:
     quantity = model.observe.quantity if model.observe is not None else "f"
     if quantity == "f":
         shape = "f_eps is convex for every eps, so data that are not convex cannot be fitted"
@@ -129,6 +131,9 @@ def _poor_hint(model, x, v) -> str:
         shape = ("x'A⁻¹x/(4t) − u_eps is convex for every eps, so data curving more than "
                  f"x'A⁻¹x/(4t){bound} cannot be fitted")
     advice = "check t and the observed quantity against the data, or use more atoms / --restarts"
+    if eps > 0:
+        advice += (f"; at eps = {eps:.3g} the layer rounds each kink of the data off by up to "
+                   f"eps·log 2 = {eps * np.log(2):.3g}: a smaller eps fits kinks closer")
     x_scale, v_scale = float(np.max(np.std(x, axis=0))), float(np.std(v))
     if not all(1e-3 <= s <= 1e3 for s in (x_scale, v_scale)):
         advice += (f"; the data's spread is {x_scale:.1g} in x and {v_scale:.1g} in the values: "

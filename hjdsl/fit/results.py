@@ -76,8 +76,8 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
     weights = metrics.attribution(data.x_train, y, g, eps_hat, t, ainv).mean(axis=0)
     root["influence"] = ("particle", weights)
     root["influence"].attrs["description"] = "mean attribution of each atom over the training data"
-    figures, warnings = quality.assess(model, y, g, weights, data.x_train, data.v_train, residual,
-                                       _noise_sd(model, p))
+    figures, warnings = quality.assess(model, y, weights, data.x_train, data.v_train, residual,
+                                       _noise_sd(model, p), eps_hat)
     summary.update(figures)
     truth = model.data.truth if model.data is not None else None
     g_true = metrics.truth_values(truth, y, model)
