@@ -59,8 +59,16 @@ def _data_panel_1d(ax, root, observed, model):  # noqa: ARG001 (same signature a
         ax.fill_between(xe, root["prediction_lower"], root["prediction_upper"], color="C0",
                         alpha=0.25, label=f"{root.attrs.get('band', 0.94):.0%} credible band")
     ax.plot(xe, root["prediction"], color="C0", lw=2, label=f"fit {q}(x) from (y_hat, g_hat)")
-    ax.set(xlabel="x", ylabel=q, title=f"data and fit (MSE {root.attrs['fit_mse']:.2e})")
+    ax.set(xlabel="x", ylabel=q, title=f"data and fit ({_errors(root.attrs)})")
     ax.legend(fontsize=8)
+
+
+def _errors(attrs) -> str:
+    """The fit error for a title: MSE, and the RMSE against the data's noise level when known."""
+    text = f"MSE {attrs['fit_mse']:.2e}"
+    if "fit_rmse" in attrs:
+        text += f"; RMSE {attrs['fit_rmse']:.2g} vs noise ≈ {attrs['noise_level']:.2g}"
+    return text
 
 
 def _posterior_g(result):
@@ -93,6 +101,8 @@ def _atoms_panel_1d(ax, root, model, g_draws=None):
             ys = np.linspace(lo, hi, 200)[:, None]
             ax.plot(ys[:, 0], metrics.truth_values(truth, ys, model), "k--", lw=1, label="true g*")
     title = "recovered initial data"
+    if root.attrs.get("collapsed_atoms", 0):
+        title += f" ({root.attrs['collapsed_atoms']} of {len(y)} atoms collapsed)"
     if "deviation" in root.attrs:
         title += f" (deviation {root.attrs['deviation']:.3g})"
     ax.set(xlabel="atom position y", ylabel="initial value g", title=title)
@@ -111,7 +121,7 @@ def _data_panel_nd(ax, root, observed, model):
     lims = [min(v.min(), pred.min()), max(v.max(), pred.max())]
     ax.plot(lims, lims, "k--", lw=1, label="prediction = observation")
     ax.set(xlabel=f"observed {q}", ylabel=f"fitted {q}",
-           title=f"fit at the data (MSE {root.attrs['fit_mse']:.2e})")
+           title=f"fit at the data ({_errors(root.attrs)})")
     ax.legend(fontsize=8)
 
 
