@@ -94,6 +94,9 @@ def four():
 @pytest.mark.parametrize("call, message", [
     (lambda m: m.compare(eps=np.full(10_001, 0.5)), "10,001 ε values exceed the limit of 10,000"),
     (lambda m: m.compare(eps=[0.5], audit=-3), "--audit must be ≥ 0"),
+    (lambda m: m.compare(eps=[0.5], audit=2.5), "--audit takes a number of points or `all`, got 2.5"),
+    (lambda m: m.compare(eps=[0.5], chunk=-5), "chunk (points per JAX call) must be a whole number"),
+    (lambda m: m.compare(eps=[0.5], chunk=2.5), "chunk (points per JAX call) must be a whole number"),
     (lambda m: m.attribute([[0.0]], eps=[0.5], top=0), "--top must be a whole number ≥ 1"),
     (lambda m: m.attribute([[0.0]], eps=[0.5], delta_f=-1.0), "--delta-f must be a finite number > 0"),
     (lambda m: m.attribute([[0.0]], eps=[0.5], delta_f=np.inf), "--delta-f must be a finite number > 0"),

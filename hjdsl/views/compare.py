@@ -54,6 +54,8 @@ def check_audit(audit, n_points: int) -> int | None:
             audit = int(audit)
         except ValueError:
             raise _usage(f"--audit takes a number of points or `all`, got {audit!r}") from None
+    if isinstance(audit, bool) or not isinstance(audit, (int, np.integer)):
+        raise _usage(f"--audit takes a number of points or `all`, got {audit!r}")
     if int(audit) < 0:
         raise _usage(f"--audit must be ≥ 0, got {audit}")
     return min(int(audit), n_points)
@@ -77,6 +79,10 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, **options):
     if options:
         raise _usage(f"compare got unknown option(s) {', '.join(sorted(options))}; it takes eps, "
                      "x, audit, grid and chunk")
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer))
+                              or not 1 <= chunk <= 1 << 20):
+        raise _usage(f"chunk (points per JAX call) must be a whole number from 1 to {1 << 20:,}, "
+                     f"got {chunk!r}")
     eps = check_eps(model, eps)
     x = check_points(model, x)
     audit = check_audit(audit, x.shape[0])
