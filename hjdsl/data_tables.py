@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import operator
 import re
+import sys
 
 import numpy as np
 
@@ -206,17 +208,24 @@ def netcdf_table(raw: bytes, shown: str, wanted) -> np.ndarray:
         what = f"it is {kind}" if kind else "it has neither the NetCDF-3 nor the HDF5 signature"
         raise DataFileError(f"`{shown}` is not a NetCDF file: {what}", "D004")
     engine = "scipy" if kind == "netcdf3" else "h5netcdf"
+    # A damaged file leaves half-built reader objects whose __del__ raises; Python would print
+    # that traceback whenever they are collected, so they are collected here, silently.
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
     try:
-        with xarray.open_dataset(io.BytesIO(raw), engine=engine, decode_times=False,
-                                 decode_timedelta=False) as ds:
-            return _netcdf_columns(ds, shown, wanted)
-    except DataFileError:
-        raise
-    except Exception:  # noqa: BLE001 — a damaged file can make the readers raise anything
-        raise DataFileError(f"cannot read `{shown}` as NetCDF: the file is damaged or uses "
-                            "features hjdsl cannot read", "D004",
-                            hint="write it with xarray's to_netcdf, one 1-D variable per "
-                                 "column") from None
+        try:
+            with xarray.open_dataset(io.BytesIO(raw), engine=engine, decode_times=False,
+                                     decode_timedelta=False) as ds:
+                return _netcdf_columns(ds, shown, wanted)
+        except DataFileError:
+            raise
+        except Exception:  # noqa: BLE001 — a damaged file can make the readers raise anything
+            pass  # leave the except block first: its traceback holds the reader objects
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    raise DataFileError(f"cannot read `{shown}` as NetCDF: the file is damaged or uses features "
+                        "hjdsl cannot read", "D004",
+                        hint="write it with xarray's to_netcdf, one 1-D variable per column")
 
 
 def _netcdf_columns(ds, shown: str, wanted) -> np.ndarray:
