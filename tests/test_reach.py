@@ -52,7 +52,7 @@ def boundary_cases(draw):
     return _model(y, rng.uniform(-1, 1, y.shape[0]), x, kind, scale, t), ks
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
