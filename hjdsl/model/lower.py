@@ -225,6 +225,9 @@ def _call(ctx, node: E.Call, values):
         except TypeError:
             _fail(f"wrong number of arguments for {node.func}()", node, code="E207",
                   hint="tropical(x), hopf_lax(x), network(x, eps), hopf_cole(x, eps)")
+        except OverBudget as exc:
+            _fail(f"{node.func}(): {exc}", node, code="E113",
+                  hint="use fewer points or fewer truth atoms")
         except ValueError as exc:
             _fail(f"{node.func}(): {exc}", node, code="E207")
         return out, any(v[1] for v in values)
@@ -304,6 +307,10 @@ NODE_RULES = {
 PRE_CHECKS = {E.Vector: _vector_empty, E.Call: _call_check}
 
 
+class OverBudget(ValueError):
+    """A truth function's arrays would exceed the memory budget (reported as E113)."""
+
+
 def truth_functions(y, g, t: float, ainv) -> dict:
     """tropical(x), hopf_lax(x), network(x, eps), hopf_cole(x, eps) for known atoms (numpy).
 
@@ -320,6 +327,12 @@ def truth_functions(y, g, t: float, ainv) -> dict:
         return x.reshape(-1, 1) if d == 1 and x.ndim <= 1 else x.reshape(-1, d)
 
     def costs(x):
+        n = as_points(x).shape[0]
+        # (points, atoms, d) differences, the (points, atoms) costs and one temporary of that size
+        problem = over_memory(array_bytes(n, y.shape[0], d + 2),
+                              f"the truth at {n:,} points × {y.shape[0]:,} atoms")
+        if problem:
+            raise OverBudget(problem)
         diff = as_points(x)[:, None, :] - y[None, :, :]
         return g[None, :] + numpy.einsum("njd,de,nje->nj", diff, ainv, diff) / (4.0 * t)
 
