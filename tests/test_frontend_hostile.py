@@ -202,3 +202,18 @@ def test_a_long_chain_pickles_and_comes_back_equal():
     assert pickle.loads(pickle.dumps(small)) == small
     long = parse_expression(" + ".join(["y*y"] * 3000))
     assert _flatten(pickle.loads(pickle.dumps(long))) == _flatten(long)
+
+
+@pytest.mark.parametrize("atoms,ok", [(100, True), (1000, False)])
+def test_truth_functions_are_budgeted(monkeypatch, atoms, ok):
+    """tropical(x) of a truth needs points × atoms × (d + 2) doubles: 400 × 1000 × 3 > 4 MiB."""
+    monkeypatch.setenv(MEMORY_ENV, "4MiB")
+    text = (HEAD + "particles y = [-1, 2]\ninitial g(y) = abs(y)\ndata synthetic {\n"
+            f"  x = grid(-2.4, 2.4, 400)\n  truth y = grid(-2, 2, {atoms})\n"
+            "  truth g(y) = abs(y)\n  value = tropical(x)\n}\n")
+    if not ok:
+        assert codes(text) == ["E113"]
+        return
+    x, y = np.linspace(-2.4, 2.4, 400), np.linspace(-2, 2, atoms)
+    want = (x[:, None] * y / 2 - np.abs(y) - y**2 / 4).max(axis=1)  # max_j W_j x + b_j, t = 1
+    np.testing.assert_allclose(hjdsl.parse(text).data.value, want, rtol=1e-13, atol=1e-13)
