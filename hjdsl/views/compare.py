@@ -106,6 +106,8 @@ def compare_memory(model, n_eps: int, n_points: int, audit: int | None = None,
         # the Gibbs weights π, plus one block's worth while the ε blocks are joined
         "attribution (ε × points × atoms)": 2 * 8 * E * n * N,
         "convex attribution (ε × points × atoms)": 8 * E * n * N,
+        # the identity row's tolerance weighs the term sizes by a NaN-free copy of π
+        "identity tolerance (a copy of π)": 8 * E * n * N if model.hamiltonian.exact else 0,
         "per-ε/point arrays (values, residuals, bounds, statuses)": 40 * 8 * E * n,
         "view workspaces (PDE-residual Hessians, per ε block)":
             10 * 8 * min(E, eps_block_size(model, n)) * per_eps,
