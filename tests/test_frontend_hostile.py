@@ -217,3 +217,13 @@ def test_truth_functions_are_budgeted(monkeypatch, atoms, ok):
     x, y = np.linspace(-2.4, 2.4, 400), np.linspace(-2, 2, atoms)
     want = (x[:, None] * y / 2 - np.abs(y) - y**2 / 4).max(axis=1)  # max_j W_j x + b_j, t = 1
     np.testing.assert_allclose(hjdsl.parse(text).data.value, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["a" * 5000 + "/x.hj", ("b" * 300 + "/") * 3 + "x.hj",
+                                  "bad\x00name.hj"])
+def test_unusable_spec_names_are_spec_errors(name):
+    """Names the file system cannot look up: parse() falls back to the cwd, load() refuses."""
+    assert hjdsl.parse(BODY, name=name).name == "m"
+    with pytest.raises(SpecError) as info:
+        hjdsl.load(name)
+    assert info.value.errors[0].code == "E901"

@@ -28,7 +28,7 @@ def parse(text: str | bytes, name: str = "<string>") -> Model:
     ('m', 1, [1.0, 1.0])
     """
     folder = Path(name).parent
-    base = folder if not name.startswith("<") and folder.is_dir() else Path.cwd()
+    base = folder if not name.startswith("<") and _is_dir(folder) else Path.cwd()
     return _run(_as_text(text, name), name, base.resolve(), None)
 
 
@@ -44,7 +44,17 @@ def load(path: str | os.PathLike) -> Model:
         raise SpecError.single(f"{name}: is a folder, not a .hj file", code="E901") from None
     except OSError as exc:
         raise SpecError.single(f"{name}: cannot read ({exc.strerror})", code="E901") from None
+    except ValueError:  # a NUL byte in the name
+        raise SpecError.single(f"{name!r}: not a valid file name", code="E901") from None
     return _run(_as_text(raw, name), name, Path(path).resolve().parent, name)
+
+
+def _is_dir(folder: Path) -> bool:
+    """Whether `folder` is a folder; a name the system cannot look up (too long) is not."""
+    try:
+        return folder.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _run(text: str, name: str, base_dir: Path, path: str | None) -> Model:
