@@ -119,7 +119,8 @@ def update_page(path: Path, fast: bool, check: bool) -> int:
             out = [ln.rstrip() for ln in run_command_output(b.directives["excerpt"], cwd).output]
         body = [ln.rstrip() for ln in b.body]
         ok = any(out[k:k + len(body)] == body for k in range(len(out) - len(body) + 1))
-        report(b, "ok" if ok else "EXCERPT", [], timer, "excerpt (fix by hand)" if not ok else "excerpt")
+        report(b, "ok" if ok else "EXCERPT", [], timer,
+               "excerpt" if ok else "excerpt (fix by hand)")
     if edits and not check:
         apply_edits(path, edits)
     return problems + (len(edits) if check else 0)

@@ -82,7 +82,8 @@ class Block:
 
     @property
     def checked(self) -> bool:
-        return self.kind in {"shell", "python", "doctest", "excerpt"} and "skip" not in self.directives
+        runs = self.kind in {"shell", "python", "doctest", "excerpt"}
+        return runs and "skip" not in self.directives
 
 
 def expected_exit(block: Block, cmd: Command) -> str:
@@ -158,9 +159,11 @@ def _classify(raw: list[Block], lines: list[str]) -> list[Block]:
                 b.examples = _doctest_examples(b)
             else:
                 start = b.line + 1
+                out_block = nxt if follows else None
                 b.examples = [Example("\n".join(b.body), start,
-                                      list(nxt.body) if follows else [],
-                                      nxt.line + 1 if follows else 0, nxt.indent if follows else "")]
+                                      list(out_block.body) if out_block else [],
+                                      out_block.line + 1 if out_block else 0,
+                                      out_block.indent if out_block else "")]
                 skip_next = follows
         else:
             b.kind = "other"
@@ -251,7 +254,8 @@ def _match(exp: list[str], act: list[str]) -> bool:
     for seg in middle:
         if not seg:
             continue
-        found = next((p for p in range(pos, stop - len(seg) + 1) if act[p:p + len(seg)] == seg), None)
+        found = next((p for p in range(pos, stop - len(seg) + 1)
+                      if act[p:p + len(seg)] == seg), None)
         if found is None:
             return False
         pos = found + len(seg)
@@ -269,7 +273,7 @@ def diff(expected: list[str], actual: list[str]) -> str:
 
 def regenerate(expected: list[str], actual: list[str]) -> list[str]:
     """`expected` brought in line with `actual`: the page's `...` omissions are kept, and so is
-    the page's own text of every line that matches under the mask (so masked figures do not churn)."""
+    the page's own text of every line that matches under the mask (masked figures do not churn)."""
     import difflib
 
     exp, act = _trim(expected), _trim(actual)
@@ -287,7 +291,8 @@ def regenerate(expected: list[str], actual: list[str]) -> list[str]:
             out += e
         elif tag == "insert":
             # lines the page does not show: next to a `...` they are part of what it omits
-            beside = (out and out[-1].strip() == OMITTED) or (i1 < len(exp) and exp[i1].strip() == OMITTED)
+            beside = ((out and out[-1].strip() == OMITTED)
+                      or (i1 < len(exp) and exp[i1].strip() == OMITTED))
             if not beside:
                 out += new
         elif tag == "delete":

@@ -54,7 +54,8 @@ _by_page: dict[str, list[Block]] = defaultdict(list)
 for _b in BLOCKS:
     if _b.kind in ("python", "doctest") and _b.checked:
         _by_page[_b.page].append(_b)
-SESSIONS = [_param(bs, page, any("slow" in b.directives for b in bs)) for page, bs in _by_page.items()]
+SESSIONS = [_param(bs, page, any("slow" in b.directives for b in bs))
+            for page, bs in _by_page.items()]
 
 
 def numbers_exact(block: Block) -> bool:
@@ -72,7 +73,8 @@ def _check(block: Block, where: int, expected: list[str], actual: list[str]) -> 
         # shown as the change the update script would make: the page's omissions kept
         pytest.fail(f"{block.page}:{where}: the output differs from the page"
                     f"{'' if exact else ' (numbers masked: other package versions)'}:\n"
-                    f"{diff(expected, regenerate(expected, actual))}\n{FIX.format(page=block.page)}")
+                    f"{diff(expected, regenerate(expected, actual))}\n"
+                    + FIX.format(page=block.page))
 
 
 @pytest.mark.parametrize("block", SHELL)
@@ -205,7 +207,8 @@ def test_the_docs_have_checked_blocks():
     (["{'rounds': 1.0, 'seconds': 0.302}"], ["{'rounds': 1.0, 'seconds': 1.75}"], True),
     (["{'rounds': 1.0, 'seconds': 0.302}"], ["{'rounds': 2.0, 'seconds': 0.302}"], False),
     (["Running HiGHS 1.16.0 (git hash: f3f113d): Copyright (c) 2026 under MIT licence terms"],
-     ["Running HiGHS 1.17.2 (git hash: 0123abc): Copyright (c) 2027 under MIT licence terms"], True),
+     ["Running HiGHS 1.17.2 (git hash: 0123abc): Copyright (c) 2027 under MIT licence terms"],
+     True),
     (["max r_hat 1.0047"], ["max r_hat 1.0048"], False),
 ])
 def test_matching_rule(expected, actual, same):
