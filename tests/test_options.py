@@ -211,3 +211,21 @@ def test_views_over_eps_blocks_match_one_call(monkeypatch, spec):
                           | (np.isnan(blocked[key]) & np.isnan(whole[key])))
         else:
             np.testing.assert_allclose(blocked[key], whole[key], rtol=1e-15, atol=0, err_msg=key)
+
+
+def test_a_long_bifurcate_is_warned_before_it_starts(capsys, monkeypatch):
+    from hjdsl.analysis import bifurcation
+
+    clusters = hjdsl.load(str(EXAMPLES / "paper" / "two_clusters.hj"))
+    assert bifurcation.bifurcate_seconds(clusters.n_atoms, 2, 10_000) > 1800  # ~0.4 s a level
+    assert bifurcation.bifurcate_seconds(4, 1, 41) < 5
+
+    def stop(*args, **kwargs):
+        raise UsageError.single("stopped before the sweep")
+
+    monkeypatch.setattr(bifurcation, "bifurcate", stop)
+    code = main(["bifurcate", str(EXAMPLES / "paper" / "two_clusters.hj"),
+                 "--eps-range", "0.05,0.6,10000"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.index("warning: this bifurcate (10,000 ε levels, 16 atoms, d = 2) "
+                                   "will take roughly") < err.index("stopped before the sweep")

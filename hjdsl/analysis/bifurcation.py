@@ -71,11 +71,24 @@ def check_box(box, model) -> tuple[float, float]:
     return values
 
 
+def _seed_count(n: int, d: int) -> int:
+    return n * (1 + min(n - 1, 2 * d)) + 1 + {1: 41, 2: 225, 3: 343}.get(d, 0)
+
+
+def bifurcate_seconds(n_atoms: int, d: int, n_levels: int) -> float:
+    """Rough seconds of the sweep: Newton from every seed at every level (events add more).
+
+    Calibrated on examples/paper/two_clusters.hj (16 atoms, d = 2: ~0.4 s per level); a guess
+    that only decides whether to warn.
+    """
+    return 9e-5 * n_levels * _seed_count(int(n_atoms), int(d)) * int(n_atoms) * max(1, d - 1) ** 2
+
+
 def bifurcate_memory(n_atoms: int, d: int) -> int:
     """Bytes the critical-point search needs at its peak: pairwise atom distances (N² d) and the
     Newton Hessians of every seed (seeds × N × d², seeds ≈ N(1 + 2d), padded up to 4×)."""
     n, d = int(n_atoms), int(d)
-    seeds = n * (1 + min(n - 1, 2 * d)) + 1 + {1: 41, 2: 225, 3: 343}.get(d, 0)
+    seeds = _seed_count(n, d)
     return 8 * (2 * n * n * d + 4 * seeds * n * (d + 1) * d * 6)
 
 

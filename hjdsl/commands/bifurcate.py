@@ -56,6 +56,7 @@ def run(args) -> int:
 
         _need_low_dim(model.dim, "landscape")
     box = None if args.box is None else tuple(args.box)
+    _warn_if_long(model, args.eps_range)
     ds = bifurcate(model, eps_range=args.eps_range, box=box, tol=args.tol, quiet=args.quiet)
     if not args.quiet:
         print(format_report(ds))
@@ -72,3 +73,19 @@ def run(args) -> int:
 
         plot_snapshots(model, ds, args.snapshots)
     return 0
+
+
+LONG_RUN_SECONDS = 120  # warn past this (never refuse: the estimate is rough, a long run legitimate)
+
+
+def _warn_if_long(model, eps_range) -> None:
+    import sys
+
+    from hjdsl.analysis.bifurcation import bifurcate_seconds, eps_levels
+
+    levels = eps_levels(model, eps_range).size
+    seconds = bifurcate_seconds(model.n_atoms, model.dim, levels)
+    if seconds > LONG_RUN_SECONDS:
+        print(f"warning: this bifurcate ({levels:,} ε levels, {model.n_atoms:,} atoms, d = "
+              f"{model.dim}) will take roughly {seconds / 60:.0f} minutes; fewer levels (N in "
+              "--eps-range LO,HI,N) make it shorter", file=sys.stderr)
