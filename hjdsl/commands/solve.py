@@ -15,6 +15,9 @@ Fit the learned initial data (atoms y_j, values g_j, and any learned sigma, nu, 
 its observations. Methods: map (Adam, best of --restarts, L-BFGS polish), svi (Gaussian guide),
 nuts (MCMC; r_hat, ess and divergences reported), convex (cvxpy). Prints a summary table;
 -o writes the result (netCDF), --plot a figure of data, fit, bands and recovered initial data.
+Warnings (stderr, exit 0) flag a fit whose RMSE exceeds 3x the data's noise level, collapsed or
+uninfluential atoms, and NUTS divergences or r_hat > 1.05. Option ranges and the run's memory
+(HJDSL_MAX_MEMORY, default 4 GiB) are checked before any work.
 
 examples:
   hjdsl solve examples/paper/recovery.hj --eps 0.04 -o fit.nc --plot fit.png
