@@ -229,3 +229,22 @@ def test_a_long_bifurcate_is_warned_before_it_starts(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 2 and err.index("warning: this bifurcate (10,000 ε levels, 16 atoms, d = 2) "
                                    "will take roughly") < err.index("stopped before the sweep")
+
+
+def test_the_reported_compare_is_budgeted_as_a_whole(capsys, monkeypatch):
+    """10⁴ ε × 201 points × 30 atoms: every ε × point × atom array counts, not only one."""
+    from hjdsl.views.compare import compare_memory
+
+    model = hjdsl.load(QUICK)
+    parts = compare_memory(model, 10_000, 201, None, True)
+    one_pi = 8 * 10_000 * 201 * 30
+    assert parts["attribution (ε × points × atoms)"] >= one_pi
+    assert parts["convex attribution (ε × points × atoms)"] == one_pi
+    assert sum(parts.values()) > 5 * one_pi
+    monkeypatch.setenv("HJDSL_MAX_MEMORY", "2GiB")
+    start = time.perf_counter()
+    code = main(["compare", QUICK, "--eps", ",".join(["0.5"] * 10_000)])
+    err = capsys.readouterr().err
+    assert code == 2 and time.perf_counter() - start < 1.5
+    assert "compare of 10,000 ε × 201 points × 30 atoms (d = 1) would need" in err
+    assert "over the 2.0 GiB budget (set HJDSL_MAX_MEMORY=... to allow more). Largest parts:" in err
