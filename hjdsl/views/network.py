@@ -50,7 +50,7 @@ def _gibbs_parts(z, eps):
 
     m = max_j z_j (−inf for a row of only −inf), a_j = (z_j − m)/ε ≤ 0, w_j = e^{a_j}, s = Σ_j w_j,
     rest = s − 1 and weighted = Σ_j w_j·(−a_j), so that log s = log1p(rest) and
-    Ent(π) = log1p(rest) + weighted/s.
+    Ent(π) = log1p(rest) + weighted/(1 + rest).
 
     Two hazards shape this. (1) When s < 1 + NEAR_TOP every atom but the top one has w_j < 0.25,
     far below the top's w = 1, so rest and weighted are summed over those far atoms alone (no
