@@ -168,3 +168,30 @@ def test_the_reported_spec_fails_no_longer_and_its_values_are_finite():
     np.testing.assert_allclose(ds.hopf_cole.values, np.broadcast_to(ds.hopf_lax.values, (2, 2)),
                                rtol=1e-15)
     assert not failures(diagram_rows(ds))
+
+
+def _with_grid(ds, reference_at):
+    """`ds` with a grid solution equal to its reference, the reference only at `reference_at`."""
+    ds = ds.copy(deep=True)
+    u = ds.hopf_cole.values.copy()
+    ref = np.full_like(u, np.nan)
+    ref[:, reference_at] = u[:, reference_at]
+    ds["grid"] = (("eps", "point"), u)
+    ds["grid_reference"] = (("eps", "point"), ref)
+    ds["grid_error"] = (("eps",), np.full(u.shape[0], np.nan))
+    ds.attrs.update(grid_ran=1, grid_order=1.0)
+    return ds
+
+
+def test_grid_row_judges_only_the_points_that_have_a_reference(monkeypatch, quadratic_ds):
+    import hjdsl.views.grid_pde as grid_pde
+
+    # a 2-D model whose reference covers points 0 and 2 only, as grid_view does past its cap
+    monkeypatch.setitem(grid_pde.REFERENCE_POINTS, 2, 2)
+    ds = _with_grid(quadratic_ds, [0, 2])
+    assert row(ds, "grid solver - reference", EPS[0]).status == "PASS"
+    broken = _set(ds, "grid_reference", (0, 2), np.nan)   # a referenced point lost its value
+    r = row(broken, "grid solver - reference", EPS[0])
+    assert r.status == "WARN" and "1 non-finite grid values" in r.detail
+    broken = _set(ds, "grid", (0, 1), np.inf)             # the grid itself is judged everywhere
+    assert "1 non-finite" in row(broken, "grid solver - reference", EPS[0]).detail
