@@ -14,6 +14,7 @@ from hjdsl.model.limits import MAX_AXES, array_bytes, over_memory
 
 CONSTANTS = {"pi": numpy.pi, "inf": numpy.inf}
 SMALL_BYTES = 1 << 20  # results below this size skip reading the memory budget
+CHUNK = 1 << 14  # points per block in the truth functions (cache-sized for a few atoms)
 
 
 def evaluate(expr: E.Expr, env: dict, xp=numpy, pointwise=(), functions: dict | None = None):
@@ -326,19 +327,24 @@ def truth_functions(y, g, t: float, ainv) -> dict:
         x = numpy.asarray(x, dtype=float)
         return x.reshape(-1, 1) if d == 1 and x.ndim <= 1 else x.reshape(-1, d)
 
-    def costs(x):
-        n = as_points(x).shape[0]
+    def chunks(x, per_point):
+        """per_point over blocks of points: memory and cache stay at CHUNK × atoms, not n × atoms."""
+        xs = as_points(x)
+        step = min(xs.shape[0], CHUNK) or 1
         # (points, atoms, d) differences, the (points, atoms) costs and one temporary of that size
-        problem = over_memory(array_bytes(n, y.shape[0], d + 2),
-                              f"the truth at {n:,} points × {y.shape[0]:,} atoms")
+        problem = over_memory(array_bytes(step, y.shape[0], d + 2),
+                              f"the truth at {step:,} points × {y.shape[0]:,} atoms")
         if problem:
             raise OverBudget(problem)
-        diff = as_points(x)[:, None, :] - y[None, :, :]
+        parts = [per_point(xs[i:i + step]) for i in range(0, xs.shape[0], step)]
+        return numpy.concatenate(parts) if parts else numpy.zeros(0)
+
+    def costs(xs):
+        diff = xs[:, None, :] - y[None, :, :]
         return g[None, :] + numpy.einsum("njd,de,nje->nj", diff, ainv, diff) / (4.0 * t)
 
-    def logits(x):  # z_j = W_j·x + b_j = xᵀA⁻¹x/(4t) − c_j
-        xs = as_points(x)
-        return numpy.einsum("nd,de,ne->n", xs, ainv, xs)[:, None] / (4.0 * t) - costs(x)
+    def logits(xs):  # z_j = W_j·x + b_j = xᵀA⁻¹x/(4t) − c_j
+        return numpy.einsum("nd,de,ne->n", xs, ainv, xs)[:, None] / (4.0 * t) - costs(xs)
 
     def soft(values, eps):
         eps = numpy.asarray(eps, dtype=float)
@@ -350,9 +356,15 @@ def truth_functions(y, g, t: float, ainv) -> dict:
             return top
         return top + eps * numpy.log(numpy.exp((values - top[:, None]) / eps).sum(axis=1))
 
+    def check_eps(eps):
+        eps = numpy.asarray(eps, dtype=float)
+        if eps.ndim or not eps >= 0:
+            raise ValueError("eps must be a single number ≥ 0")
+        return float(eps)
+
     return {
-        "tropical": lambda xp, x: logits(x).max(axis=1),
-        "hopf_lax": lambda xp, x: costs(x).min(axis=1),
-        "network": lambda xp, x, eps: soft(logits(x), eps),
-        "hopf_cole": lambda xp, x, eps: -soft(-costs(x), eps),
+        "tropical": lambda xp, x: chunks(x, lambda xs: logits(xs).max(axis=1)),
+        "hopf_lax": lambda xp, x: chunks(x, lambda xs: costs(xs).min(axis=1)),
+        "network": lambda xp, x, eps: chunks(x, lambda xs, e=check_eps(eps): soft(logits(xs), e)),
+        "hopf_cole": lambda xp, x, eps: chunks(x, lambda xs, e=check_eps(eps): -soft(-costs(xs), e)),
     }
