@@ -166,7 +166,8 @@ import resource, numpy as np, hjdsl
 from hjdsl.views.compare import compare_memory
 m = hjdsl.load({QUICK!r})
 m.compare(eps=[0.5, 0.0], x=m.evaluate[:3], audit=0, grid=False)   # imports and compiles
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# the resident size now (not the peak so far, which imports may have set above what follows)
+base = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
 eps = np.linspace(1, 0.01, 1500)
 m.compare(eps=eps, audit=0, grid=False)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
