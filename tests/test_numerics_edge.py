@@ -146,3 +146,15 @@ def test_ill_conditioned_A_rows_pass_on_correct_values_and_fail_on_corrupted(d, 
         bad[name].values[1, 3] = 3 * rtol * bad[scale].values[1, 3]
         r = next(r for r in diagram_rows(bad) if r.arrow == arrow and r.eps == 0.1)
         assert r.status == "FAIL" and r.value > r.bound, (name, r)
+
+
+def test_pde_residual_memory_grows_with_atoms_not_their_square():
+    # 2·10⁵ atoms: an N × N cotangent basis (what jax.hessian of the cost vector builds) would
+    # need 640 GB; atom by atom the residual needs O(N d²) and is round-off.
+    from hjdsl.model.ir import Model
+    from hjdsl.views.pde import residual_view
+
+    y = np.linspace(-2.0, 2.0, 200_000)[:, None]
+    m = Model.from_atoms(y, np.abs(y[:, 0]), eps=[0.5])
+    out = residual_view(m, np.array([[0.3]]), np.array([0.5]))
+    assert abs(out["residual"][0, 0]) <= 1e-13 * out["scale"][0, 0]

@@ -36,9 +36,13 @@ def residual_terms(x, t, y, g, A, factor, eps):
     jnp = _jnp()
     d = x.shape[-1]
     cost = lambda xt: point_costs(xt[:d], xt[d], y, g, factor)  # noqa: E731
+    # One atom's cost as a scalar function, differentiated and then mapped over the atoms:
+    # differentiating the vector of N costs at once (jax.hessian's reverse pass) would build an
+    # N × N cotangent basis.
+    one = lambda xt, yj, gj: point_costs(xt[:d], xt[d], yj, gj, factor)  # noqa: E731
     xt = jnp.append(x, t)
-    jac = jax.jacfwd(cost)(xt)                      # (N, d + 1): ∇c_j and ∂_t c_j
-    hess = jax.hessian(cost)(xt)[:, :d, :d]         # (N, d, d)
+    jac = jax.vmap(jax.grad(one), in_axes=(None, 0, 0))(xt, y, g)                 # (N, d + 1)
+    hess = jax.vmap(jax.hessian(one), in_axes=(None, 0, 0))(xt, y, g)[:, :d, :d]  # (N, d, d)
     pi = softmax_weights(-cost(xt), eps)
     grad_c, dt_c = jac[:, :d], jac[:, d]
     u_t = pi @ dt_c
