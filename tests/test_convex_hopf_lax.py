@@ -130,3 +130,23 @@ def test_error_names_the_sub_expression_built_from_ir_nodes():
     assert info.value.diagnostics[0].message == (
         "g(y) = square(y) + -exp(2 * y) is not convex: `-exp(2 * y)` is concave (line 3)")
     assert (info.value.line, info.value.column) == (3, 28)
+
+
+def test_a_long_chain_lowers_and_explains_itself_without_recursion():
+    # a sum of 3,000 terms is a tree 3,000 deep: lowering, the convexity search and the message
+    # printer all walk it with explicit stacks
+    terms = " + ".join(f"abs(y - {i % 7})" for i in range(3000))
+    model = spec_model(g=terms, x="[0.5]")
+    r = convex_view(model, np.array([0.0]), np.array([[0.5]]), audit=-1)
+    # min_y Σ_i |y − (i mod 7)| + (0.5 − y)²/4, by brute force on a fine grid (the minimiser, 3,
+    # lies on it)
+    counts = np.bincount(np.arange(3000) % 7)
+    ys = np.linspace(-1.0, 7.0, 80_001)
+    brute = ((np.abs(ys[:, None] - np.arange(7)) * counts).sum(1) + (0.5 - ys) ** 2 / 4).min()
+    assert abs(r.hopf_lax_value[0] - brute) <= 1e-6 * brute
+    with pytest.raises(SpecError) as err:
+        convex_view(spec_model(g="-abs(y) * 9000 + " + terms, x="[0.5]"), np.array([0.0]),
+                    np.array([[0.5]]), audit=-1)
+    message = err.value.diagnostics[0].message
+    assert "is not convex: `-abs(y)` is concave (line 7)" in message
+    assert len(message) < 400

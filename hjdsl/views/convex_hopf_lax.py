@@ -59,11 +59,16 @@ class HopfLaxProgram:
         if spec.kind == "quadratic":
             # (x−y)ᵀA⁻¹(x−y) = ‖Rᵀ(x−y)‖² with A⁻¹ = R Rᵀ: a sum of squares of an affine map (DPP).
             root = np.linalg.cholesky(spec.metric_inverse)
-            cost = cp.sum_squares(root.T @ (self.x - self.y)) / (4.0 * spec.t)
-            self.problem = cp.Problem(cp.Minimize(g + cost))
+            objective = g + cp.sum_squares(root.T @ (self.x - self.y)) / (4.0 * spec.t)
+            constraints = []
         else:
-            reach = cp.norm(self.x - self.y, DUAL_ORD[spec.kind]) <= spec.scale * spec.t
-            self.problem = cp.Problem(cp.Minimize(g), [reach])
+            objective = g
+            constraints = [cp.norm(self.x - self.y, DUAL_ORD[spec.kind]) <= spec.scale * spec.t]
+        with warnings.catch_warnings():
+            # A g(y) written as a long sum is many sub-expressions by construction; cvxpy's advice
+            # to vectorise is for its own users' code, not for a spec's text.
+            warnings.filterwarnings("ignore", message="Objective contains too many subexpressions")
+            self.problem = cp.Problem(cp.Minimize(objective), constraints)
         if not self.problem.is_dcp(dpp=True):  # check_convex passed, so this is our own bug
             raise AssertionError("internal error: the Hopf–Lax program is not DPP")
 

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from hjdsl.errors import SpecError, Span
-from hjdsl.model.expr import Binary, Call, Expr, Index, Name, Num, Unary, Vector
+from hjdsl.model.expr import Binary, Call, Expr, Index, Name, Num, Unary, Vector, children, walk
 
 _HINT = "the Hopf–Lax program min_y g(y) + t·L((x − y)/t) is a convex program only for convex g"
 
@@ -36,9 +36,15 @@ class Lowering:
             raise _not_convex(root, offence.node, offence.reason) from None
 
     def lower(self, node: Expr):
-        out = _NODES[type(node)](self, node)
-        self.lowered[id(node)] = out
-        return out
+        # Children before parents, without recursion: a chain such as |y−a|+|y−b|+… is a tree
+        # as deep as it is long. Each node's method then finds its children already lowered.
+        for item in reversed(list(walk(node))):
+            if id(item) not in self.lowered:
+                self.lowered[id(item)] = _NODES[type(item)](self, item)
+        return self.lowered[id(node)]
+
+    def _child(self, node: Expr):
+        return self.lowered[id(node)] if id(node) in self.lowered else self.lower(node)
 
     # --- one method per node type ----------------------------------------------------------
     def num(self, node: Num):
@@ -58,17 +64,17 @@ class Lowering:
     def vector(self, node: Vector):
         import cvxpy as cp
 
-        items = [self.lower(item) for item in node.items]
+        items = [self._child(item) for item in node.items]
         if all(item.ndim == 0 for item in items):
             return cp.hstack(items)
         return cp.vstack(items)
 
     def unary(self, node: Unary):
-        operand = self.lower(node.operand)
+        operand = self._child(node.operand)
         return -operand if node.op == "-" else operand
 
     def index(self, node: Index):
-        base = self.lower(node.base)
+        base = self._child(node.base)
         size = 1 if base.ndim == 0 else base.shape[0]
         if not 0 <= node.index < size:
             raise _error(f"index {node.index} is out of range for `{show(node.base)}` of length "
@@ -76,7 +82,7 @@ class Lowering:
         return base if base.ndim == 0 else base[node.index]
 
     def binary(self, node: Binary):
-        left, right = self.lower(node.left), self.lower(node.right)
+        left, right = self._child(node.left), self._child(node.right)
         return _BINARY[node.op](node, left, right)
 
     def call(self, node: Call):
@@ -88,7 +94,7 @@ class Lowering:
         if not arity[0] <= len(node.args) <= arity[1]:
             raise _error(f"`{node.func}` takes {_arity_text(arity)}, got {len(node.args)}"
                          f"{_at(node.span)}", node.span)
-        args = [self.lower(arg) for arg in atom_args(node)]
+        args = [self._child(arg) for arg in atom_args(node)]
         return lower_fn(node, *args)
 
 
@@ -226,13 +232,15 @@ def _satisfies(expr, need: str) -> bool:
 
 
 def _offender(node: Expr, need: str, lowered: dict) -> tuple[Expr, str]:
-    for child, child_need in _child_needs(node, need, lowered):
-        cexpr = lowered[id(child)]
-        broken = not cexpr.is_dcp() or (child_need != "concave"
-                                        and not _satisfies(cexpr, child_need))
-        if broken:
-            return _offender(child, child_need, lowered)
-    return node, need
+    while True:  # descend (iteratively: the path can be as long as a chain of sums)
+        for child, child_need in _child_needs(node, need, lowered):
+            cexpr = lowered[id(child)]
+            if not cexpr.is_dcp() or (child_need != "concave"
+                                      and not _satisfies(cexpr, child_need)):
+                node, need = child, child_need
+                break
+        else:
+            return node, need
 
 
 _FLIP = {"convex": "concave", "concave": "convex", "affine": "affine"}
@@ -322,8 +330,13 @@ def _error(message: str, span: Span | None, hint: str | None = None) -> SpecErro
 
 def _not_convex(root: Expr, node: Expr, reason: str) -> SpecError:
     line = f" (line {node.span.line})" if node.span is not None else ""
-    return _error(f"g(y) = {show(root)} is not convex: `{show(node)}` {reason}{line}",
-                  node.span, _HINT)
+    return _error(f"g(y) = {_short(show(root))} is not convex: `{_short(show(node))}` "
+                  f"{reason}{line}", node.span, _HINT)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """A message quotes at most `limit` characters of an expression (g can be a long chain)."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4}
@@ -336,27 +349,45 @@ def show(node: Expr, outer: int = 0) -> str:
     >>> show(Unary(None, "-", Binary(None, "-", Name(None, "y"), Num(None, 1.0))))
     '-(y - 1)'
     """
+    # Bottom-up without recursion, on a value stack: walk() lists each node before its children
+    # (left to right), so in reverse every node comes after its children, and its leftmost
+    # child's text is on top of the stack. Entries are (text, precedence of the outermost op).
+    stack: list[tuple[str, int]] = []
+    for item in reversed(list(walk(node))):
+        parts = [stack.pop() for _ in children(item)]
+        stack.append(_show_one(item, parts))
+    return _wrapped(stack.pop(), outer)
+
+
+_ATOMIC = 9  # numbers, names, lists, indexing and calls are never parenthesised
+
+
+def _wrapped(part: tuple[str, int], need: int) -> str:
+    text, prec = part
+    return f"({text})" if prec < need else text
+
+
+def _show_one(node: Expr, parts: list) -> tuple[str, int]:
+    """One node's text from its children's (text, precedence) parts, left to right."""
     if isinstance(node, Num):
         v = float(node.value)
-        return f"{v:g}" if float(f"{v:g}") == v else repr(v)
+        return (f"{v:g}" if float(f"{v:g}") == v else repr(v)), _ATOMIC
     if isinstance(node, Name):
-        return node.id
+        return node.id, _ATOMIC
     if isinstance(node, Vector):
-        return "[" + ", ".join(show(item) for item in node.items) + "]"
+        return "[" + ", ".join(_wrapped(part, 0) for part in parts) + "]", _ATOMIC
     if isinstance(node, Index):
-        return f"{show(node.base, 5)}[{node.index}]"
+        return f"{_wrapped(parts[0], 5)}[{node.index}]", _ATOMIC
     if isinstance(node, Call):
-        return f"{node.func}(" + ", ".join(show(arg) for arg in node.args) + ")"
+        return f"{node.func}(" + ", ".join(_wrapped(part, 0) for part in parts) + ")", _ATOMIC
     if isinstance(node, Unary):
-        text = node.op + show(node.operand, 3)
-        return f"({text})" if outer > 3 else text
+        return node.op + _wrapped(parts[0], 3), 3
     prec = _PRECEDENCE[node.op]
     # left-associative except ^ (right-associative)
-    left = show(node.left, prec + (1 if node.op == "^" else 0))
-    right = show(node.right, prec if node.op == "^" else prec + 1)
+    left = _wrapped(parts[0], prec + (1 if node.op == "^" else 0))
+    right = _wrapped(parts[1], prec if node.op == "^" else prec + 1)
     sep = "" if node.op == "^" else " "
-    text = f"{left}{sep}{node.op}{sep}{right}"
-    return f"({text})" if prec < outer else text
+    return f"{left}{sep}{node.op}{sep}{right}", prec
 
 
 def environment(y, dim: int, t: float, constants: dict) -> dict:
