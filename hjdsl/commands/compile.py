@@ -81,7 +81,7 @@ def _number_or_prior(v):
 
 
 def exactness(hamiltonian) -> dict:
-    """Which views are exact for this Hamiltonian (design.md §2, 'Exactness')."""
+    """Which views are exact for this Hamiltonian (exact, structural or undefined per view)."""
     if hamiltonian.exact:
         return {"network": "exact", "tropical": "exact", "pde": "exact", "convex": "exact"}
     return {"network": "structural analogue (the LSE weight map needs quadratic H)",

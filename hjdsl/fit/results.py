@@ -32,7 +32,7 @@ class FitData:
 
 
 def build_result(model, outcome, data: FitData, eps: float, pm=None):
-    """Turn a runner's FitOutcome into the result of design.md §4 (Dataset or DataTree)."""
+    """Turn a runner's FitOutcome into the result of `solve` (Dataset or DataTree)."""
     import xarray as xr
 
     from hjdsl.results import stamp

@@ -67,7 +67,7 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, **options):
     `eps` defaults to the model's sweep and `x` to its evaluation points; `audit` is how many
     points the convex view solves (None: its default subset; 0: skip; "all"); `grid=False` skips
     the finite-difference solver; option `chunk` sets the points per JAX chunk. Returns the
-    Dataset of design.md §4.
+    Dataset described in docs/views.md.
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
@@ -321,7 +321,7 @@ def _exactness(model, eps, convex: dict, grid: dict) -> dict:
 
 
 def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
-    """Assemble the design.md §4 Dataset: named dims with coordinates, views, residuals, attrs."""
+    """Assemble the compare Dataset: named dims with coordinates, views, residuals, attrs."""
     import xarray as xr
 
     from hjdsl.results import stamp

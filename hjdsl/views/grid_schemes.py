@@ -1,7 +1,7 @@
 """Monotone finite-difference pieces: numerical Hamiltonians, the diffusion stencil, the stable step.
 
 The PDE on the grid is u_t + H(∇u) = ε tr(D ∇²u) with D = A for quadratic H(p) = pᵀAp (the equation
-whose Hopf–Cole solution the LSE layer computes, design.md §2) and D = I for the norm Hamiltonians.
+whose Hopf–Cole solution the LSE layer computes) and D = I for the norm Hamiltonians.
 Every function here acts on a padded array U (one ghost layer per side) and returns values at the
 interior nodes, so the time loop in `grid_solver` stays a few lines.
 """
