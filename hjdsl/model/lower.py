@@ -343,8 +343,12 @@ def truth_functions(y, g, t: float, ainv) -> dict:
         diff = xs[:, None, :] - y[None, :, :]
         return g[None, :] + numpy.einsum("njd,de,nje->nj", diff, ainv, diff) / (4.0 * t)
 
-    def logits(xs):  # z_j = W_j·x + b_j = xᵀA⁻¹x/(4t) − c_j
-        return numpy.einsum("nd,de,ne->n", xs, ainv, xs)[:, None] / (4.0 * t) - costs(xs)
+    # the weight map: z_j = W_j·x + b_j = xᵀA⁻¹x/(4t) − c_j, one product instead of N costs
+    weights = ainv @ y.T / (2.0 * t)                                   # (d, N): the W_jᵀ
+    bias = -g - numpy.einsum("jd,de,je->j", y, ainv, y) / (4.0 * t)
+
+    def logits(xs):
+        return xs @ weights + bias
 
     def soft(values, eps):
         eps = numpy.asarray(eps, dtype=float)
