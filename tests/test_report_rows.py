@@ -49,22 +49,21 @@ def _set(ds, name, index, value):
     return ds
 
 
-def _beyond(ds, arrow, eps, factor=4.0):
-    """A corruption `factor` times the row's stated tolerance, in the row's own units."""
-    r = row(ds, arrow, eps)
-    return factor * r.bound
-
-
 @pytest.mark.parametrize("eps_i", [0, 1])
-def test_identity_row_fails_beyond_its_tolerance(quadratic_ds, eps_i):
+@pytest.mark.parametrize("arrow, residual, scale, point", [
+    (IDENTITY, "identity_residual", "identity_scale", 1),
+    (PDE, "pde_residual", "pde_scale", 2),
+])
+def test_relative_rows_fail_beyond_their_tolerance(quadratic_ds, eps_i, arrow, residual, scale,
+                                                   point):
+    """The identity and PDE rows judge |r|/S at each point against their derived tolerance."""
     eps = EPS[eps_i]
-    rtol = row(quadratic_ds, IDENTITY, eps).bound
-    scale = quadratic_ds.identity_scale.values[eps_i, 1]
+    rtol = row(quadratic_ds, arrow, eps).bound
+    size = quadratic_ds[scale].values[eps_i, point]
     for factor, status in ((0.5, "PASS"), (2.0, "FAIL")):
-        ds = _set(quadratic_ds, "identity_residual", (eps_i, 1), factor * rtol * scale)
-        r = row(ds, IDENTITY, eps)
-        assert r.status == status, (factor, r)
-        assert (r.value <= r.bound) == (status == "PASS")  # printed as judged
+        ds = _set(quadratic_ds, residual, (eps_i, point), factor * rtol * size)
+        r = row(ds, arrow, eps)
+        assert r.status == status and (r.value <= r.bound) == (status == "PASS"), (factor, r)
 
 
 @pytest.mark.parametrize("name, index, delta, arrow, why", [
@@ -101,17 +100,6 @@ def test_convex_rows_fail_beyond_their_tolerance(quadratic_ds, factor, status):
     ds = quadratic_ds.copy(deep=True)
     ds.convex_attribution.values[0, j, 0] = ds.attribution.values[0, j, 0] + factor * CONVEX_PI_TOL
     assert row(ds, CONVEX_PI, 0.5).status == status
-
-
-@pytest.mark.parametrize("eps_i", [0, 1])
-def test_pde_row_fails_beyond_its_tolerance(quadratic_ds, eps_i):
-    eps = EPS[eps_i]
-    rtol = row(quadratic_ds, PDE, eps).bound
-    scale = quadratic_ds.pde_scale.values[eps_i, 2]
-    for factor, status in ((0.5, "PASS"), (2.0, "FAIL")):
-        ds = _set(quadratic_ds, "pde_residual", (eps_i, 2), factor * rtol * scale)
-        r = row(ds, PDE, eps)
-        assert r.status == status and (r.value <= r.bound) == (status == "PASS"), r
 
 
 def test_pde_judges_each_point_against_its_own_scale(quadratic_ds):

@@ -121,15 +121,7 @@ def compare_memory(model, n_eps: int, n_points: int, audit: int | None = None,
         ref_points = n if REFERENCE_POINTS[d] is None else min(n, REFERENCE_POINTS[d])
         memory["grid solver and its reference (one ε at a time)"] = \
             4 * 8 * ref_points * REFERENCE_NODES[d] ** d
-    # Hook: the convex view's own solver matrices belong to hjdsl.views.convex; when it offers
-    # `convex_memory(model, n_eps, n_points, audit)`, its figure joins the total here.
-    try:
-        from hjdsl.views import convex as convex_module
-    except ImportError:
-        convex_module = None
-    convex_memory = getattr(convex_module, "convex_memory", None)
-    if convex_memory is not None and audit != 0:
-        memory["convex view's solver matrices"] = int(convex_memory(model, E, n, audit))
+    # The convex view budgets its own solver matrices (per program) before it builds them.
     return memory
 
 
