@@ -17,7 +17,7 @@ def per_solve(n_atoms: int, repeats: int, rng) -> None:
     """First solve (canonicalisation included) vs warm re-solves vs rebuilding per point."""
     import cvxpy  # noqa: F401  (imported before timing: the first solve should not pay for it)
 
-    from hjdsl.views.convex_simplex import SimplexPrograms
+    from hjdsl.views.convex.simplex import SimplexPrograms
 
     SimplexPrograms(3).solve(np.zeros(3), np.ones(3, bool), 1.0)  # solver libraries warm
     # count full canonicalisations (cvxpy's reduction chain); warm re-solves must not add any
@@ -61,7 +61,7 @@ def per_solve(n_atoms: int, repeats: int, rng) -> None:
 def sweep(n_atoms: int, n_points: int, n_eps: int, rng) -> None:
     """convex_view on n_eps ε × n_points points with 1 worker, then 2 (cold and warm pool)."""
     from hjdsl.model.ir import Model
-    from hjdsl.views import convex_pool
+    from hjdsl.views.convex import pool as convex_pool
     from hjdsl.views.convex import convex_view
 
     y, g = rng.uniform(-2, 2, (n_atoms, 2)), rng.uniform(-1, 1, n_atoms)

@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from hjdsl.model.ir import Hamiltonian
-from hjdsl.views.grid_pde import convergence_study, grid_view
+from hjdsl.hamiltonians import norm, quadratic
+from hjdsl.views.grid.pde import convergence_study, grid_view
 
 
 def soft_abs(y):
@@ -23,9 +23,9 @@ def box(lo, hi, n):
 
 
 def cases():
-    iso1 = Hamiltonian("quadratic", "|p|^2", np.eye(1))
-    iso2 = Hamiltonian("quadratic", "|p|^2", np.eye(2))
-    aniso = Hamiltonian("quadratic", "p' A p", np.array([[2.0, 0.5], [0.5, 1.0]]), isotropic=False)
+    iso1 = quadratic(np.eye(1))
+    iso2 = quadratic(np.eye(2))
+    aniso = quadratic(np.array([[2.0, 0.5], [0.5, 1.0]]), "p' A p")
     x1, x2 = np.linspace(-2, 2, 41)[:, None], box(-1, 1, 5)
     fine1, fine2 = (100, 200, 400, 800, 1600), (24, 48, 96, 192)
     yield "d=1, |p|^2, eps=0 (Hopf-Lax)", iso1, 1.0, 0.0, x1, fine1
@@ -34,8 +34,8 @@ def cases():
     yield "d=2, |p|^2, eps=0 (Hopf-Lax)", iso2, 0.5, 0.0, x2, fine2
     yield "d=2, |p|^2, eps=0.1 (Hopf-Cole)", iso2, 0.5, 0.1, x2, fine2
     yield "d=2, p'Ap, eps=0.1 (Hopf-Cole)", aniso, 0.5, 0.1, x2, fine2
-    yield "d=2, |p|_2, eps=0 (Hopf-Lax)", Hamiltonian("l2", "|p|_2"), 0.8, 0.0, box(-1.5, 1.5, 5), fine2
-    yield "d=2, 1.5|p|_1, eps=0 (Hopf-Lax)", Hamiltonian("l1", "|p|_1", scale=1.5), 0.8, 0.0, box(-1.5, 1.5, 5), fine2
+    yield "d=2, |p|_2, eps=0 (Hopf-Lax)", norm("l2"), 0.8, 0.0, box(-1.5, 1.5, 5), fine2
+    yield "d=2, 1.5|p|_1, eps=0 (Hopf-Lax)", norm("l1", 1.5, "1.5*|p|_1"), 0.8, 0.0, box(-1.5, 1.5, 5), fine2
 
 
 def main() -> None:

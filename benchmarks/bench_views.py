@@ -45,7 +45,7 @@ def floor(x, W):
 
 
 def closed_form(args) -> None:
-    from hjdsl.views.network import chunk_size, network_view
+    from hjdsl.views.closed_form.network import chunk_size, network_view
 
     rng = np.random.default_rng(0)
     n, N, d = args.points, args.atoms, args.dim

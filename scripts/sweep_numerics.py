@@ -41,7 +41,8 @@ def configurations(seeds: int):
 
 def build(config):
     """The model of one configuration: 3 atoms, 4 points (one exactly at an atom)."""
-    from hjdsl.model.ir import Hamiltonian, Model
+    from hjdsl.hamiltonians import norm
+    from hjdsl.model.ir import Model
 
     (kind, a, d), t, scale, seed = config
     rng = np.random.default_rng([FORMS.index((kind, a, d)), TIMES.index(t), SCALES.index(scale),
@@ -58,7 +59,7 @@ def build(config):
     import dataclasses
 
     text = f"{a:g}*{m.hamiltonian.text}" if a != 1 else m.hamiltonian.text
-    return dataclasses.replace(m, hamiltonian=Hamiltonian(kind, text, None, a))
+    return dataclasses.replace(m, hamiltonian=norm(kind, a, text))
 
 
 def reference(model, x):

@@ -42,7 +42,7 @@ def test_attribution_is_the_autodiff_gradient_in_b_and_W():
     jax = jax_x64()
     import jax.numpy as jnp
 
-    from hjdsl.views.network import lse_value
+    from hjdsl.views.closed_form.network import lse_value
 
     model = _random_model(1)
     W, b = model.weights()
@@ -73,7 +73,7 @@ def test_hessian_is_the_autodiff_hessian_of_the_network_view():
     from hjdsl.jaxsetup import jax_x64
 
     jax = jax_x64()
-    from hjdsl.views.network import lse_value
+    from hjdsl.views.closed_form.network import lse_value
 
     model = _random_model(4, n=7, d=3)
     W, b = model.weights()

@@ -108,7 +108,7 @@ def test_norm_hamiltonian_is_labelled_and_inf_is_kept(kind, tmp_path):
 
 def test_missing_colleague_modules_give_nan_and_a_note(four, monkeypatch):
     monkeypatch.setitem(sys.modules, "hjdsl.views.convex", None)  # import raises ImportError
-    monkeypatch.setitem(sys.modules, "hjdsl.views.grid_pde", None)
+    monkeypatch.setitem(sys.modules, "hjdsl.views.grid.pde", None)
     ds = four.compare(audit=3)
     assert np.isnan(ds.convex.values).all() and np.isnan(ds.grid.values).all()
     assert ds.attrs["convex_note"].startswith("convex view unavailable")

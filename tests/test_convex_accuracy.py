@@ -14,10 +14,10 @@ from scipy.special import logsumexp, softmax
 import hjdsl
 from hjdsl.errors import UsageError
 from hjdsl.model.ir import Model
-from hjdsl.views import convex_pool, convex_simplex
+from hjdsl.views.convex import pool as convex_pool, simplex as convex_simplex
 from hjdsl.views.convex import convex_view
-from hjdsl.views.convex_simplex import SimplexPrograms, entropic_problem
-from hjdsl.views.convex_support import supports
+from hjdsl.views.convex.simplex import SimplexPrograms, entropic_problem
+from hjdsl.views.convex.support import supports
 from hjdsl.views.report import diagram_rows
 from tests.conftest import EXAMPLES
 
@@ -145,7 +145,7 @@ def test_a_million_atom_program_is_refused_with_its_size_before_allocating():
 def test_the_continuous_program_flags_an_uncertified_fallback():
     """No certificate exists for min_y g(y) + t·L((x − y)/t): an SCS answer is kept, flagged."""
     from hjdsl.model.expr import Call, Name
-    from hjdsl.views.convex_hopf_lax import HopfLaxProgram, HopfLaxSpec
+    from hjdsl.views.convex.hopf_lax import HopfLaxProgram, HopfLaxSpec
 
     spec = HopfLaxSpec(Call(None, "abs", (Name(None, "y"),)), 1, 1.0, "quadratic", np.eye(1))
     value, argmin, status, solver = HopfLaxProgram(spec, {"CLARABEL": {"max_iter": 1}}).solve(

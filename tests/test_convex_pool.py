@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 
 import hjdsl
-from hjdsl.views import convex_pool
+from hjdsl.views.convex import pool as convex_pool
 from hjdsl.views.convex import convex_view
 
 SPEC = """model pool "pool test"
@@ -54,7 +54,7 @@ def test_pool_from_an_unguarded_script_with_jax_loaded(tmp_path):
         import json
         import jax.numpy as jnp
         import hjdsl
-        from hjdsl.views import convex_pool
+        from hjdsl.views.convex import pool as convex_pool
         from hjdsl.views.convex import convex_view
         jnp.ones(3).sum().block_until_ready()  # JAX is initialised in the parent
         convex_pool.SERIAL_BELOW = 0

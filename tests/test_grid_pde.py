@@ -8,22 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hjdsl.errors import RunError
+from hjdsl import hamiltonians
 from hjdsl.model.ir import Hamiltonian
-from hjdsl.views import grid_schemes as fd
-from hjdsl.views.grid_pde import grid_values, solve_domain
-from hjdsl.views.grid_solver import Domain, interpolate, solve
-from hjdsl.views.quadrature import hopf_cole, hopf_lax
+from hjdsl.views.grid import schemes as fd
+from hjdsl.views.grid.pde import grid_values, solve_domain
+from hjdsl.views.grid.solver import Domain, interpolate, solve
+from hjdsl.views.grid.quadrature import hopf_cole, hopf_lax
 
 A2 = np.array([[2.0, 0.5], [0.5, 1.0]])
 
 
 def quadratic(A) -> Hamiltonian:
     A = np.atleast_2d(np.asarray(A, dtype=float))
-    return Hamiltonian("quadratic", "p' A p", A, isotropic=bool(np.all(A == A[0, 0] * np.eye(len(A)))))
+    return hamiltonians.quadratic(A, "p' A p")
 
 
 def norm(kind: str, scale: float = 1.0) -> Hamiltonian:
-    return Hamiltonian(kind, f"|p|_{kind[1:]}", scale=scale)
+    return hamiltonians.norm(kind, scale, f"|p|_{kind[1:]}")
 
 
 HAMILTONIANS_2D = {
@@ -272,7 +273,7 @@ def test_module_examples_run():
     """The docstring examples of the grid modules are true."""
     import doctest
 
-    from hjdsl.views import grid_pde, grid_schemes, grid_solver, quadrature
+    from hjdsl.views.grid import pde as grid_pde, schemes as grid_schemes, solver as grid_solver, quadrature
 
     for module in (grid_schemes, grid_solver, quadrature, grid_pde):
         result = doctest.testmod(module)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import hjdsl
-from hjdsl.model.ir import Hamiltonian
-from hjdsl.views.grid_pde import DEFAULT_CELLS, convergence_study, grid_view
+from hjdsl.hamiltonians import norm, quadratic
+from hjdsl.views.grid.pde import DEFAULT_CELLS, convergence_study, grid_view
 
 # A monotone scheme with forward Euler has truncation error O(h + dt) on smooth solutions, and
 # the stable dt is O(h) (transport) or O(h²) (diffusion): first order. Convex smooth g keeps the
@@ -28,7 +28,7 @@ def box_points(lo, hi, n):
 
 def quadratic(A):
     A = np.atleast_2d(np.asarray(A, dtype=float))
-    return Hamiltonian("quadratic", "p' A p", A, isotropic=False)
+    return quadratic(A, "p' A p")
 
 
 def assert_first_order(study):
@@ -63,7 +63,7 @@ def test_order_anisotropic(eps):
 @pytest.mark.parametrize("kind,scale", [("l1", 1.5), ("l2", 1.0), ("linf", 0.7)])
 def test_order_norm_hamiltonians_against_hopf_lax(kind, scale):
     x = box_points(-1.5, 1.5, 5)
-    ham = Hamiltonian(kind, f"|p|_{kind[1:]}", scale=scale)
+    ham = norm(kind, scale, f"|p|_{kind[1:]}")
     study = convergence_study(soft_abs, ham, 0.8, 0.0, x, cells=(24, 48, 96))
     assert_first_order(study)
 

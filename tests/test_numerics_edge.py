@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hjdsl.model.ir import Model
-from hjdsl.views.network import entropy_of_logits
+from hjdsl.views.closed_form.network import entropy_of_logits
 from hjdsl.views.report import diagram_rows, failures
 from tests.conftest import ROOT
 
@@ -152,7 +152,7 @@ def test_pde_residual_memory_grows_with_atoms_not_their_square():
     # 2·10⁵ atoms: an N × N cotangent basis (what jax.hessian of the cost vector builds) would
     # need 640 GB; atom by atom the residual needs O(N d²) and is round-off.
     from hjdsl.model.ir import Model
-    from hjdsl.views.pde import residual_view
+    from hjdsl.views.closed_form.pde import residual_view
 
     y = np.linspace(-2.0, 2.0, 200_000)[:, None]
     m = Model.from_atoms(y, np.abs(y[:, 0]), eps=[0.5])

@@ -13,18 +13,19 @@ from hypothesis import strategies as st
 
 import hjdsl
 from hjdsl.frontend.driver import parse_expression
+from hjdsl import hamiltonians
 from hjdsl.model.ir import Hamiltonian
 from hjdsl.model.lower import evaluate
-from hjdsl.views.grid_pde import REFERENCE_NODES, REFERENCE_TOL, grid_view
-from hjdsl.views.kinks import kinks_of
-from hjdsl.views.quadrature import hopf_cole
+from hjdsl.views.grid.pde import REFERENCE_NODES, REFERENCE_TOL, grid_view
+from hjdsl.views.grid.kinks import kinks_of
+from hjdsl.views.grid.quadrature import hopf_cole
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
 A2 = np.array([[2.0, 0.5], [0.5, 1.0]])
 
 
 def quadratic(A) -> Hamiltonian:
-    return Hamiltonian("quadratic", "p' A p", np.atleast_2d(np.asarray(A, dtype=float)))
+    return hamiltonians.quadratic(np.atleast_2d(np.asarray(A, dtype=float)), "p' A p")
 
 
 def from_text(text: str, d: int):

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hjdsl.cli import main
 from hjdsl.model.ir import Model
 from hjdsl.views.convex import atom_costs, convex_view
-from hjdsl.views.hopf_cole import costs
-from hjdsl.views.reach import reached
-from hjdsl.views.tropical import tropical_view
+from hjdsl.views.closed_form.hopf_cole import costs
+from hjdsl.hamiltonians.reach import reached
+from hjdsl.views.closed_form.tropical import tropical_view
 
 REPRO = """model repro_reach "an atom exactly at the reach a*t = 1 of x = 2.2"
 dim 1

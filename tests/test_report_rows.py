@@ -172,7 +172,7 @@ def _with_grid(ds, reference_at):
 
 
 def test_grid_row_judges_only_the_points_that_have_a_reference(monkeypatch, quadratic_ds):
-    import hjdsl.views.grid_pde as grid_pde
+    import hjdsl.views.grid.pde as grid_pde
 
     # a 2-D model whose reference covers points 0 and 2 only, as grid_view does past its cap
     monkeypatch.setitem(grid_pde.REFERENCE_POINTS, 2, 2)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from hjdsl.model.ir import Model
-from hjdsl.views.hopf_cole import hopf_cole_value
-from hjdsl.views.network import (entropy, gibbs_weights, lse_value, map_chunks, network_view,
-                                 to_jax)
+from hjdsl.views.closed_form.hopf_cole import hopf_cole_value
+from hjdsl.views.closed_form.embed import to_jax
+from hjdsl.views.closed_form.lse import map_chunks
+from hjdsl.views.closed_form.network import entropy, gibbs_weights, lse_value, network_view
 
 Y = np.array([-1.5, -0.5, 0.5, 1.5])[:, None]
 G = np.array([1.0, 0.3, 0.3, 1.0])

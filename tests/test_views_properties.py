@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from hjdsl.model.ir import Model
 from hjdsl.model.maps import quadratic_term
-from hjdsl.views.hopf_cole import hopf_cole_view
-from hjdsl.views.network import network_view
-from hjdsl.views.pde import residual_view
-from hjdsl.views.tropical import tropical_view
+from hjdsl.views.closed_form.hopf_cole import hopf_cole_view
+from hjdsl.views.closed_form.network import network_view
+from hjdsl.views.closed_form.pde import residual_view
+from hjdsl.views.closed_form.tropical import tropical_view
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

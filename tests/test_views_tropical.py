@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hjdsl.model.ir import Model
-from hjdsl.views.hopf_cole import hopf_cole_view
-from hjdsl.views.tropical import tropical_view
+from hjdsl.views.closed_form.hopf_cole import hopf_cole_view
+from hjdsl.views.closed_form.tropical import tropical_view
 
 DUAL = {"l1": np.inf, "l2": 2, "linf": 1}  # ‖·‖ whose ball is the reach of H = |p|_q
 

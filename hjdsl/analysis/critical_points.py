@@ -158,7 +158,7 @@ def _jax_functions() -> dict:
     jax = jax_x64()
     import jax.numpy as jnp
 
-    from hjdsl.views.network import entropy_of_logits
+    from hjdsl.views.closed_form.lse import entropy_of_logits
 
     def entropy(W, b, x, eps):
         # the shared kernel: log s as log1p over the far atoms, so small entropies (and their

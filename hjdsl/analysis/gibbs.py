@@ -35,7 +35,8 @@ def gibbs(W, b, x, eps):
     ([[[0.5, 0.5]]], 0.693147)
     """
     from hjdsl.jaxsetup import jax_x64
-    from hjdsl.views.network import entropy_of_logits, logits, lse, softmax_weights
+    from hjdsl.views.closed_form.lse import entropy_of_logits, lse, softmax_weights
+    from hjdsl.views.closed_form.network import logits
 
     jax = jax_x64()
     import jax.numpy as jnp

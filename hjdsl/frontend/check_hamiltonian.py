@@ -8,7 +8,7 @@ import numpy as np
 
 from hjdsl.errors import Span
 from hjdsl.frontend import syntax as S
-from hjdsl.model.ir import Hamiltonian, _frozen
+from hjdsl.hamiltonians import Hamiltonian, norm, quadratic
 
 SUPPORTED = "supported forms are a*|p|^2, p' A p, |p|_1, |p|_2, |p|_inf (a > 0, A a `let` matrix)"
 _NORM = re.compile(r"^(?:(?P<coef>[^*|]+?)\s*\*\s*)?\|\s*(?P<p>[A-Za-z_]\w*)\s*\|\s*"
@@ -34,22 +34,21 @@ def check_hamiltonian(c, decl: S.HamiltonianDecl | None) -> Hamiltonian:
                 raise c.error(f"`{quad[key]}` is not the argument `{p}` of {decl.func.text}",
                               sub(*quad.span(key)), code="E120", hint=SUPPORTED)
         matrix = _matrix(c, quad["A"], sub(*quad.span("A")))
-        isotropic = bool(np.allclose(matrix, matrix[0, 0] * np.eye(c.d)))
-        return Hamiltonian("quadratic", form, _frozen(matrix, 2), 1.0, isotropic)
-    norm = _NORM.match(form)
-    power_ok = norm is not None and (norm["power"] is None or _is_two(norm["power"]))
-    if not norm or norm["p"] != p or not power_ok or (
-            norm["q"] is not None and norm["q"] not in _KINDS):
+        return quadratic(matrix, form)
+    m = _NORM.match(form)
+    power_ok = m is not None and (m["power"] is None or _is_two(m["power"]))
+    if not m or m["p"] != p or not power_ok or (
+            m["q"] is not None and m["q"] not in _KINDS):
         hint = SUPPORTED
-        if norm and norm["p"] != p:
+        if m and m["p"] != p:
             hint = f"the argument is `{p}`: write |{p}|; " + SUPPORTED
         raise c.error(f"unknown Hamiltonian form `{form}`", span, code="E120", hint=hint)
     scale = 1.0
-    if norm["coef"] is not None:
-        scale = _coefficient(c, norm["coef"].strip(), sub(*norm.span("coef")))
-    if norm["power"] is not None:
-        return Hamiltonian("quadratic", form, _frozen(scale * np.eye(c.d), 2), 1.0, True)
-    return Hamiltonian(_KINDS[norm["q"]], form, None, scale, True)
+    if m["coef"] is not None:
+        scale = _coefficient(c, m["coef"].strip(), sub(*m.span("coef")))
+    if m["power"] is not None:
+        return quadratic(scale * np.eye(c.d), form)
+    return norm(_KINDS[m["q"]], scale, form)
 
 
 def _is_two(text: str) -> bool:

@@ -11,6 +11,8 @@ import numpy as np
 from hjdsl.errors import Diagnostic, Span
 from hjdsl.model.expr import Expr
 
+from hjdsl.hamiltonians import Hamiltonian, inverse_factor  # noqa: F401  (re-exported)
+
 HamiltonianKind = Literal["quadratic", "l1", "l2", "linf"]
 
 
@@ -33,68 +35,6 @@ class Prior:
     family: str
     params: Mapping[str, float]
     span: Span | None = None
-
-
-@dataclass(frozen=True)
-class Hamiltonian:
-    """H(p). Quadratic: H(p) = pᵀAp (A = a·I for `a*|p|^2`). Norms: H(p) = scale·|p|_q.
-
-    `text` is the form as the user wrote it. For norms `matrix` is None.
-    """
-
-    kind: HamiltonianKind
-    text: str
-    matrix: np.ndarray | None = None
-    scale: float = 1.0
-    isotropic: bool = True
-
-    @property
-    def exact(self) -> bool:
-        """All four views are exact (ε > 0 included) only for quadratic H."""
-        return self.kind == "quadratic"
-
-    @property
-    def factor(self) -> np.ndarray:
-        """L with L·Lᵀ = A⁻¹ (quadratic H): the one factorisation every use of A⁻¹ derives from.
-
-        Costs, weights, the quadratic term and the PDE check all use this L (or L·Lᵀ), so the
-        views agree with each other to round-off however ill-conditioned A is; only the
-        comparison with A itself (the PDE residual) carries a cond(A) factor.
-        """
-        if self.matrix is None:
-            raise ValueError(f"the Hamiltonian {self.text} has no matrix")
-        return inverse_factor(self.matrix)
-
-    @property
-    def inverse(self) -> np.ndarray:
-        """A⁻¹ = L·Lᵀ for quadratic H (the metric of the cost c_j), from `factor`."""
-        L = self.factor
-        return _symmetric(L @ L.T)
-
-    @property
-    def condition(self) -> float:
-        """cond(A) = λ_max/λ_min (1 for a norm Hamiltonian, which has no matrix)."""
-        if self.matrix is None:
-            return 1.0
-        lam = np.linalg.eigvalsh(self.matrix)
-        return float(lam[-1] / lam[0])
-
-
-def inverse_factor(matrix) -> np.ndarray:
-    """L = R⁻ᵀ for A = R·Rᵀ (Cholesky): upper triangular, L·Lᵀ = A⁻¹, by triangular solves.
-
-    >>> L = inverse_factor(np.array([[4.0, 0.0], [0.0, 0.25]]))
-    >>> (L @ L.T).tolist()
-    [[0.25, 0.0], [0.0, 4.0]]
-    """
-    from scipy.linalg import solve_triangular
-
-    R = np.linalg.cholesky(np.asarray(matrix, dtype=np.float64))
-    return solve_triangular(R, np.eye(R.shape[0]), lower=True).T
-
-
-def _symmetric(m: np.ndarray) -> np.ndarray:
-    return 0.5 * (m + m.T)
 
 
 @dataclass(frozen=True)
@@ -295,13 +235,14 @@ class Model:
         if y.ndim == 1:
             y = y[:, None]
         d = y.shape[1]
+        from hjdsl.hamiltonians import norm, quadratic
+
         if hamiltonian == "quadratic":
             mat = np.eye(d) if A is None else np.asarray(A, dtype=float) * (np.eye(d) if np.ndim(A) == 0 else 1)
             iso = A is None or np.ndim(A) == 0
-            text = "|p|^2" if A is None else ("a*|p|^2" if iso else "p' A p")
-            ham = Hamiltonian("quadratic", text, _frozen(mat, 2), isotropic=iso)
+            ham = quadratic(mat, "|p|^2" if A is None else ("a*|p|^2" if iso else "p' A p"))
         else:
-            ham = Hamiltonian(hamiltonian, {"l1": "|p|_1", "l2": "|p|_2", "linf": "|p|_inf"}[hamiltonian])
+            ham = norm(hamiltonian)
         xs = y if x is None else np.asarray(x, dtype=float).reshape(-1, d)
         return cls(
             name=name, dim=d, t=float(t),
@@ -351,7 +292,7 @@ class Model:
 
     def to_jax(self, **options):
         """Jitted JAX functions of the network / Hopf–Cole views."""
-        from hjdsl.views.network import to_jax
+        from hjdsl.views.closed_form.embed import to_jax
 
         return to_jax(self, **options)
 

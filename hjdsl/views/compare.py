@@ -116,7 +116,7 @@ def compare_memory(model, n_eps: int, n_points: int, audit: int | None = None,
     }
     if grid and d <= 2 and model.initial.source == "expr":
         # one ε at a time: the reference quadrature (points × nodes) dominates the solver's grid
-        from hjdsl.views.grid_pde import REFERENCE_NODES, REFERENCE_POINTS
+        from hjdsl.views.grid.pde import REFERENCE_NODES, REFERENCE_POINTS
 
         ref_points = n if REFERENCE_POINTS[d] is None else min(n, REFERENCE_POINTS[d])
         memory["grid solver and its reference (one ε at a time)"] = \
@@ -157,11 +157,11 @@ def work_estimate(model, n_eps: int, n_points: int, audit: int | None, grid: boo
 def closed_form(model, eps, x, chunk: int | None = None) -> dict:
     """Network, Hopf–Cole, tropical / Hopf–Lax, attribution, identity and PDE residuals."""
     from hjdsl.model.maps import quadratic_term
-    from hjdsl.views.hopf_cole import hopf_cole_view
-    from hjdsl.views.network import network_view
-    from hjdsl.views.pde import residual_view
+    from hjdsl.views.closed_form.hopf_cole import hopf_cole_view
+    from hjdsl.views.closed_form.network import network_view
+    from hjdsl.views.closed_form.pde import residual_view
     from hjdsl.views.tolerances import identity_scale, kink_points
-    from hjdsl.views.tropical import tropical_view
+    from hjdsl.views.closed_form.tropical import tropical_view
 
     ham, n_eps, n = model.hamiltonian, eps.size, x.shape[0]
     trop = tropical_view(model, x)
@@ -279,7 +279,7 @@ def skipped_grid(eps, x, note: str) -> dict:
 def grid_part(model, eps, x) -> dict:
     """The finite-difference solver's arrays, or NaN-filled ones with a note."""
     try:
-        from hjdsl.views.grid_pde import grid_view
+        from hjdsl.views.grid.pde import grid_view
     except ImportError as exc:
         return skipped_grid(eps, x, f"grid solver unavailable ({exc})")
     result = grid_view(model, eps, x)

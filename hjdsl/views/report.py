@@ -212,7 +212,7 @@ def _grid_row(ds, i: int, eps: float) -> Row:
     arrow = "grid solver - reference"
     if not int(ds.attrs.get("grid_ran", 0)):
         return Row(eps, arrow, "approx", np.nan, np.nan, "skip", ds.attrs.get("grid_note", ""))
-    from hjdsl.views.grid_pde import reference_subset
+    from hjdsl.views.grid.pde import reference_subset
 
     # In 2-D only a strided subset of the points gets a reference (NaN elsewhere, by design):
     # judge the grid at every point, the reference and the difference on that subset only.

@@ -6,8 +6,9 @@ import functools
 
 import numpy as np
 
-from hjdsl.views.hopf_cole import costs, kernel_metric, quadratic_costs, reach_costs
-from hjdsl.views.network import _jnp, chunk_size, logits, map_chunks
+from hjdsl.views.closed_form.hopf_cole import costs, kernel_metric, quadratic_costs, reach_costs
+from hjdsl.views.closed_form.lse import _jnp, chunk_size, map_chunks
+from hjdsl.views.closed_form.network import logits
 
 
 def max_plus(x, W, b):

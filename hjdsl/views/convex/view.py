@@ -8,7 +8,7 @@ import numpy as np
 
 from hjdsl.errors import SpecError, UsageError
 from hjdsl.model.limits import over_memory
-from hjdsl.views.convex_support import check_program_memory
+from hjdsl.views.convex.support import check_program_memory
 
 DEFAULT_AUDIT = 25  # points audited when `audit` is None: evenly spaced, so `compare` stays quick
 
@@ -24,7 +24,7 @@ class ConvexResult:
     hopf_lax_argmin (n_point, d) from the continuous program when g is an expression, else None,
     with hopf_lax_status; solved_by (n_eps, n_point) the solver behind each value; support_size
     and neglected (n_eps, n_point): how many atoms each program kept and the bound ε·log1p(R) on
-    how far pruning the others can have moved its value (views/convex_support.py).
+    how far pruning the others can have moved its value (views/convex/support.py).
     """
 
     value: np.ndarray
@@ -73,7 +73,7 @@ def atom_costs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> atom_costs(m, np.array([[0.0]]))[0].tolist()
     [[0.25, 0.75]]
     """
-    from hjdsl.views.reach import reached
+    from hjdsl.hamiltonians.reach import reached
 
     x = np.asarray(x, dtype=float).reshape(-1, model.dim)
     ham = model.hamiltonian
@@ -81,7 +81,7 @@ def atom_costs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         diff = x[:, None, :] - model.y[None, :, :]
         quad = np.einsum("nid,de,nie->ni", diff, ham.inverse, diff)
         return model.g[None, :] + quad / (4.0 * model.t), np.ones(quad.shape, dtype=bool)
-    # the one reach test of every view, with its rounding slack (views/reach.py)
+    # the one reach test of every view, with its rounding slack (hamiltonians/reach.py)
     reach = reached(x, model.y, ham.kind, float(ham.scale) * model.t)
     return np.broadcast_to(model.g, reach.shape).copy(), reach
 
@@ -98,7 +98,7 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
     >>> r.value.round(6).tolist(), r.status.tolist(), r.solver.tolist()
     ([[-0.514908], [0.31]], [['optimal'], ['optimal']], ['CLARABEL', 'HIGHS'])
     """
-    from hjdsl.views import convex_pool
+    from hjdsl.views.convex import pool as convex_pool
 
     eps = np.atleast_1d(np.asarray(eps, dtype=float))
     x = np.asarray(x, dtype=float).reshape(-1, model.dim)
@@ -152,7 +152,7 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
 
 def _supports(model, eps, x):
     """The pruned programs of every (ε, point), ε-major (convex_support.py), costs in chunks."""
-    from hjdsl.views.convex_support import Supports, supports
+    from hjdsl.views.convex.support import Supports, supports
 
     chunk = max(1, (8 << 20) // max(1, model.n_atoms * model.dim))  # ≈ 64 MB of differences
     parts = [[] for _ in eps]
@@ -173,8 +173,8 @@ def _hopf_lax(model, x, points, workers, options):
     """The continuous-g program at the audited points, when g is an expression of y."""
     if model.initial.source != "expr" or model.initial.expr is None:
         return None, None, None
-    from hjdsl.views import convex_pool
-    from hjdsl.views.convex_hopf_lax import HopfLaxSpec
+    from hjdsl.views.convex import pool as convex_pool
+    from hjdsl.views.convex.hopf_lax import HopfLaxSpec
 
     spec = (HopfLaxSpec.from_model(model), options)
     try:  # build (and cache) it here: lowering and the convexity check come before any solve
@@ -220,7 +220,7 @@ def to_cvxpy(model, x=None, eps=None, program: str = "simplex"):
     """
     x = model.evaluate[0] if x is None else np.asarray(x, dtype=float).reshape(model.dim)
     if program == "hopf_lax":
-        from hjdsl.views.convex_hopf_lax import HopfLaxProgram, HopfLaxSpec
+        from hjdsl.views.convex.hopf_lax import HopfLaxProgram, HopfLaxSpec
 
         if model.initial.source != "expr" or model.initial.expr is None:
             raise UsageError.single("the Hopf–Lax program needs initial data given as g(y) = …")
@@ -229,7 +229,7 @@ def to_cvxpy(model, x=None, eps=None, program: str = "simplex"):
         return hl.problem, {"x": hl.x, "y": hl.y}
     if program != "simplex":
         raise UsageError.single(f"unknown convex program `{program}` (use simplex or hopf_lax)")
-    from hjdsl.views.convex_simplex import entropic_problem
+    from hjdsl.views.convex.simplex import entropic_problem
 
     costs, reach = atom_costs(model, x[None, :])
     problem, params = entropic_problem(model.n_atoms, with_reach=not model.hamiltonian.exact)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hjdsl.solver_status import ACCEPTABLE, judge
-from hjdsl.views.convex_lower import Lowering, check_convex, environment
-from hjdsl.views.convex_simplex import DEFAULT_OPTIONS, forget_solver
-from hjdsl.views.reach import DUAL_ORD  # ‖·‖_q* of H(p) = a·‖p‖_q: reach is ‖x − y‖_q* ≤ a·t
+from hjdsl.views.convex.lower import Lowering, check_convex, environment
+from hjdsl.views.convex.simplex import DEFAULT_OPTIONS, forget_solver
+from hjdsl.hamiltonians.reach import DUAL_ORD  # ‖·‖_q* of H(p) = a·‖p‖_q: reach is ‖x − y‖_q* ≤ a·t
 
 
 

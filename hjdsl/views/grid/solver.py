@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hjdsl.errors import run_error
-from hjdsl.views import grid_schemes as fd
+from hjdsl.views.grid import schemes as fd
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ def solve(g, ham, eps: float, t: float, domain: Domain, *, scheme: str = "auto",
     and the last one is shortened to land on t (`max_dt` caps it, e.g. to compare two domains at
     equal steps). Ghost nodes are linear extrapolations.
 
-    >>> from hjdsl.model.ir import Hamiltonian
-    >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
+    >>> from hjdsl.hamiltonians import quadratic
+    >>> ham = quadratic(np.eye(1))
     >>> sol = solve(lambda y: 0.5 * y, ham, 0.1, 1.0, Domain.covering([-1.0], [1.0], [0.05]))
     >>> round(float(sol.at(np.array([[0.2]]))[0]), 12)   # g linear: u = g(x) − t·H(∇g)
     -0.15

@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from hjdsl.views.grid_solver import call_g
-from hjdsl.views.kinks import Kinks
+from hjdsl.views.grid.solver import call_g
+from hjdsl.views.grid.kinks import Kinks
 
 COARSE = {1: 401, 2: 61}   # coarse nodes per axis of the parameter box
 ZOOM_NODES, ZOOM_LEVELS = 11, 5
@@ -125,8 +125,8 @@ def coarse_search(g, ham, t: float, x, threshold: float) -> Coarse:
 def hopf_lax(g, ham, t: float, x, *, return_argmin: bool = False, coarse: Coarse | None = None):
     """u_0(x) = min_y g(y) + t·L((x − y)/t) by a coarse grid search plus zoom refinement.
 
-    >>> from hjdsl.model.ir import Hamiltonian
-    >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
+    >>> from hjdsl.hamiltonians import quadratic
+    >>> ham = quadratic(np.eye(1))
     >>> u = hopf_lax(lambda y: 0.5 * y**2, ham, 1.0, np.array([[1.5]]))   # |x|²/(2(1+2t))
     >>> abs(float(u[0]) - 1.5**2 / 6) < 1e-12
     True
@@ -154,15 +154,15 @@ def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes:
 
     Composite Gauss–Legendre rule on a per-point window that holds every y whose exponent is
     within 36ε of its minimum (min-shifted, so tiny ε does not underflow). The window is cut at
-    the kink lines of g (`kinks`, a `views.kinks.Kinks`; None: g is smooth), so each piece is
+    the kink lines of g (`kinks`, a `views.grid.kinks.Kinks`; None: g is smooth), so each piece is
     smooth and the rule converges fast there. The panels of every piece double until the last
     two changes of a point are both below `tol` (relative to max(1, |u|)) or the nodes per axis
     would pass `max_nodes`. Returns (values, error estimate = the largest last change, at least
     the round-off of the sum). Quadratic H only. `coarse` may pass a `coarse_search` of the same
     points made with a threshold ≥ 36ε (it is reused, not recomputed).
 
-    >>> from hjdsl.model.ir import Hamiltonian
-    >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
+    >>> from hjdsl.hamiltonians import quadratic
+    >>> ham = quadratic(np.eye(1))
     >>> u, err = hopf_cole(lambda y: 0.0 * y, ham, 1.0, 0.3, np.array([[0.4]]))   # g = 0 ⇒ u = 0
     >>> abs(float(u[0])) < 1e-12
     True

@@ -108,8 +108,8 @@ NORMS = {
 def hamiltonian(ham, p: np.ndarray) -> np.ndarray:
     """H(p) for p of shape (d, ...): pᵀAp, or scale·|p|_1, |p|_2, |p|_∞.
 
-    >>> from hjdsl.model.ir import Hamiltonian
-    >>> float(hamiltonian(Hamiltonian("l1", "|p|_1", scale=2.0), np.array([3.0, -4.0])))
+    >>> from hjdsl.hamiltonians import norm
+    >>> float(hamiltonian(norm("l1", 2.0), np.array([3.0, -4.0])))
     14.0
     """
     if ham.kind == "quadratic":

@@ -7,8 +7,8 @@ import functools
 import numpy as np
 
 from hjdsl.model.ir import inverse_factor
-from hjdsl.views.hopf_cole import metric_factor
-from hjdsl.views.network import _jnp, chunk_size, map_chunks
+from hjdsl.views.closed_form.hopf_cole import metric_factor
+from hjdsl.views.closed_form.lse import _jnp, chunk_size, map_chunks
 from hjdsl.views.tolerances import ULP
 
 
@@ -31,7 +31,7 @@ def residual_terms(x, t, y, g, A, factor, eps):
     """
     import jax
 
-    from hjdsl.views.network import softmax_weights
+    from hjdsl.views.closed_form.lse import softmax_weights
 
     jnp = _jnp()
     d = x.shape[-1]

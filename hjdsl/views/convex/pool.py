@@ -95,11 +95,11 @@ def program(kind: str, spec):
         if len(_PROGRAMS) > 16:  # a long session with many models: keep memory bounded
             _PROGRAMS.clear()
         if kind == "simplex":
-            from hjdsl.views.convex_simplex import SimplexPrograms
+            from hjdsl.views.convex.simplex import SimplexPrograms
 
             _PROGRAMS[key] = SimplexPrograms(spec[0], spec[1])
         else:
-            from hjdsl.views.convex_hopf_lax import HopfLaxProgram
+            from hjdsl.views.convex.hopf_lax import HopfLaxProgram
 
             _PROGRAMS[key] = HopfLaxProgram(spec[0], spec[1])
     return _PROGRAMS[key]
@@ -120,7 +120,7 @@ def _pool(workers: int):
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         # the server imports cvxpy once; each worker forked from it then starts warm
-        ctx.set_forkserver_preload(["cvxpy", "hjdsl.views.convex_simplex"])
+        ctx.set_forkserver_preload(["cvxpy", "hjdsl.views.convex.simplex"])
     else:
         ctx = multiprocessing.get_context("spawn")
     _POOL, _POOL_WORKERS = ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers

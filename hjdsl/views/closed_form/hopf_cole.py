@@ -6,12 +6,12 @@ import functools
 
 import numpy as np
 
-from hjdsl.views.network import (_jnp, chunk_size, entropy_of_logits, lse, map_chunks,
-                                 softmax_weights)
+from hjdsl.views.closed_form.lse import (_jnp, chunk_size, entropy_of_logits, lse, map_chunks,
+                                        softmax_weights)
 
 # H(p) = a|p|_q has Lagrangian the indicator of the ball of radius a in the dual norm; the one
-# reach test (and its rounding slack) lives in views/reach.py, shared by every view.
-from hjdsl.views.reach import DUAL_ORD, reached  # noqa: F401  (DUAL_ORD: re-exported)
+# reach test (and its rounding slack) lives in hamiltonians/reach.py, shared by every view.
+from hjdsl.hamiltonians.reach import DUAL_ORD, reached  # noqa: F401  (DUAL_ORD: re-exported)
 
 
 def metric_factor(hamiltonian) -> np.ndarray:
@@ -36,7 +36,7 @@ def norm_costs(x, y, g, t: float, hamiltonian):
 def reach_costs(x, y, g, kind: str, reach):
     """g_j where ‖x − y_j‖_dual ≤ reach (the dual norm of the norm `kind`), +inf elsewhere.
 
-    The test is views/reach.py's `reached`, with its rounding slack, as in every other view.
+    The test is hamiltonians/reach.py's `reached`, with its rounding slack, as in every other view.
     """
     jnp = _jnp()
     return jnp.where(reached(x, y, kind, reach, xp=jnp), jnp.asarray(g), jnp.inf)

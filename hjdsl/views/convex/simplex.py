@@ -71,7 +71,7 @@ class SimplexPrograms:
 
     def solve(self, costs: np.ndarray, reach: np.ndarray, eps: float) -> SolveRecord:
         """Solve at one point over all N atoms: costs (N,), reach (N,) bool, eps ≥ 0 (0 → LP)."""
-        from hjdsl.views.convex_support import supports
+        from hjdsl.views.convex.support import supports
 
         sup = supports(costs[None, :], reach[None, :], eps)
         rec = self.solve_support(sup.costs[0], eps, float(sup.rest[0]), float(sup.shift[0]))
@@ -107,7 +107,7 @@ class SimplexPrograms:
             self._compiled.move_to_end(key)
             return self._compiled[key]
         if kind == "entropic":
-            from hjdsl.views.convex_support import check_program_memory
+            from hjdsl.views.convex.support import check_program_memory
 
             check_program_memory(k, self.n_atoms)
             built = entropic_problem(k)
@@ -195,7 +195,7 @@ class SimplexPrograms:
 
 def _bytes(kind: str, size: int) -> int:
     """Bytes a compiled program of this size holds (quadratic in k for the entropic one)."""
-    from hjdsl.views.convex_support import PROGRAM_BYTES_PER_ATOM_PAIR
+    from hjdsl.views.convex.support import PROGRAM_BYTES_PER_ATOM_PAIR
 
     return PROGRAM_BYTES_PER_ATOM_PAIR * size * (size if kind == "entropic" else 1)
 

@@ -1,9 +1,10 @@
-"""The network view: the LSE layer f_ε(x) = ε log Σ_j exp((W_j·x + b_j)/ε) in JAX float64."""
+"""The LSE kernels every closed-form view shares: max/min-shifted log-sum-exp, softmax weights,
+their entropy, and the chunked evaluation over points (one place; no view imports another's).
+"""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -135,32 +136,6 @@ def entropy_of_logits(z, eps):
     return jnp.where(jnp.isfinite(m), jnp.where(eps > 0, ent, 0.0), jnp.nan)
 
 
-def logits(x, W, b):
-    """z_j(x) = W_j·x + b_j for points x (..., d)."""
-    jnp = _jnp()
-    return jnp.asarray(x) @ jnp.asarray(W).T + jnp.asarray(b)
-
-
-def lse_value(x, W, b, eps):
-    """f_ε(x) for points x (..., d); ε = 0 is the tropical max_j z_j(x).
-
-    >>> W, b = np.array([[1.0], [0.0]]), np.zeros(2)   # softplus_ε(x) = LSE_ε(x, 0)
-    >>> round(float(lse_value(np.array([0.0]), W, b, 1.0)), 6)
-    0.693147
-    """
-    return lse(logits(x, W, b), eps)
-
-
-def gibbs_weights(x, W, b, eps):
-    """π_j(x; ε) = softmax(z(x)/ε)_j = ∂f_ε/∂b_j, shape (..., N)."""
-    return softmax_weights(logits(x, W, b), eps)
-
-
-def entropy(x, W, b, eps):
-    """Ent(π(x; ε)) = ∂f_ε/∂ε, in [0, log N]."""
-    return entropy_of_logits(logits(x, W, b), eps)
-
-
 def chunk_size(n_atoms: int, d: int = 1) -> int:
     """Points per chunk for N atoms (a power of two, so few distinct shapes get compiled)."""
     target = max(CHUNK_ELEMENTS // max(n_atoms * max(d, 1), 1), 1)
@@ -188,96 +163,3 @@ def map_chunks(fn: Callable, x: np.ndarray, chunk: int):
             block = np.concatenate([block, pad])
         pieces.append(jax.device_get(fn(block)))
     return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts)[:n], *pieces)
-
-
-@functools.lru_cache(maxsize=None)
-def _network_kernel(weights: bool):
-    """The jitted per-chunk function: f_ε for every ε, and optionally π and Ent(π).
-
-    Built once per process (arrays are arguments, not constants), so jit caches by shape.
-    """
-    from hjdsl.jaxsetup import jax_x64
-
-    jax = jax_x64()
-
-    def per_eps(z, e):
-        out = {"f": lse(z, e)}
-        if weights:
-            out["pi"] = softmax_weights(z, e)
-            out["entropy"] = entropy_of_logits(z, e)
-        return out
-
-    def run(points, W, b, eps):
-        z = logits(points, W, b)
-        out = jax.vmap(lambda e: per_eps(z, e), out_axes=1)(eps)
-        out["f0"] = jax.numpy.max(z, axis=-1)  # the same logits: f at ε = 0 equals f0 bit for bit
-        return out
-
-    return jax.jit(run)
-
-
-def network_view(x, W, b, eps, *, weights: bool = True, chunk: int | None = None) -> dict:
-    """The LSE layer at points x (n, d) for every ε: numpy arrays, ε axis first.
-
-    Returns f (n_eps, n), f0 (n,) = max_j z_j and, with `weights`, pi (n_eps, n, N) and
-    entropy (n_eps, n).
-    """
-    W = np.asarray(W, dtype=np.float64)
-    eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
-    chunk = chunk or chunk_size(W.shape[0])
-    kernel = _network_kernel(bool(weights))
-    b = np.asarray(b, dtype=np.float64)
-    out = map_chunks(lambda block: kernel(block, W, b, eps), x, chunk)
-    for key in ("f", "pi", "entropy"):
-        if key in out:
-            out[key] = np.moveaxis(out[key], 1, 0)
-    return out
-
-
-@dataclass(frozen=True)
-class JaxModel:
-    """Jitted JAX functions of one model, for embedding (`Model.to_jax()`).
-
-    Each function takes points x of shape (..., d) and a scalar ε ≥ 0.
-    """
-
-    W: np.ndarray
-    b: np.ndarray
-    t: float
-    network: Callable      # f_ε(x)
-    hopf_cole: Callable    # u_ε(x) = −ε log Σ_j exp(−c_j(x)/ε), from the costs (not from f_ε)
-    gibbs: Callable        # π(x; ε)
-    entropy: Callable      # Ent(π(x; ε))
-    tropical: Callable     # f_0(x) = max_j z_j(x)
-
-
-def to_jax(model) -> JaxModel:
-    """The network view of `model` as jitted JAX functions (quadratic Hamiltonians).
-
-    >>> from hjdsl.model.ir import Model
-    >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
-    >>> j = m.to_jax()
-    >>> round(float(j.network(np.array([0.7]), 0.1)), 6)
-    -0.184505
-    """
-    from hjdsl.jaxsetup import jax_x64
-
-    from hjdsl.errors import UsageError
-    from hjdsl.views.hopf_cole import hopf_cole_value
-
-    if model.hamiltonian.kind != "quadratic":
-        raise UsageError.single(f"to_jax needs a quadratic Hamiltonian: there is no LSE layer for "
-                                f"H(p) = {model.hamiltonian.text}",
-                                hint="use hjdsl.views.hopf_cole.hopf_cole_value for norm H")
-    jax = jax_x64()
-    W, b = model.weights()
-    y, g, t, ham = np.asarray(model.y), np.asarray(model.g), float(model.t), model.hamiltonian
-
-    return JaxModel(
-        W=W, b=b, t=t,
-        network=jax.jit(lambda x, eps: lse_value(x, W, b, eps)),
-        hopf_cole=jax.jit(lambda x, eps: hopf_cole_value(x, y, g, t, ham, eps)),
-        gibbs=jax.jit(lambda x, eps: gibbs_weights(x, W, b, eps)),
-        entropy=jax.jit(lambda x, eps: entropy(x, W, b, eps)),
-        tropical=jax.jit(lambda x: lse_value(x, W, b, 0.0)),
-    )

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from hjdsl.errors import HJError
-from hjdsl.views import grid_schemes as fd
-from hjdsl.views.grid_solver import Domain, solve
-from hjdsl.views.kinks import Kinks, kinks_of
-from hjdsl.views.quadrature import TAIL, coarse_search, dependence_box, hopf_cole, hopf_lax
+from hjdsl.views.grid import schemes as fd
+from hjdsl.views.grid.solver import Domain, solve
+from hjdsl.views.grid.kinks import Kinks, kinks_of
+from hjdsl.views.grid.quadrature import TAIL, coarse_search, dependence_box, hopf_cole, hopf_lax
 
 DEFAULT_CELLS = {1: 400, 2: 120}   # cells along the longest axis of the solved domain
 MAX_CELLS = {1: 20_000, 2: 400}    # the cap on what a caller may ask for
@@ -113,8 +113,8 @@ def convergence_study(g, ham, t: float, eps: float, x, *, cells=(50, 100, 200, 4
                       scheme: str = "auto", reference=None) -> ConvergenceStudy:
     """Solve at each resolution on one fixed box and fit log(error) against log(h).
 
-    >>> from hjdsl.model.ir import Hamiltonian
-    >>> ham = Hamiltonian("quadratic", "|p|^2", np.eye(1))
+    >>> from hjdsl.hamiltonians import quadratic
+    >>> ham = quadratic(np.eye(1))
     >>> x = np.linspace(-1, 1, 21)[:, None]
     >>> study = convergence_study(lambda y: np.sqrt(1 + y**2), ham, 0.5, 0.0, x, cells=(100, 200, 400))
     >>> 0.8 < study.order < 1.3
