@@ -14,6 +14,7 @@ from hjdsl.hamiltonians.base import VIEWS, Exactness, Hamiltonian, NotSupported 
 from hjdsl.hamiltonians.norms import NAMES as NORM_NAMES
 from hjdsl.hamiltonians.norms import Norm
 from hjdsl.hamiltonians.quadratic import Quadratic, inverse_factor  # noqa: F401
+from hjdsl.hamiltonians.composite import Atom, Composite, Max, Scaled, Sum, build  # noqa: F401, E402
 
 
 def _frozen(a) -> np.ndarray:
