@@ -1,58 +1,69 @@
-"""Recognise and check the Hamiltonian form: a*|p|^2, p' A p, |p|_1, |p|_2, |p|_inf."""
+"""Check `hamiltonian H(p) = EXPR`: parse the form, prove it convex, build the Hamiltonian."""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 
 from hjdsl.errors import Span
 from hjdsl.frontend import syntax as S
+from hjdsl.frontend.hamiltonian_curvature import Leaf, MaxOf, reduce
+from hjdsl.frontend.hamiltonian_expr import FormError, parse
 from hjdsl.hamiltonians import Hamiltonian, norm, quadratic
 
-SUPPORTED = "supported forms are a*|p|^2, p' A p, |p|_1, |p|_2, |p|_inf (a > 0, A a `let` matrix)"
-_NORM = re.compile(r"^(?:(?P<coef>[^*|]+?)\s*\*\s*)?\|\s*(?P<p>[A-Za-z_]\w*)\s*\|\s*"
-                   r"(?:\^\s*(?P<power>\S+)|_\s*(?P<q>\w+))$")
-_QUAD = re.compile(r"^(?P<p1>[A-Za-z_]\w*)\s*'\s*(?P<A>[A-Za-z_]\w*)\s+(?P<p2>[A-Za-z_]\w*)$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_KINDS = {"1": "l1", "2": "l2", "inf": "linf"}
+_NORMS = ("l1", "l2", "linf")
 
 
 def check_hamiltonian(c, decl: S.HamiltonianDecl | None) -> Hamiltonian:
     """The Hamiltonian of a `hamiltonian H(p) = FORM` declaration (c is the checker)."""
     if decl is None:
         raise _invalid()
-    form, span, p = decl.form, decl.form_span, decl.arg.text
+    form, span = decl.form, decl.form_span
 
     def sub(start: int, end: int) -> Span:
-        return Span(span.file, span.line, span.col + start, span.line, span.col + end)
+        return Span(span.file, span.line, span.col + start, span.line,
+                    span.col + min(end, len(form) + 1))
 
-    quad = _QUAD.match(form)
-    if quad:
-        for key in ("p1", "p2"):
-            if quad[key] != p:
-                raise c.error(f"`{quad[key]}` is not the argument `{p}` of {decl.func.text}",
-                              sub(*quad.span(key)), code="E120", hint=SUPPORTED)
-        matrix = _matrix(c, quad["A"], sub(*quad.span("A")))
-        return quadratic(matrix, form)
-    m = _NORM.match(form)
-    power_ok = m is not None and (m["power"] is None or _is_two(m["power"]))
-    if not m or m["p"] != p or not power_ok or (
-            m["q"] is not None and m["q"] not in _KINDS):
-        hint = SUPPORTED
-        if m and m["p"] != p:
-            hint = f"the argument is `{p}`: write |{p}|; " + SUPPORTED
-        raise c.error(f"unknown Hamiltonian form `{form}`", span, code="E120", hint=hint)
-    scale = 1.0
-    if m["coef"] is not None:
-        scale = _coefficient(c, m["coef"].strip(), sub(*m.span("coef")))
-    if m["power"] is not None:
-        return quadratic(scale * np.eye(c.d), form)
-    return norm(_KINDS[m["q"]], scale, form)
+    try:
+        terms = reduce(parse(form), form, decl.arg.text, decl.func.text, c.d,
+                       lambda n: _coefficient(c, n.name, sub(n.start, n.end)),
+                       lambda n: _matrix(c, n.name, sub(n.start, n.end)))
+    except FormError as err:
+        raise c.error(err.message, sub(err.start, err.end), code=err.code, hint=err.hint) from None
+    return _simplest(terms, form, c.d) or _composite(terms, form, c.d)
 
 
-def _is_two(text: str) -> bool:
-    return bool(_NUMBER.match(text)) and float(text) == 2.0
+def _simplest(terms, form: str, d: int) -> Hamiltonian | None:
+    """a·|p|^2 or a·pᵀAp → quadratic, a·|p|_q → norm (the families with closed-form views)."""
+    if len(terms) != 1 or not isinstance(terms[0][1], Leaf):
+        return None
+    (k, leaf), = terms
+    if leaf.kind == "sq":
+        return quadratic(k * np.eye(d), form)
+    if leaf.kind == "quad":
+        return quadratic(leaf.param if k == 1.0 else k * leaf.param, form)
+    if leaf.kind in _NORMS:
+        return norm(leaf.kind, k, form)
+    return None
+
+
+def _composite(terms, form: str, d: int) -> Hamiltonian:
+    from hjdsl.hamiltonians.composite import build
+
+    return build(_tree(terms), form, d)
+
+
+def _tree(terms):
+    """The hjdsl.hamiltonians.composite tree of Σ k·node."""
+    from hjdsl.hamiltonians.composite import Atom, Max, Scaled, Sum
+
+    def node(n):
+        if isinstance(n, MaxOf):
+            return Max(tuple(_tree(a) for a in n.args))
+        params = {"quad": "matrix", "relativistic": "c", "huber": "delta"}
+        return Atom(n.kind, **({params[n.kind]: n.param} if n.kind in params else {}))
+
+    parts = tuple(node(n) if k == 1.0 else Scaled(k, node(n)) for k, n in terms)
+    return parts[0] if len(parts) == 1 else Sum(parts)
 
 
 def _invalid():
@@ -62,9 +73,8 @@ def _invalid():
 
 
 def _coefficient(c, text: str, span: Span) -> float:
-    if _NUMBER.match(text):
-        value = float(text)
-    elif text in c.env and np.ndim(c.env[text]) == 0:
+    """The value of a `let` scalar named in the form."""
+    if text in c.env and np.ndim(c.env[text]) == 0:
         value = float(c.env[text])
     elif text in c.env:
         raise c.error(f"the coefficient `{text}` must be a number, not an array", span,
@@ -72,10 +82,7 @@ def _coefficient(c, text: str, span: Span) -> float:
     else:
         raise c.error(f"unknown coefficient `{text}` in the Hamiltonian", span, code="E121",
                       hint="use a number or a name declared with `let`")
-    if not 0 < value < np.inf:
-        raise c.error(f"the coefficient of the Hamiltonian must be > 0, got {value:g}", span,
-                      code="E112")
-    return value
+    return value  # its sign is the curvature checker's business: -a·|p|_1 is convex for a < 0
 
 
 def _matrix(c, name: str, span: Span) -> np.ndarray:
