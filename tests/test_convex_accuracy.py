@@ -145,9 +145,10 @@ def test_a_million_atom_program_is_refused_with_its_size_before_allocating():
 def test_the_continuous_program_flags_an_uncertified_fallback():
     """No certificate exists for min_y g(y) + t·L((x − y)/t): an SCS answer is kept, flagged."""
     from hjdsl.model.expr import Call, Name
+    from hjdsl.hamiltonians import quadratic
     from hjdsl.views.convex.hopf_lax import HopfLaxProgram, HopfLaxSpec
 
-    spec = HopfLaxSpec(Call(None, "abs", (Name(None, "y"),)), 1, 1.0, "quadratic", np.eye(1))
+    spec = HopfLaxSpec(Call(None, "abs", (Name(None, "y"),)), 1, 1.0, quadratic(np.eye(1)))
     value, argmin, status, solver = HopfLaxProgram(spec, {"CLARABEL": {"max_iter": 1}}).solve(
         np.array([3.0]))
     assert solver == "SCS" and abs(value - 2.0) < 1e-4  # Huber: |x| − t at y* = x − 2t

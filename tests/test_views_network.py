@@ -154,6 +154,6 @@ def test_to_jax_needs_a_quadratic_hamiltonian():
     from hjdsl.errors import UsageError
 
     m = Model.from_atoms(Y, G, hamiltonian="l1")
-    with pytest.raises(UsageError, match=r"to_jax needs a quadratic Hamiltonian: there is no LSE "
-                                         r"layer for H\(p\) = \|p\|_1"):
+    with pytest.raises(UsageError, match=r"to_jax: the network view \(LSE layer\) is not supported "
+                                         r"for H\(p\) = \|p\|_1: the weight map"):
         m.to_jax()

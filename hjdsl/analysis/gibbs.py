@@ -8,17 +8,19 @@ from hjdsl.errors import Diagnostic, UsageError
 
 
 def layer_weights(model, y=None, g=None):
-    """(W, b) of the model's LSE layer; a clear usage error for non-quadratic Hamiltonians.
+    """(W, b) of the model's LSE layer; a clear usage error when H has no exact LSE layer.
 
     >>> from hjdsl.model.ir import Model
     >>> W, b = layer_weights(Model.from_atoms([[-1.0], [1.0]], [0.0, 0.0]))
     >>> W.ravel().tolist()
     [-0.5, 0.5]
     """
-    if model.hamiltonian.kind != "quadratic":
+    ham = model.hamiltonian
+    if not ham.has_layer:
         raise UsageError((Diagnostic(
-            "error", f"attribution and curvature need a quadratic Hamiltonian (the LSE identity is "
-            f"exact only then), not {model.hamiltonian.text}", code="U010"),))
+            "error", f"attribution and curvature need a Hamiltonian with an exact LSE layer (a "
+            f"quadratic one), not H(p) = {ham.text}: {ham.exactness('network').reason}",
+            code="U010"),))
     if model.n_atoms < 2:
         raise UsageError((Diagnostic("error", "attribution needs at least two atoms", code="U010"),))
     return model.weights(y, g)

@@ -120,7 +120,7 @@ def _synthetic(c, decl: S.DataDecl) -> Data:
             raise c.error(f"{sorted(calls)[0]}(...) needs a `truth` in this data block",
                           value_expr.span, code="E158",
                           hint="add `truth y = grid(...)` and `truth g(y) = ...`")
-        if c.hamiltonian is None or c.hamiltonian.kind != "quadratic":
+        if c.hamiltonian is None or not c.hamiltonian.has_layer:  # the truth is the LSE layer's
             raise c.error(f"{sorted(calls)[0]}(...) needs a quadratic Hamiltonian", value_expr.span,
                           code="E158")
         functions = truth_functions(truth.points, truth.values, c.t or 1.0, c.hamiltonian.inverse)

@@ -117,6 +117,14 @@ class Hamiltonian:
         """(W, b) of the LSE layer whose Hopf–Cole solution this is; NotSupported if none."""
         raise self.unsupported("the network view", "there is no exact LSE layer for it")
 
+    def atoms_from_weights(self, W, b, t: float):
+        """(y, g) of the LSE layer (W, b): the inverse of `weights`; NotSupported if none."""
+        raise self.unsupported("the network view", "there is no exact LSE layer for it")
+
+    def quadratic_term(self, x, t: float) -> np.ndarray:
+        """q(x) with f_ε + u_ε = q(x) for every ε (the LSE identity); NotSupported if none."""
+        raise self.unsupported("the network view", "there is no exact LSE layer for it")
+
     @property
     def domain(self) -> tuple[str, float, bool] | None:
         """dom L as a dual-norm ball: (q, r, exact) means dom L ⊆ {v : ‖v‖_q* ≤ r} (q one of

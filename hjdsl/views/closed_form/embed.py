@@ -28,7 +28,7 @@ class JaxModel:
 
 
 def to_jax(model) -> JaxModel:
-    """The network view of `model` as jitted JAX functions (quadratic Hamiltonians).
+    """The network view of `model` as jitted JAX functions (H with an exact LSE layer).
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
@@ -38,13 +38,10 @@ def to_jax(model) -> JaxModel:
     """
     from hjdsl.jaxsetup import jax_x64
 
-    from hjdsl.errors import UsageError
     from hjdsl.views.closed_form.hopf_cole import hopf_cole_value  # hopf_cole imports lse only
+    from hjdsl.views.unsupported import require
 
-    if model.hamiltonian.kind != "quadratic":
-        raise UsageError.single(f"to_jax needs a quadratic Hamiltonian: there is no LSE layer for "
-                                f"H(p) = {model.hamiltonian.text}",
-                                hint="use hjdsl.views.closed_form.hopf_cole.hopf_cole_value for norm H")
+    require(model.hamiltonian, "network", "to_jax")
     jax = jax_x64()
     W, b = model.weights()
     y, g, t, ham = np.asarray(model.y), np.asarray(model.g), float(model.t), model.hamiltonian

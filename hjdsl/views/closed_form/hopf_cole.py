@@ -1,8 +1,11 @@
-"""The viscous view: the closed-form Hopf–Cole value u_ε = −ε log Σ_j exp(−c_j(x)/ε)."""
+"""The viscous view: the closed-form Hopf–Cole value u_ε = −ε log Σ_j exp(−c_j(x)/ε).
+
+The atomic costs c_j(x) = g_j + t·L((x − y_j)/t) come from the Hamiltonian itself
+(`ham.kernel_costs` inside the jitted kernel when `ham.traceable`, else `ham.costs` with numpy
+per chunk, fed to a kernel that takes the costs); nothing here asks which family it is.
+"""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
@@ -11,7 +14,10 @@ from hjdsl.views.closed_form.lse import (_jnp, chunk_size, entropy_of_logits, ls
 
 # H(p) = a|p|_q has Lagrangian the indicator of the ball of radius a in the dual norm; the one
 # reach test (and its rounding slack) lives in hamiltonians/reach.py, shared by every view.
-from hjdsl.hamiltonians.reach import DUAL_ORD, reached  # noqa: F401  (DUAL_ORD: re-exported)
+from hjdsl.hamiltonians.reach import DUAL_ORD, reached  # noqa: F401  (re-exported)
+
+# Compiled kernels by (what they compute, ham.kernel_key): two models of one family share code.
+_KERNELS: dict = {}
 
 
 def metric_factor(hamiltonian) -> np.ndarray:
@@ -19,40 +25,16 @@ def metric_factor(hamiltonian) -> np.ndarray:
     return hamiltonian.factor
 
 
-def quadratic_costs(x, y, g, t: float, factor):
-    """c_j(x) = g_j + (x − y_j)ᵀA⁻¹(x − y_j)/(4t), from differences (accurate at large |x|)."""
-    jnp = _jnp()
-    xs = jnp.asarray(x) @ factor
-    ys = jnp.asarray(y) @ factor
-    diff = xs[..., None, :] - ys
-    return jnp.asarray(g) + jnp.sum(diff * diff, axis=-1) / (4.0 * t)
-
-
-def norm_costs(x, y, g, t: float, hamiltonian):
-    """Hopf–Lax costs for H = a|p|_q: g_j where ‖x − y_j‖_dual ≤ a·t, +inf elsewhere."""
-    return reach_costs(x, y, g, hamiltonian.kind, hamiltonian.scale * t)
-
-
-def reach_costs(x, y, g, kind: str, reach):
-    """g_j where ‖x − y_j‖_dual ≤ reach (the dual norm of the norm `kind`), +inf elsewhere.
-
-    The test is hamiltonians/reach.py's `reached`, with its rounding slack, as in every other view.
-    """
-    jnp = _jnp()
-    return jnp.where(reached(x, y, kind, reach, xp=jnp), jnp.asarray(g), jnp.inf)
-
-
 def costs(x, y, g, t: float, hamiltonian):
-    """The Hopf–Lax costs c_j(x) for this Hamiltonian (quadratic or a norm)."""
-    if hamiltonian.kind == "quadratic":
-        return quadratic_costs(x, y, g, t, metric_factor(hamiltonian))
-    return norm_costs(x, y, g, t, hamiltonian)
+    """The Hopf–Lax costs c_j(x) (…, N) for this Hamiltonian: jax.numpy when it traces, else numpy."""
+    xp = _jnp() if hamiltonian.traceable else np
+    return hamiltonian.costs(x, y, g, t, xp=xp)
 
 
 def hopf_cole_value(x, y, g, t: float, hamiltonian, eps):
     """u_ε(x) = −ε log Σ_j exp(−c_j(x)/ε) (min-shifted); ε = 0 gives min_j c_j(x).
 
-    For a norm Hamiltonian only reachable atoms enter (the structural entropic analogue); a point
+    For a non-quadratic H only reachable atoms enter (the structural entropic analogue); a point
     no atom reaches gets +inf.
 
     >>> from hjdsl.model.ir import Model
@@ -60,16 +42,48 @@ def hopf_cole_value(x, y, g, t: float, hamiltonian, eps):
     >>> round(float(hopf_cole_value(np.array([0.7]), m.y, m.g, 1.0, m.hamiltonian, 0.1)), 6)
     0.307005
     """
-    return -lse(-costs(x, y, g, t, hamiltonian), eps)
+    return -lse(-_jnp().asarray(costs(x, y, g, t, hamiltonian)), eps)
 
 
-@functools.lru_cache(maxsize=None)
-def _hopf_cole_kernel(kind: str, weights: bool):
-    """The jitted per-chunk function for one Hamiltonian family (arrays are arguments)."""
+def cost_kernel(name: str, hamiltonian, body, *extra_key):
+    """The jitted per-chunk function `run(points, y, g, t, args, *rest)` = body(points, c, *rest).
+
+    c are the Hamiltonian's costs: traced inside the kernel (`kernel_costs`, so a quadratic H
+    keeps its costs fused with the LSE) when `traceable`, else computed with numpy per chunk and
+    passed in. Cached by (name, kernel_key, extra_key); arrays are arguments, so jit caches by
+    shape and two models of one family share compiled code.
+    """
     from hjdsl.jaxsetup import jax_x64
 
     jax = jax_x64()
-    jnp = _jnp()
+    traced = bool(hamiltonian.traceable)
+    key = (name, traced, hamiltonian.kernel_key if traced else None, *extra_key)
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        if traced:
+            ham = hamiltonian  # kernel_costs depends on it only through kernel_key
+
+            def run(points, y, g, t, args, *rest):
+                c = ham.kernel_costs(points, y, g, t, args, _jnp())
+                return body(points, c, *rest)
+
+            kernel = jax.jit(run)
+        else:
+            kernel = jax.jit(body)
+        _KERNELS[key] = kernel
+    if traced:
+        return kernel
+
+    def numpy_costs(points, y, g, t, args, *rest):
+        c = np.asarray(hamiltonian.costs(points, y, g, t, xp=np), dtype=np.float64)
+        return kernel(points, c, *rest)
+
+    return numpy_costs
+
+
+def _hopf_cole_body(weights: bool):
+    jnp = _jnp()  # enables float64 before jax is used
+    import jax
 
     def per_eps(neg_c, e):
         out = {"u": -lse(neg_c, e)}
@@ -78,26 +92,14 @@ def _hopf_cole_kernel(kind: str, weights: bool):
             out["entropy"] = entropy_of_logits(neg_c, e)
         return out
 
-    def run(points, y, g, t, metric, eps):
-        # metric: the Cholesky factor of A⁻¹ (quadratic H) or the reach a·t (norm H)
-        if kind == "quadratic":
-            c = quadratic_costs(points, y, g, t, metric)
-        else:
-            c = reach_costs(points, y, g, kind, metric)
+    def body(points, c, eps):
         out = jax.vmap(lambda e: per_eps(-c, e), out_axes=1)(eps)
         if weights:  # no atom reaches the point: no Gibbs measure, so no entropy either
             reached = jnp.any(jnp.isfinite(c), axis=-1)[:, None]
             out["entropy"] = jnp.where(reached, out["entropy"], jnp.nan)
         return out
 
-    return jax.jit(run)
-
-
-def kernel_metric(hamiltonian, t: float):
-    """The array the cost kernels take: L with LLᵀ = A⁻¹ (quadratic H) or the reach a·t."""
-    if hamiltonian.kind == "quadratic":
-        return metric_factor(hamiltonian)
-    return np.float64(hamiltonian.scale * t)
+    return body
 
 
 def hopf_cole_view(x, y, g, t: float, hamiltonian, eps, *, weights: bool = True,
@@ -105,15 +107,15 @@ def hopf_cole_view(x, y, g, t: float, hamiltonian, eps, *, weights: bool = True,
     """u_ε at points x (n, d) for every ε (numpy arrays, ε axis first).
 
     Returns u (n_eps, n) and, with `weights`, pi (n_eps, n, N) and entropy (n_eps, n), both NaN
-    where no atom reaches the point (norm Hamiltonians).
+    where no atom reaches the point (a Lagrangian with a bounded domain).
     """
     y = np.asarray(y, dtype=np.float64)
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     chunk = chunk or chunk_size(y.shape[0], y.shape[1])
-    kernel = _hopf_cole_kernel(hamiltonian.kind, bool(weights))
+    kernel = cost_kernel("hopf_cole", hamiltonian, _hopf_cole_body(bool(weights)), bool(weights))
     g = np.asarray(g, dtype=np.float64)
-    metric = kernel_metric(hamiltonian, t)
-    out = map_chunks(lambda block: kernel(block, y, g, float(t), metric, eps), x, chunk)
+    args = hamiltonian.kernel_args(float(t))
+    out = map_chunks(lambda block: kernel(block, y, g, float(t), args, eps), x, chunk)
     for key in ("u", "pi", "entropy"):
         if key in out:
             out[key] = np.moveaxis(out[key], 1, 0)

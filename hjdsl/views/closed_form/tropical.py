@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from hjdsl.views.closed_form.hopf_cole import costs, kernel_metric, quadratic_costs, reach_costs
+from hjdsl.views.closed_form.hopf_cole import cost_kernel, costs
 from hjdsl.views.closed_form.lse import _jnp, chunk_size, map_chunks
 from hjdsl.views.closed_form.network import logits
 
@@ -22,23 +20,15 @@ def max_plus(x, W, b):
 
 
 def hopf_lax(x, y, g, t: float, hamiltonian):
-    """u_0(x) = min_j {g_j + t·L((x − y_j)/t)}; +inf where no atom reaches x (norm H)."""
-    return _jnp().min(costs(x, y, g, t, hamiltonian), axis=-1)
+    """u_0(x) = min_j {g_j + t·L((x − y_j)/t)}; +inf where no atom reaches x."""
+    return _jnp().min(_jnp().asarray(costs(x, y, g, t, hamiltonian)), axis=-1)
 
 
-@functools.lru_cache(maxsize=None)
-def _tropical_kernel(kind: str):
-    """The jitted per-chunk function for one Hamiltonian family (arrays are arguments)."""
-    from hjdsl.jaxsetup import jax_x64
+def _tropical_body(layer: bool):
+    jnp = _jnp()  # enables float64 before jax is used
+    import jax
 
-    jax = jax_x64()
-    jnp = _jnp()
-
-    def run(points, y, g, t, metric, W, b):
-        if kind == "quadratic":
-            c = quadratic_costs(points, y, g, t, metric)
-        else:
-            c = reach_costs(points, y, g, kind, metric)
+    def body(points, c, W, b):
         u0 = jnp.min(c, axis=-1)
         # Δ: the gap between the two smallest costs = between the two largest logits.
         if c.shape[-1] > 1:
@@ -51,11 +41,11 @@ def _tropical_kernel(kind: str):
             "active": jnp.where(jnp.isfinite(u0), jnp.argmin(c, axis=-1), -1),
             "reachable": jnp.sum(jnp.isfinite(c), axis=-1),
         }
-        if kind == "quadratic":
+        if layer:
             out["f0"] = max_plus(points, W, b)
         return out
 
-    return jax.jit(run)
+    return body
 
 
 def tropical_view(model, x) -> dict:
@@ -63,13 +53,14 @@ def tropical_view(model, x) -> dict:
 
     Returns u0 (n,) (+inf where no atom reaches), active (n,) (the index of the minimising atom,
     −1 where none reaches), reachable (n,) (how many atoms reach), gap (n,) (Δ, the margin of the
-    active atom over the runner-up; +inf with one reachable atom), and for quadratic H f0 (n,).
-    For norm Hamiltonians there is no LSE layer (the weight map needs quadratic H), so no f0.
+    active atom over the runner-up; +inf with one reachable atom), and f0 (n,) when the
+    Hamiltonian has an exact LSE layer (`ham.has_layer`: quadratic H); otherwise no f0.
     """
     ham, t = model.hamiltonian, float(model.t)
-    kernel = _tropical_kernel(ham.kind)
-    W, b = model.weights() if ham.kind == "quadratic" else (np.zeros((1, 1)), np.zeros(1))
-    y, g, metric = np.asarray(model.y), np.asarray(model.g), kernel_metric(ham, t)
+    layer = bool(ham.has_layer)
+    kernel = cost_kernel("tropical", ham, _tropical_body(layer), layer)
+    W, b = model.weights() if layer else (np.zeros((1, 1)), np.zeros(1))
+    y, g, args = np.asarray(model.y), np.asarray(model.g), ham.kernel_args(t)
     chunk = chunk_size(model.n_atoms, model.dim)
-    return map_chunks(lambda block: kernel(block, y, g, t, metric, W, b),
+    return map_chunks(lambda block: kernel(block, y, g, t, args, W, b),
                       np.asarray(x, dtype=np.float64), chunk)

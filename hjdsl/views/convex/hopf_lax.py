@@ -7,41 +7,52 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hjdsl.hamiltonians.base import NotSupported
 from hjdsl.solver_status import ACCEPTABLE, judge
 from hjdsl.views.convex.lower import Lowering, check_convex, environment
 from hjdsl.views.convex.simplex import DEFAULT_OPTIONS, forget_solver
-from hjdsl.hamiltonians.reach import DUAL_ORD  # ‖·‖_q* of H(p) = a·‖p‖_q: reach is ‖x − y‖_q* ≤ a·t
-
+from hjdsl.views.unsupported import as_error
 
 
 @dataclass(frozen=True)
 class HopfLaxSpec:
-    """Everything the program needs, picklable so worker processes can build it themselves."""
+    """Everything the program needs, picklable so worker processes can build it themselves.
+
+    `hamiltonian` is the Hamiltonian object itself (the families are frozen dataclasses of plain
+    numbers, strings and arrays, so it pickles); the program asks it for t·L(w/t) in cvxpy form.
+    """
 
     expr: object
     dim: int
     t: float
-    kind: str
-    metric_inverse: np.ndarray | None = None
-    scale: float = 1.0
+    hamiltonian: object
     constants: dict = field(default_factory=dict)
 
     @classmethod
     def from_model(cls, model) -> "HopfLaxSpec":
-        ham = model.hamiltonian
-        return cls(model.initial.expr, model.dim, model.t, ham.kind,
-                   ham.inverse if ham.kind == "quadratic" else None, float(ham.scale),
+        return cls(model.initial.expr, model.dim, model.t, model.hamiltonian,
                    {k: np.asarray(v, float) for k, v in model.constants.items()})
+
+    def cache_key(self) -> tuple:
+        """What identifies the program: the spec with the Hamiltonian's public fields only
+        (its private entries are caches, e.g. a factor computed on first use, and must not make
+        one program look like two)."""
+        ham = self.hamiltonian
+        public = {k: v for k, v in vars(ham).items() if not k.startswith("_")}
+        return (self.expr, self.dim, self.t, type(ham).__qualname__, public, self.constants)
 
 
 class HopfLaxProgram:
-    """min_y g(y) + (x−y)ᵀA⁻¹(x−y)/(4t) (quadratic H), or min g(y) s.t. ‖x − y‖_q* ≤ a·t (norms).
+    """min_y g(y) + t·L((x − y)/t), with t·L(w/t) and its constraints from `ham.cvxpy_cost`.
 
+    For quadratic H that is (x−y)ᵀA⁻¹(x−y)/(4t); for a|p|_q it is 0 subject to ‖x − y‖_q* ≤ a·t.
     y is a Variable of shape (d,), x a Parameter: the problem is DPP, compiled once and re-solved
-    for every point. Building it checks that g is convex (a SpecError names the culprit).
+    for every point. Building it checks that g is convex (a SpecError names the culprit) and
+    that the Hamiltonian has a cvxpy form of its Lagrangian (a SpecError says why not).
 
     >>> from hjdsl.model.expr import Call, Name
-    >>> spec = HopfLaxSpec(Call(None, "abs", (Name(None, "y"),)), 1, 1.0, "quadratic", np.eye(1))
+    >>> from hjdsl.hamiltonians import quadratic
+    >>> spec = HopfLaxSpec(Call(None, "abs", (Name(None, "y"),)), 1, 1.0, quadratic(np.eye(1)))
     >>> value, argmin, status, solver = HopfLaxProgram(spec).solve(np.array([3.0]))
     >>> round(value, 6), round(float(argmin[0]), 6), status
     (2.0, 1.0, 'optimal')
@@ -56,14 +67,12 @@ class HopfLaxProgram:
         lowering = Lowering(environment(self.y, spec.dim, spec.t, spec.constants))
         g = lowering.lower_root(spec.expr)
         check_convex(spec.expr, lowering)
-        if spec.kind == "quadratic":
-            # (x−y)ᵀA⁻¹(x−y) = ‖Rᵀ(x−y)‖² with A⁻¹ = R Rᵀ: a sum of squares of an affine map (DPP).
-            root = np.linalg.cholesky(spec.metric_inverse)
-            objective = g + cp.sum_squares(root.T @ (self.x - self.y)) / (4.0 * spec.t)
-            constraints = []
-        else:
-            objective = g
-            constraints = [cp.norm(self.x - self.y, DUAL_ORD[spec.kind]) <= spec.scale * spec.t]
+        try:
+            cost, constraints = spec.hamiltonian.cvxpy_cost(self.x - self.y, spec.t)
+        except NotSupported as exc:
+            raise as_error(exc, "the continuous Hopf–Lax program", spec=True) from None
+        objective = g + cost
+        constraints = list(constraints)
         with warnings.catch_warnings():
             # A g(y) written as a long sum is many sub-expressions by construction; cvxpy's advice
             # to vectorise is for its own users' code, not for a spec's text.

@@ -90,7 +90,9 @@ def work(kind: str, spec, rows: dict[str, np.ndarray]) -> dict:
 
 def program(kind: str, spec):
     """This process's compiled program for (kind, spec), built on first use."""
-    key = hashlib.sha256(pickle.dumps((kind, spec))).digest()
+    # a Hopf–Lax spec names its own identity (the Hamiltonian's caches excluded)
+    ident = spec[0].cache_key() if hasattr(spec[0], "cache_key") else spec[0]
+    key = hashlib.sha256(pickle.dumps((kind, ident, spec[1:]))).digest()
     if key not in _PROGRAMS:
         if len(_PROGRAMS) > 16:  # a long session with many models: keep memory bounded
             _PROGRAMS.clear()

@@ -63,27 +63,22 @@ def audit_points(n_point: int, audit: int | None) -> np.ndarray:
 
 
 def atom_costs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Costs c_j(x) (n, N) and reachability (n, N) at points x (n, d), vectorised.
+    """Costs c_j(x) (n, N) and reachability (n, N) at points x (n, d), vectorised (numpy).
 
-    Quadratic H: c_j = g_j + (x−y_j)ᵀA⁻¹(x−y_j)/(4t), every atom reachable. Norm H = a‖p‖_q:
-    c_j = g_j, reachable iff ‖x − y_j‖_q* ≤ a·t (the Lagrangian is the indicator of that ball).
+    Both come from the Hamiltonian: c_j = g_j + t·L((x − y_j)/t) (`ham.costs`) and the reach set
+    (`ham.reached`: (x − y_j)/t in the domain of L, with the rounding slack every view shares).
+    Where an atom does not reach, its cost is reported as g_j (finite) and the mask says so.
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.0], [1.0]], [0.0, 0.5])
     >>> atom_costs(m, np.array([[0.0]]))[0].tolist()
     [[0.25, 0.75]]
     """
-    from hjdsl.hamiltonians.reach import reached
-
     x = np.asarray(x, dtype=float).reshape(-1, model.dim)
-    ham = model.hamiltonian
-    if ham.kind == "quadratic":
-        diff = x[:, None, :] - model.y[None, :, :]
-        quad = np.einsum("nid,de,nie->ni", diff, ham.inverse, diff)
-        return model.g[None, :] + quad / (4.0 * model.t), np.ones(quad.shape, dtype=bool)
-    # the one reach test of every view, with its rounding slack (hamiltonians/reach.py)
-    reach = reached(x, model.y, ham.kind, float(ham.scale) * model.t)
-    return np.broadcast_to(model.g, reach.shape).copy(), reach
+    ham, y, g, t = model.hamiltonian, model.y, model.g, float(model.t)
+    costs = np.asarray(ham.costs(x, y, g, t, xp=np), dtype=float)
+    reach = np.asarray(ham.reached(x, y, t, xp=np), dtype=bool) & np.isfinite(costs)
+    return np.where(reach, costs, np.broadcast_to(g, costs.shape)), reach
 
 
 def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = None,
@@ -144,7 +139,9 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
             names = "+".join(out["solver"][e_idx == i]).split("+")
             solver[i] = "+".join(dict.fromkeys(name for name in names if name))
 
-    exact = bool(model.hamiltonian.exact or not np.any(eps > 0))
+    # ε = 0 is the LP (exact for every convex H); ε > 0 the entropic program, per its label
+    exact = bool(model.hamiltonian.exactness("convex_entropic").label == "exact"
+                 or not np.any(eps > 0))
     note = _note(model, eps, points.size, n_point, exact, how, size, neglected)
     return ConvexResult(value, pi, gap, status.astype(str), audited, solver.astype(str), exact,
                         *hopf_lax[:2], note, hopf_lax[2], solved_by.astype(str), size, neglected)
@@ -197,9 +194,11 @@ def _note(model, eps, n_audited, n_point, exact, how, size, neglected) -> str:
         parts.append(f"ε > 0 programs over {pruned.min()}–{pruned.max()} of {model.n_atoms} atoms "
                      f"(value moved by ≤ {np.nanmax(neglected[eps > 0]):.1e} by the pruning)")
     if not exact:
-        parts.append(f"the Hamiltonian {model.hamiltonian.text} is not quadratic: for ε > 0 the "
-                     "entropic program is a structural analogue of the viscous solution, not "
-                     "exact; the ε = 0 program is the exact Hopf–Lax value")
+        ham = model.hamiltonian
+        parts.append(f"H(p) = {ham.text}: for ε > 0 the entropic program is "
+                     f"{ham.exactness('convex_entropic').label} "
+                     f"({ham.exactness('convex_entropic').reason}); the ε = 0 program is "
+                     f"{ham.exactness('convex_lp').label}")
     return "; ".join(parts)
 
 
