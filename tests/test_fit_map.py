@@ -138,29 +138,36 @@ def test_paper_recovery_experiment():
     assert devs[0] > devs[1] > devs[2] and mses[0] > mses[1] > mses[2]
 
 
-NORM_MESSAGE = ("no fit method supports the Hamiltonian {h} yet: for a norm Hamiltonian the LSE "
-                "model at eps > 0 is only a structural analogue of the viscous solution (map, svi "
-                "and nuts need an exact likelihood), and at eps = 0 the Hopf–Lax value min of g_j "
-                "over the atoms that reach x is piecewise constant in x, so fitting g is not a "
-                "convex program (convex)")
+# The F002 text, written out: the method, H, and the Hamiltonian's own reason for that method.
+PROBABILISTIC_MESSAGE = ("--method {m} cannot fit H(p) = {h}: the LSE model at ε > 0 is only a "
+                         "structural analogue of the viscous solution for this H, so map, svi and "
+                         "nuts would fit the wrong model")
+CONVEX_MESSAGE = ("--method convex cannot fit H(p) = {h}: the Hopf–Lax value is a minimum over "
+                  "atoms of g_j, piecewise constant in x; fitting g is not a convex program")
+NORM_HINT = "methods that fit H(p) = {h}: --method hopf_lax (eps = 0, fixed atoms, g learned)"
 
 
 @pytest.mark.parametrize("kind, text", [("l1", "|p|_1"), ("l2", "|p|_2"), ("linf", "|p|_inf")])
-def test_norm_hamiltonians_get_one_message_from_every_method(kind, text):
-    """Every method (and the generated numpyro code) gives the same message and hint: none of
-    them sends the user to another method that refuses too."""
+def test_norm_hamiltonians_get_the_reason_and_one_hint_from_every_method(kind, text):
+    """Every refusing method (and the generated numpyro code, which is map) says why, in the
+    Hamiltonian's words, and all give the same hint, which names only the method that fits it:
+    and that method does fit the model once it observes u."""
     from hjdsl.codegen.numpyro_target import generate
 
     norm = hjdsl.Model.from_atoms([[0.0]], [0.0], hamiltonian=kind)
     model = dataclasses.replace(known(), hamiltonian=norm.hamiltonian)
-    seen = set()
+    hints = set()
     for method in ("map", "svi", "nuts", "convex", "codegen"):
         with pytest.raises(UsageError) as info:
             generate(model) if method == "codegen" else model.solve(method=method, steps=10)
         diag = info.value.diagnostics[0]
-        assert diag.message == NORM_MESSAGE.format(h=text) and diag.code == "F002"
-        seen.add((diag.message, diag.hint))
-    assert len(seen) == 1 and "--method" not in next(iter(seen))[1]
+        want = (CONVEX_MESSAGE.format(h=text) if method == "convex" else
+                PROBABILISTIC_MESSAGE.format(m="map" if method == "codegen" else method, h=text))
+        assert (diag.message, diag.code) == (want, "F002")
+        hints.add(diag.hint)
+    assert hints == {NORM_HINT.format(h=text)}
+    observe_u = dataclasses.replace(model, observe=Observation("u", "normal", 0.01))
+    assert observe_u.solve(method="hopf_lax").attrs["method"] == "hopf_lax"
 
 
 def test_nothing_learned_and_bad_scale_and_bad_options():

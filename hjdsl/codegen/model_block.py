@@ -9,12 +9,14 @@ from hjdsl.errors import Diagnostic, UsageError
 
 
 def require_quadratic(model, target: str) -> None:
-    """Both numeric targets lower the quadratic (possibly anisotropic) Hamiltonian only."""
-    if model.hamiltonian.kind != "quadratic":
+    """Both numeric targets lower the LSE layer of the model, so they need the Hamiltonian to
+    have one (today: the quadratic, possibly anisotropic, family)."""
+    ham = model.hamiltonian
+    if not ham.has_layer:
         raise UsageError((Diagnostic(
             "error", f"--target {target} supports quadratic Hamiltonians (a*|p|^2, p' A p), not "
-            f"{model.hamiltonian.text}", None,
-            "norm Hamiltonians are available through `hjdsl compare` (Hopf–Lax view)", "U021"),))
+            f"{ham.text}: {ham.exactness('network').reason}", None,
+            f"H(p) = {ham.text} is available through `hjdsl compare` (Hopf–Lax view)", "U021"),))
 
 
 def provenance_notes(model) -> list[str]:

@@ -23,7 +23,7 @@ def generate(model, eps: float | None = None) -> str:
     from hjdsl.fit.solve import choose_eps, resolve_data
     from hjdsl.version import __version__
 
-    if model.hamiltonian.kind == "quadratic" and (
+    if model.hamiltonian.has_layer and (
             model.observe is None or model.data is None
             or not (model.particles.learned or model.initial.learned)):
         return _generate_forward_only(model)

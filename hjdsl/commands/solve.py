@@ -28,7 +28,7 @@ examples:
 
 def configure(p) -> None:
     p.add_argument("file", metavar="FILE", help="the .hj spec ('-' reads stdin)")
-    p.add_argument("--method", choices=["map", "svi", "nuts", "convex"],
+    p.add_argument("--method", choices=["map", "svi", "nuts", "convex", "hopf_lax"],
                    help="fit method (default: the spec's `fit method`, else map)")
     p.add_argument("--data", metavar="PATH", help="fit these observations instead of the spec's "
                    "(CSV with a header, or NetCDF; the spec's column names)")

@@ -108,7 +108,7 @@ def fit_convex(model, x: np.ndarray, v: np.ndarray, **options) -> ConvexFit:
     """
     from hjdsl.fit.solve import verify_hamiltonian
 
-    verify_hamiltonian(model)
+    verify_hamiltonian(model, "convex")
     formulation, eps = _choose(model, options)
     specific = _MAX_AFFINE_OPTIONS if formulation == "max_affine" else _HOPF_COLE_OPTIONS
     allowed = _COMMON | specific

@@ -185,3 +185,61 @@ def _polish(g, C, v, used) -> np.ndarray:
             break
         best, best_loss, current = nxt, loss, nxt
     return best
+
+
+def run_hopf_lax(model, x, v, eps=None):
+    """`solve --method hopf_lax`: check what the method needs, fit, and return a FitOutcome."""
+    from hjdsl.errors import SpecError
+    from hjdsl.fit.infer import FitOutcome
+
+    ham, obs = model.hamiltonian, model.observe
+    if eps is not None and float(eps) != 0:
+        raise UsageError.single(f"--method hopf_lax fits at eps = 0 (the Hopf–Lax value), not "
+                                f"--eps {float(eps):g}", hint="omit --eps", code="U105")
+    if model.particles.learned:
+        hint = ("--method convex fits free atoms at eps = 0 (max-affine regression)"
+                if ham.exactness("fit_convex").label != "none"
+                else "give the atoms (`particles y = grid(...)` or a list) and learn g")
+        raise UsageError.single("--method hopf_lax fits g with fixed atoms; this spec learns the "
+                                "atoms y", hint=hint, code="F008")
+    if obs is None:
+        raise SpecError.single("nothing is observed: add an `observe u ~ normal(sigma = ...)` "
+                               "line", code="F003")
+    if not model.initial.learned:
+        raise SpecError.single("nothing to fit: the initial data are given; declare "
+                               "`initial g ~ normal(0, 1)`", model.initial.span, code="F005")
+    if obs.likelihood != "normal":
+        raise SpecError.single(f"--method hopf_lax fits by least squares (the normal "
+                               f"likelihood), not {obs.likelihood}", obs.span, code="F007",
+                               hint="observe with `normal(sigma = ...)`")
+    v = np.asarray(v, dtype=float).reshape(-1)
+    if obs.quantity == "f":
+        if not ham.has_layer:
+            raise SpecError.single(
+                f"observing f needs an LSE layer, which H(p) = {ham.text} has not: "
+                f"{ham.exactness('network').reason}", obs.span, code="F006",
+                hint="observe u, the Hopf–Lax value")
+        v = _quadratic_term(ham, x, model.t) - v  # f_0 + u_0 = xᵀA⁻¹x/(4t)
+    fit = fit_hopf_lax(ham, x, v, model.y, model.t)
+    warnings = []
+    lost = np.flatnonzero(~fit.identifiable)
+    if lost.size:
+        shown = ", ".join(str(j) for j in lost[:10]) + (" …" if lost.size > 10 else "")
+        warnings.append(f"{lost.size} of {len(fit.g)} atoms are not identifiable from these data "
+                        f"(never the unique active atom at a data point: particle {shown}); their "
+                        "g_hat is only the least value the data allow (+inf where no data point "
+                        "is reached), see `identifiable`")
+    arrays = {"identifiable": ("particle", fit.identifiable,
+                               "the data pin g_j (atom j is the unique active atom somewhere)"),
+              "g_envelope": ("particle", fit.envelope,
+                             "the least g with u_0 >= the data (the LP solution; -inf: no point "
+                             "reached)")}
+    info = {"formulation": fit.formulation, "identifiable_atoms": int(fit.identifiable.sum())}
+    return FitOutcome("hopf_lax", {"y": np.asarray(model.y, dtype=float), "g": fit.g, "eps": 0.0},
+                      fit.loss, info=info, warnings=warnings, arrays=arrays)
+
+
+def _quadratic_term(ham, x, t: float) -> np.ndarray:
+    """t·L(x/t), the cost of one atom at y = 0 with g = 0: xᵀA⁻¹x/(4t) for the quadratic H, the
+    term f_0 + u_0 equals whenever an LSE layer exists."""
+    return np.asarray(ham.costs(x, np.zeros((1, np.shape(x)[1])), np.zeros(1), t))[:, 0]

@@ -30,6 +30,7 @@ class FitOutcome:
     sample_stats: dict | None = None  # ArviZ names (diverging, lp, ...): (chain, draw)
     info: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    arrays: dict = field(default_factory=dict)  # name -> (dims, values, description): extras
 
 
 def _blocks(steps: int) -> list[int]:

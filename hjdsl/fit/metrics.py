@@ -34,6 +34,38 @@ def observed_quantity(quantity: str, x, y, g, eps: float, t: float, ainv) -> np.
     return f
 
 
+def predict(quantity: str, x, y, g, eps: float, t: float, ham) -> np.ndarray:
+    """The observed quantity from atoms (y, g) for any Hamiltonian `ham`: at ε = 0 the Hopf–Lax
+    value u_0 = min_j c_j (and f_0 = max_j z_j through the LSE layer, when there is one); for
+    ε > 0 the LSE layer (the views that fit at ε > 0 exist only for Hamiltonians with one)."""
+    if eps > 0:
+        return observed_quantity(quantity, x, y, g, eps, t, ham.inverse)
+    if quantity == "u":
+        return np.min(active_costs(x, y, g, t, ham), axis=1)
+    if not ham.has_layer:
+        raise ham.unsupported("the network view", ham.exactness("network").reason)
+    W, b = ham.weights(y, g, t)
+    return np.max(np.asarray(x, dtype=float) @ W.T + b, axis=1)
+
+
+def active_costs(x, y, g, t: float, ham) -> np.ndarray:
+    """c_j(x) = g_j + t·L((x − y_j)/t), (n, N); an atom with g_j = +inf takes part nowhere."""
+    g = np.asarray(g, dtype=float)
+    finite = np.isfinite(g)
+    c = np.asarray(ham.costs(np.asarray(x, dtype=float), y, np.where(finite, g, 0.0), t), float)
+    return np.where(finite, c, np.inf)
+
+
+def influence(x, y, g, eps: float, t: float, ham) -> np.ndarray:
+    """Gibbs weights π (n, N) for any Hamiltonian: at ε = 0 the active atom(s) of the Hopf–Lax
+    costs share weight 1 (no LSE layer needed); for ε > 0 the layer's softmax."""
+    if eps > 0:
+        return attribution(x, y, g, eps, t, ham.inverse)
+    c = active_costs(x, y, g, t, ham)
+    top = (c == c.min(axis=1, keepdims=True)) & np.isfinite(c)
+    return top / np.maximum(top.sum(axis=1, keepdims=True), 1)
+
+
 def attribution(x, y, g, eps: float, t: float, ainv) -> np.ndarray:
     """Gibbs weights π_j(x) = softmax(z(x)/ε); at ε = 0 the active atom(s) share weight 1."""
     z = logits(x, y, g, t, ainv)

@@ -126,6 +126,10 @@ def _poor_hint(model, x, v, eps) -> str:
     if quantity == "f":
         shape = "f_eps is convex for every eps, so data that are not convex cannot be fitted"
     else:
+        if not model.hamiltonian.has_layer:  # no quadratic term: u_0 is a min of atom costs
+            return ("u_0 = min_j {g_j + t·L((x − y_j)/t)} is a minimum of the atoms' costs, so "
+                    "data rising faster than the costs allow between atoms cannot be fitted; "
+                    "check t and the atoms' positions against the data, or use more atoms")
         bound = (f" (u'' ≤ A⁻¹/(2t) = {model.hamiltonian.inverse[0, 0] / (2 * model.t):.3g})"
                  if model.dim == 1 else "")
         shape = ("x'A⁻¹x/(4t) − u_eps is convex for every eps, so data curving more than "

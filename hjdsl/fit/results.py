@@ -41,17 +41,20 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
     p = outcome.params
     y, g = np.asarray(p["y"], dtype=float), np.asarray(p["g"], dtype=float)
     eps_hat = float(p.get("eps", eps))
-    t, ainv = float(model.t), model.hamiltonian.inverse
+    t, ham = float(model.t), model.hamiltonian
     n_atoms, d = y.shape
     x_eval = np.asarray(model.evaluate, dtype=float)
 
     def predict(xs):
-        return metrics.observed_quantity(quantity, xs, y, g, eps_hat, t, ainv)
+        return metrics.predict(quantity, xs, y, g, eps_hat, t, ham)
 
     coords = {"particle": np.arange(n_atoms), "dim": np.arange(d), "point": np.arange(len(x_eval))}
     root = xr.Dataset(coords=coords)
     root["y_hat"] = (("particle", "dim"), y)
     root["g_hat"] = ("particle", g)
+    for name, (dims, values, description) in outcome.arrays.items():
+        root[name] = (dims, values)
+        root[name].attrs["description"] = description
     root["x"] = (("point", "dim"), x_eval)
     root["prediction"] = ("point", predict(x_eval))
     root["prediction"].attrs["description"] = f"{quantity} at the evaluation points from (y_hat, g_hat)"
@@ -73,7 +76,7 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
         held = ~data.train
         summary["heldout_mse"] = float(np.mean((predict(data.x[held]) - data.value[held]) ** 2))
         root["heldout_mse"] = ((), summary["heldout_mse"])
-    weights = metrics.attribution(data.x_train, y, g, eps_hat, t, ainv).mean(axis=0)
+    weights = metrics.influence(data.x_train, y, g, eps_hat, t, ham).mean(axis=0)
     root["influence"] = ("particle", weights)
     root["influence"].attrs["description"] = "mean attribution of each atom over the training data"
     figures, warnings = quality.assess(model, y, weights, data.x_train, data.v_train, residual,

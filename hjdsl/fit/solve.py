@@ -10,7 +10,10 @@ from hjdsl.errors import DataError, Diagnostic, UsageError, run_error
 from hjdsl.fit.budget import verify_memory, verify_settings
 from hjdsl.fit.results import FitData, build_result
 
-METHODS = ("map", "svi", "nuts", "convex")
+METHODS = ("map", "svi", "nuts", "convex", "hopf_lax")
+# The view label each method needs from the Hamiltonian (`ham.exactness(view)`).
+METHOD_VIEWS = {"map": "fit_probabilistic", "svi": "fit_probabilistic",
+                "nuts": "fit_probabilistic", "convex": "fit_convex", "hopf_lax": "fit_hopf_lax"}
 SETTINGS = ("steps", "lr", "restarts", "seed", "polish", "chains", "warmup", "draws")
 MIN_POINTS = 2
 
@@ -32,17 +35,21 @@ def solve(model, method: str | None = None, data=None, **options):
         raise UsageError.single(f"unknown solve option(s): {', '.join(sorted(unknown))}",
                                 hint="options: " + ", ".join(SETTINGS + ("eps", "quiet")),
                                 code="U101")
-    verify_hamiltonian(model)
     settings = dataclasses.replace(model.fit, **{k: v for k, v in options.items() if v is not None})
     verify_settings(settings)
     method = method or settings.method
     if method not in METHODS:
         raise UsageError.single(f"unknown method {method!r}", hint="choose one of " + ", ".join(METHODS),
                                 code="U102")
+    verify_hamiltonian(model, method)
     fit_data = resolve_data(model, data)
     x, v = fit_data.x_train, fit_data.v_train
     verify_memory(model, method, settings, len(v))
-    if method == "convex":
+    if method == "hopf_lax":
+        from hjdsl.fit.hopf_lax_fit import run_hopf_lax
+
+        outcome, pm, eps = run_hopf_lax(model, x, v, eps_option), None, 0.0
+    elif method == "convex":
         outcome, pm = _convex(model, x, v, eps_option), None
         eps = outcome.params["eps"]
     else:
@@ -66,20 +73,26 @@ def solve(model, method: str | None = None, data=None, **options):
     return build_result(model, outcome, fit_data, eps, pm)
 
 
-def verify_hamiltonian(model) -> None:
-    """Raise the one "cannot fit" error (F002) for a Hamiltonian no method fits: every method
-    (map, svi, nuts, convex, the generated numpyro code) asks here, so the hints agree."""
+def verify_hamiltonian(model, method: str = "map") -> None:
+    """Raise the one "cannot fit" error (F002) when the Hamiltonian's label for `method`'s view
+    is "none": the message gives the Hamiltonian's own reason, the hint only methods that fit it.
+    Every method (and the generated numpyro code, as map) asks here, so the hints agree."""
     ham = model.hamiltonian
-    if ham.kind == "quadratic":
+    label = ham.exactness(METHOD_VIEWS[method])
+    if label.label != "none":
         return
-    raise UsageError.single(
-        f"no fit method supports the Hamiltonian {ham.text} yet: for a norm Hamiltonian the LSE "
-        "model at eps > 0 is only a structural analogue of the viscous solution (map, svi and "
-        "nuts need an exact likelihood), and at eps = 0 the Hopf–Lax value min of g_j over the "
-        "atoms that reach x is piecewise constant in x, so fitting g is not a convex program "
-        "(convex)",
-        hint="fit with a quadratic Hamiltonian (|p|^2, a*|p|^2, p' A p), or give y and g and "
-             "study the norm Hamiltonian with `hjdsl compare`", code="F002")
+    able = [m for m in METHODS if ham.exactness(METHOD_VIEWS[m]).label != "none"]
+    if able:
+        hint = "methods that fit H(p) = " + ham.text + ": " + ", ".join(
+            f"--method {m}" + (METHOD_NOTES.get(m, "")) for m in able)
+    else:
+        hint = f"give y and g and study H(p) = {ham.text} with `hjdsl compare`"
+    raise UsageError.single(f"--method {method} cannot fit H(p) = {ham.text}: {label.reason}",
+                            hint=hint, code="F002")
+
+
+# What a user must know about a method when a hint sends them to it.
+METHOD_NOTES = {"hopf_lax": " (eps = 0, fixed atoms, g learned)"}
 
 
 def choose_eps(model, eps, method: str) -> float:

@@ -11,7 +11,7 @@ from hjdsl.model import expr as E
 from hjdsl.model.ir import FitSettings, Observation, Prior, Split
 from hjdsl.model.limits import MAX_POINTS
 
-METHODS = ("map", "svi", "nuts", "convex")
+METHODS = ("map", "svi", "nuts", "convex", "hopf_lax")
 # Default evaluation grid: points per axis by dimension (at most ~10^4 points for d ≥ 3).
 DEFAULT_PER_AXIS = {1: 201, 2: 41}
 
