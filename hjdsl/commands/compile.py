@@ -129,7 +129,8 @@ def info(model) -> dict:
         "eps_prior": _prior(model.viscosity.prior) if model.viscosity.prior else None,
         "hamiltonian": {"text": ham.text, "kind": ham.kind, "isotropic": ham.isotropic,
                         "scale": ham.scale,
-                        "matrix": None if ham.matrix is None else np.asarray(ham.matrix).tolist()},
+                        "matrix": None if ham.matrix is None else np.asarray(ham.matrix).tolist(),
+                        **ham.describe()},  # + lagrangian (L = H*) and exactness per view
         "exact": exactness(ham),
         "learned": learned,
         "data": data,

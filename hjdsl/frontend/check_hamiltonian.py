@@ -29,11 +29,22 @@ def check_hamiltonian(c, decl: S.HamiltonianDecl | None) -> Hamiltonian:
                        lambda n: _matrix(c, n.name, sub(n.start, n.end)))
     except FormError as err:
         raise c.error(err.message, sub(err.start, err.end), code=err.code, hint=err.hint) from None
-    return _simplest(terms, form, c.d) or _composite(terms, form, c.d)
+    ham = _simplest(terms, form, c.d)
+    if ham is not None:
+        return ham
+    from hjdsl.hamiltonians.composite import build
+
+    try:
+        return build(_tree(terms), form, c.d)
+    except ValueError as err:  # a number the checks above let through, e.g. A+B not PD in float64
+        raise c.error(f"H({decl.arg.text}) = {form} cannot be built: {err}", span,
+                      code="E112") from None
 
 
 def _simplest(terms, form: str, d: int) -> Hamiltonian | None:
-    """a·|p|^2 or a·pᵀAp → quadratic, a·|p|_q → norm (the families with closed-form views)."""
+    """a·|p|^2 or a·pᵀAp → quadratic, a·|p|_q → norm, as `composite.build` would return them;
+    built here because the composite atoms factor A on construction (scipy), which `hjdsl
+    check` of the common forms should not pay for."""
     if len(terms) != 1 or not isinstance(terms[0][1], Leaf):
         return None
     (k, leaf), = terms
@@ -44,12 +55,6 @@ def _simplest(terms, form: str, d: int) -> Hamiltonian | None:
     if leaf.kind in _NORMS:
         return norm(leaf.kind, k, form)
     return None
-
-
-def _composite(terms, form: str, d: int) -> Hamiltonian:
-    from hjdsl.hamiltonians.composite import build
-
-    return build(_tree(terms), form, d)
 
 
 def _tree(terms):

@@ -88,7 +88,24 @@ def reduce(tree: X.Node, text: str, arg: str, func: str, d: int,
     if value.curvature == "concave":
         raise value.why.error()
     _no_constant_term(value, text)
-    return _merge_quadratics(value.terms, d)
+    terms = _merge_quadratics(value.terms, d)
+    _in_range(terms, text)
+    return terms
+
+
+def _in_range(terms: Terms, text: str) -> None:
+    """Products of in-range numbers can still overflow or underflow: check what was built."""
+    for k, node in terms:
+        param = node.param if isinstance(node, Leaf) else None
+        bad = not 0 < k < np.inf or (param is not None and not np.all(np.isfinite(param)))
+        if isinstance(node, Leaf) and node.kind == "relativistic":
+            bad = bad or not param > 0
+        if bad:
+            raise FormError(f"the numbers in H = {text} overflow or underflow float64",
+                            0, len(text), code="E112")
+        if isinstance(node, MaxOf):
+            for arg in node.args:
+                _in_range(arg, text)
 
 
 def _no_constant_term(value: Value, text: str) -> None:
