@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.errors import DataError, Diagnostic, SpecError, UsageError
+from hjdsl.hamiltonians.base import VIEWS
 from hjdsl.model.limits import MAX_EPS
 
 # A JAX view is called on blocks of ε whose workspace is about this many floats (see by_eps_blocks)
@@ -107,7 +108,7 @@ def compare_memory(model, n_eps: int, n_points: int, audit: int | None = None,
         "attribution (ε × points × atoms)": 2 * 8 * E * n * N,
         "convex attribution (ε × points × atoms)": 8 * E * n * N,
         # the identity row's tolerance weighs the term sizes by a NaN-free copy of π
-        "identity tolerance (a copy of π)": 8 * E * n * N if model.hamiltonian.exact else 0,
+        "identity tolerance (a copy of π)": 8 * E * n * N if model.hamiltonian.has_layer else 0,
         "per-ε/point arrays (values, residuals, bounds, statuses)": 40 * 8 * E * n,
         "view workspaces (PDE-residual Hessians, per ε block)":
             10 * 8 * min(E, eps_block_size(model, n)) * per_eps,
@@ -155,8 +156,12 @@ def work_estimate(model, n_eps: int, n_points: int, audit: int | None, grid: boo
 
 
 def closed_form(model, eps, x, chunk: int | None = None) -> dict:
-    """Network, Hopf–Cole, tropical / Hopf–Lax, attribution, identity and PDE residuals."""
-    from hjdsl.model.maps import quadratic_term
+    """Network, Hopf–Cole, tropical / Hopf–Lax, attribution, identity and PDE residuals.
+
+    Which exist is the Hamiltonian's say: the network, tropical f_0 and identity rows when it has
+    an exact LSE layer (`has_layer`), the PDE residual when its label for `pde_residual` is
+    exact; the others are NaN (their labels say why).
+    """
     from hjdsl.views.closed_form.hopf_cole import hopf_cole_view
     from hjdsl.views.closed_form.network import network_view
     from hjdsl.views.closed_form.pde import residual_view
@@ -165,29 +170,31 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
 
     ham, n_eps, n = model.hamiltonian, eps.size, x.shape[0]
     trop = tropical_view(model, x)
+    nan2 = np.full((n_eps, n), np.nan)
     out = {"hopf_lax": trop["u0"], "active": trop["active"], "reachable": trop["reachable"],
-           "gap": trop["gap"]}
-    if ham.kind == "quadratic":
+           "gap": trop["gap"], "pde": nan2, "pde_scale": nan2}
+    if ham.has_layer:
         W, b = model.weights()
         net = by_eps_blocks(lambda e: network_view(x, W, b, e, chunk=chunk), eps, model, n)
         hc = hopf_cole_view(x, model.y, model.g, model.t, ham, eps, weights=False, chunk=chunk)
-        quad = quadratic_term(x, model.t, ham)
-        res = by_eps_blocks(lambda e: residual_view(model, x, e), eps, model, n)
-        # At ε = 0, u_0 has kinks where two atoms tie; the residual is only defined off them.
-        kink = kink_points(trop["gap"], trop["u0"])
-        res["residual"][eps == 0] = np.where(kink, np.nan, res["residual"][eps == 0])
+        quad = ham.quadratic_term(x, model.t)
         out.update(network=net["f"], tropical=net["f0"], hopf_cole=hc["u"], quadratic=quad,
                    attribution=net["pi"], entropy=net["entropy"],
-                   identity=net["f"] + hc["u"] - quad, pde=res["residual"], pde_scale=res["scale"],
+                   identity=net["f"] + hc["u"] - quad,
                    identity_scale=identity_scale(model, x, net["pi"], net["f"], hc["u"], quad,
                                                  trop["active"]))
     else:
         hc = by_eps_blocks(lambda e: hopf_cole_view(x, model.y, model.g, model.t, ham, e,
                                                      weights=True, chunk=chunk), eps, model, n)
-        nan2 = np.full((n_eps, n), np.nan)
         out.update(network=nan2, tropical=np.full(n, np.nan), hopf_cole=hc["u"],
                    quadratic=np.full(n, np.nan), attribution=hc["pi"], entropy=hc["entropy"],
-                   identity=nan2, pde=nan2, pde_scale=nan2, identity_scale=nan2)
+                   identity=nan2, identity_scale=nan2)
+    if ham.exactness("pde_residual").label == "exact":
+        res = by_eps_blocks(lambda e: residual_view(model, x, e), eps, model, n)
+        # At ε = 0, u_0 has kinks where two atoms tie; the residual is only defined off them.
+        kink = kink_points(trop["gap"], trop["u0"])
+        res["residual"][eps == 0] = np.where(kink, np.nan, res["residual"][eps == 0])
+        out.update(pde=res["residual"], pde_scale=res["scale"])
     return out
 
 
@@ -293,23 +300,40 @@ def grid_part(model, eps, x) -> dict:
             "note": str(result.note or ""), "ran": True}
 
 
+# The compare columns and the Hamiltonian's view whose label each carries.
+COLUMN_VIEWS = {"network": "network", "tropical": "network", "hopf_cole": "hopf_cole",
+                "hopf_lax": "hopf_lax", "convex": "convex_entropic", "convex_lp": "convex_lp",
+                "hopf_lax_program": "hopf_lax_program", "pde": "pde_residual"}
+
+
+def _label(ham, view: str) -> str:
+    """The text of one exactness label: exact, or structural / not defined with the reason."""
+    fact = ham.exactness(view)
+    if fact.label == "exact":
+        return "exact"
+    word = "structural" if fact.label == "structural" else "not defined"
+    if view in ("hopf_cole", "convex_entropic") and fact.label == "structural":
+        word += " for eps > 0"  # at ε = 0 both are the Hopf–Lax value, exact
+    return f"{word} ({fact.reason})" if fact.reason else word
+
+
 def _exactness(model, eps, convex: dict, grid: dict) -> dict:
-    """Attributes saying which views are exact, structural, undefined or approximate."""
-    if model.hamiltonian.exact:
-        convex_label = "exact" if convex["exact"] in (True, None) else "structural"
-        labels = dict(network="exact", tropical="exact", hopf_cole="exact", hopf_lax="exact",
-                      convex=convex_label, pde="exact")
+    """Attributes saying which views are exact, structural, undefined or approximate.
+
+    `exact_<column>` is the text a person reads and `label_<view>` the bare label the diagram
+    report judges by (exact / structural / none), both from `ham.exactness(view)`.
+    """
+    ham = model.hamiltonian
+    labels = {column: _label(ham, view) for column, view in COLUMN_VIEWS.items()}
+    if ham.exact:
         summary = "exact: all views agree to round-off (network, Hopf-Cole) or solver tolerance"
     else:
-        labels = dict(network="not defined (the LSE weight map needs quadratic H)",
-                      tropical="not defined (the LSE weight map needs quadratic H)",
-                      hopf_cole="structural (entropic analogue over reachable atoms) for eps > 0",
-                      hopf_lax="exact", convex="exact at eps = 0, structural for eps > 0",
-                      pde="not defined (the entropic analogue is not a viscous solution)")
-        summary = ("hopf_lax and eps = 0 exact; eps > 0 views are structural analogues, "
-                   "not viscous solutions")
+        exact = [c for c, v in COLUMN_VIEWS.items() if ham.exactness(v).label == "exact"]
+        summary = (f"exact: {', '.join(exact) or 'none'} (and every view at eps = 0); eps > 0 "
+                   "views are structural analogues, not viscous solutions")
     labels["grid"] = "approximate (finite differences)" if grid["ran"] else grid["note"]
-    return {"exact": summary, **{f"exact_{k}": v for k, v in labels.items()}}
+    return {"exact": summary, **{f"exact_{k}": v for k, v in labels.items()},
+            **{f"label_{v}": ham.exactness(v).label for v in VIEWS}}
 
 
 def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):

@@ -68,24 +68,45 @@ def _bad(n: int, what: str) -> str:
     return f"{n} non-finite {what} where finite values are expected"
 
 
+def _label(ds, view: str) -> str:
+    """The Hamiltonian's label for `view` as compare stored it (exact / structural / none).
+
+    Every compare Dataset carries `label_<view>` for each view; one without it (built by hand)
+    is judged by the strictest rule, exact.
+    """
+    return str(ds.attrs.get(f"label_{view}", "exact"))
+
+
+def _row_kind(label: str) -> str:
+    return {"exact": "exact", "structural": "structural"}.get(label, "n/a")
+
+
 def diagram_rows(ds) -> list[Row]:
-    """Every arrow of the commutative diagram for every ε of a compare Dataset."""
-    exact_h = ds.attrs.get("hamiltonian_kind", "quadratic") == "quadratic"
+    """Every arrow of the commutative diagram for every ε of a compare Dataset.
+
+    Which arrows exist and whether each is exact (FAIL on a miss) or structural (WARN) is the
+    Hamiltonian's say, through the labels compare stored (`label_<view>` attributes).
+    """
+    layer = _label(ds, "network") == "exact"
+    pde = _label(ds, "pde_residual") == "exact"
     rows: list[Row] = []
     for i, eps in enumerate(ds.eps.values.tolist()):
-        structural = "exact" if exact_h or eps == 0 else "structural"
-        if exact_h:
+        at_zero = eps == 0  # u_0 is the Hopf–Lax value itself: exact for every convex H
+        hopf = "exact" if at_zero else _row_kind(_label(ds, "hopf_cole"))
+        convex = _row_kind(_label(ds, "convex_lp" if at_zero else "convex_entropic"))
+        if layer:
             identity, slack = _identity_row(ds, i, eps)
             rows += [identity, _network_bound_row(ds, i, eps, slack)]
         else:
             u = ds.hopf_cole.values[i]
             finite = np.isfinite(u)
             slack = BOUND_ULPS * ULP * (_max(np.abs(u[finite])) if finite.any() else 0.0)
+            why = str(ds.attrs.get("exact_network", "")).removeprefix("not defined").strip(" ()")
             rows.append(Row(eps, "network + hopf_cole = x'A^-1x/(4t)", "n/a", np.nan, np.nan,
-                            "skip", "no LSE layer for a norm Hamiltonian"))
-        rows.append(_hopf_bound_row(ds, i, eps, slack, structural))
-        rows.extend(_convex_rows(ds, i, eps, ds.hopf_cole.values[i], structural))
-        if exact_h:
+                            "skip", "no LSE layer" + (f" ({why})" if why else "")))
+        rows.append(_hopf_bound_row(ds, i, eps, slack, hopf))
+        rows.extend(_convex_rows(ds, i, eps, ds.hopf_cole.values[i], convex))
+        if pde:
             rows.append(_pde_row(ds, i, eps))
         rows.append(_grid_row(ds, i, eps))
     return rows
