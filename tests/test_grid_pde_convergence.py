@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import hjdsl
-from hjdsl.hamiltonians import norm, quadratic
+from hjdsl import hamiltonians
+from hjdsl.hamiltonians import norm
 from hjdsl.views.grid.pde import DEFAULT_CELLS, convergence_study, grid_view
 
 # A monotone scheme with forward Euler has truncation error O(h + dt) on smooth solutions, and
@@ -28,7 +29,7 @@ def box_points(lo, hi, n):
 
 def quadratic(A):
     A = np.atleast_2d(np.asarray(A, dtype=float))
-    return quadratic(A, "p' A p")
+    return hamiltonians.quadratic(A, "p' A p")
 
 
 def assert_first_order(study):

@@ -98,15 +98,20 @@ def grid_values(g, ham, t: float, eps: float, x, *, cells: int, scheme: str = "a
 
 def reference_values(g, ham, t: float, eps: float, x, *, tol: float = 1e-10,
                      max_nodes: int | None = None, coarse=None, kinks: Kinks | None = None):
-    """(values, accuracy estimate): Hopf–Lax at ε = 0 (any H), Hopf–Cole quadrature at ε > 0
-    (quadratic H, cut at `kinks` of g); (None, nan) for ε > 0 with a norm H, which has no exact
-    reference."""
+    """(values, accuracy estimate): Hopf–Lax at ε = 0 (any convex H), Hopf–Cole quadrature at
+    ε > 0 where the Hamiltonian labels it exact (quadratic H; cut at `kinks` of g); (None, nan)
+    for ε > 0 otherwise, where no exact reference exists."""
     if eps == 0.0:
         return hopf_lax(g, ham, t, x, coarse=coarse), 0.0
-    if ham.kind == "quadratic":
+    if has_viscous_reference(ham):
         return hopf_cole(g, ham, t, eps, x, tol=tol, max_nodes=max_nodes, coarse=coarse,
                          kinks=kinks)
     return None, np.nan
+
+
+def has_viscous_reference(ham) -> bool:
+    """The Hopf–Cole quadrature is an exact reference at ε > 0 (quadratic H only)."""
+    return ham.exactness("hopf_cole").label == "exact"
 
 
 def convergence_study(g, ham, t: float, eps: float, x, *, cells=(50, 100, 200, 400),
@@ -123,7 +128,8 @@ def convergence_study(g, ham, t: float, eps: float, x, *, cells=(50, 100, 200, 4
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
     ref = reference_values(g, ham, t, eps, x)[0] if reference is None else np.asarray(reference)
     if ref is None:
-        raise ValueError("no exact reference for ε > 0 with a norm Hamiltonian; pass `reference`")
+        raise ValueError(f"no exact reference for ε > 0 with H(p) = {ham.text} (the Hopf–Cole "
+                         "quadrature is exact only for quadratic H); pass `reference`")
     box = solve_domain(g, ham, t, eps, x, min(cells))  # the coarsest buffer is the widest
     length = box.hi - box.lo
     ratio = box.h / np.max(box.h)
@@ -199,8 +205,8 @@ def _one_eps(g, ham, t: float, eps: float, x: np.ndarray, cells: int, kinks: Kin
     In 2-D the reference is computed at most at REFERENCE_POINTS[2] evenly strided points (NaN
     elsewhere): the quadrature, not the solver, dominates the cost of large 2-D point sets.
     """
-    coarse = None  # one search serves domain and reference (norms at ε > 0 need neither)
-    if ham.kind == "quadratic" or eps == 0.0:
+    coarse = None  # one search serves domain and reference (bounded dom L at ε > 0: neither)
+    if eps == 0.0 or ham.domain is None:
         coarse = coarse_search(g, ham, t, x, TAIL * eps)
     dom = solve_domain(g, ham, t, eps, x, cells, coarse=coarse)
     value, sol = grid_values(g, ham, t, eps, x, cells=cells, domain=dom)
@@ -231,10 +237,11 @@ def _note(ham, eps, schemes, cells: int, d: int, accuracy: float | None, unsplit
     scheme = "/".join(sorted(schemes)) or "no"
     parts = [f"{scheme} scheme, forward Euler, {cells} cells on the longest axis (d = {d}); "
              "first order"]
-    if ham.kind != "quadratic" and np.any(eps > 0):
-        parts.append("no exact reference for eps > 0 with a norm Hamiltonian (reference NaN)")
+    viscous = has_viscous_reference(ham)
+    if not viscous and np.any(eps > 0):
+        parts.append(f"no exact reference for eps > 0 with H(p) = {ham.text} (reference NaN)")
     reference = "reference: Hopf-Lax search at eps = 0"
-    if ham.kind == "quadratic":
+    if viscous:
         reference += ", Hopf-Cole quadrature at eps > 0"
     if accuracy is not None and np.isfinite(accuracy):
         reference += f" (quadrature self-check {_rounded_up(accuracy)})"

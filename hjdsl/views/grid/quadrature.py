@@ -1,15 +1,19 @@
 """Reference values for continuous initial data g: Hopf–Lax by brute-force search, Hopf–Cole by quadrature.
 
-Both minimise or integrate over the displacement v = x − y. The search runs on a parameter box s:
-v = R·s for quadratic H (R grown until the minimiser is interior) and v = a·t·φ(s) for the norms,
-where φ maps the box onto the dual-norm unit ball with its boundary sampled exactly (square for
-|p|_1, rotated square for |p|_inf, polar (r, θ) for |p|_2). A coarse grid finds the basin; zoom
-levels (each 5× finer around the best node) make the minimum accurate to O(spacing²).
+Both minimise or integrate over the displacement v = x − y of Φ = g(x − v) + t·L(v/t), asking the
+Hamiltonian for L (`lagrangian`, +inf outside dom L) and dom L (`domain`). The search runs on a
+parameter box s: v = R·s when dom L = ℝᵈ (R grown until the minimiser is interior), v = r·t·φ(s)
+when dom L is exactly a dual-norm ball of radius r, where φ maps the box onto the unit ball with
+its boundary sampled exactly (square for |p|_1, rotated square for |p|_inf, polar (r, θ) for
+|p|_2), and v = r·t·s (the square covering the ball) when dom L is only contained in one. A coarse
+grid finds the basin; zoom levels (each 5× finer around the best node) make the minimum accurate
+to O(spacing²). The Hopf–Cole quadrature is a reference only where the Hamiltonian labels it
+exact (quadratic H), and only there does it use the matrix A.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable
 
@@ -40,27 +44,44 @@ class _Search:
 
 
 def _search(ham, d: int, t: float, radius: float = 1.0) -> _Search:
+    """The parameter box and map s ↦ v for the search over displacements, from dom L."""
     ones, flat = np.ones(d), np.zeros(d, dtype=bool)
-    if ham.kind == "quadratic":
-        ainv = np.linalg.inv(np.asarray(ham.matrix, dtype=float))
-        return _Search(-ones, ones, flat, lambda s: radius * s, partial(_metric, ainv / (4.0 * t)), radius)
-    reach = float(ham.scale) * t
-    zero = lambda v: np.zeros(v.shape[:-1])  # noqa: E731 - L is 0 inside the ball
-    if d == 1 or ham.kind == "l1":  # dual ball of |·|_1 is the |·|_inf square
-        return _Search(-ones, ones, flat, lambda s: reach * s, zero)
-    if ham.kind == "linf":  # the |·|_1 diamond is the square rotated by 45°
+    domain = ham.domain
+    if domain is None:  # dom L = ℝᵈ: a box of half-width R that coarse_search grows
+        return _Search(-ones, ones, flat, lambda s: radius * s, partial(_cost, ham, t, 1.0), radius)
+    q, r, exact = domain
+    reach = float(r) * t
+    # nodes on the boundary of an exact dom L must stay inside it despite rounding
+    cost = partial(_cost, ham, t, 1.0 - 8.0 * np.finfo(float).eps if exact else 1.0)
+    if d == 1 or q == "l1" or not exact:  # the |·|_inf square: dual ball of |·|_1, covers every ball
+        return _Search(-ones, ones, flat, lambda s: reach * s, cost)
+    if q == "linf":  # the |·|_1 diamond is the square rotated by 45°
         rot = np.array([[0.5, 0.5], [0.5, -0.5]])
-        return _Search(-ones, ones, flat, lambda s: reach * s @ rot.T, zero)
+        return _Search(-ones, ones, flat, lambda s: reach * s @ rot.T, cost)
     polar = lambda s: reach * s[..., :1] * np.stack([np.cos(s[..., 1]), np.sin(s[..., 1])], -1)  # noqa: E731
-    return _Search(np.array([0.0, -np.pi]), np.array([1.0, np.pi]), np.array([False, True]), polar, zero)
+    return _Search(np.array([0.0, -np.pi]), np.array([1.0, np.pi]), np.array([False, True]), polar, cost)
+
+
+def _cost(ham, t: float, shrink: float, v: np.ndarray) -> np.ndarray:
+    """t·L(v/t) over the last axis (+inf outside dom L); `shrink` pulls v inside by a few ulps."""
+    return t * np.asarray(ham.lagrangian(v * (shrink / t)), dtype=float)
 
 
 def _metric(m: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """vᵀMv over the last axis, written out: a sum over an axis of length 1 or 2 is slow."""
+    """vᵀMv over the last axis (d = 1 or 2), written out."""
     if m.shape[0] == 1:
         return m[0, 0] * v[..., 0] ** 2
     v0, v1 = v[..., 0], v[..., 1]
     return m[0, 0] * v0 * v0 + 2.0 * m[0, 1] * v0 * v1 + m[1, 1] * v1 * v1
+
+
+def _growth(ham, d: int) -> float:
+    """λ with H(p) ≈ λ|p|² at unit slopes, which sets the first search radius when dom L = ℝᵈ:
+    the largest eigenvalue of A where the Hopf–Cole quadrature applies (it needs A anyway), else
+    half the largest gradient bound on the unit box (the same λ for a|p|²)."""
+    if ham.exactness("hopf_cole").label == "exact":
+        return float(ham.largest_eigenvalue)
+    return 0.5 * float(np.max(ham.gradient_bound(np.ones((d, 1)))))
 
 
 def _box_nodes(lo, hi, n: int) -> np.ndarray:
@@ -103,17 +124,20 @@ class Coarse:
 
 def coarse_search(g, ham, t: float, x, threshold: float) -> Coarse:
     """Φ on a coarse parameter grid, growing R (quadratic H) until every node within `threshold`
-    of a point's minimum is interior. One search serves every smaller threshold."""
+    of a point's minimum is interior (dom L = ℝᵈ). One search serves every smaller threshold."""
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
     d = x.shape[1]
-    lam = float(np.max(np.linalg.eigvalsh(ham.matrix))) if ham.kind == "quadratic" else 1.0
+    _require_lagrangian(ham, d)
+    if ham.domain is not None:  # the search box covers dom L: nothing to grow
+        search = _search(ham, d, t)
+        nodes = _box_nodes(search.lo, search.hi, COARSE[d])
+        return Coarse(search, nodes, _objective(g, x, search, nodes[None]), threshold)
+    lam = _growth(ham, d)
     radius = max(1.0, 2.0 * np.sqrt(t * lam)) + np.sqrt(4.0 * t * lam * threshold)
     for _ in range(12):
         search = _search(ham, d, t, radius)
         nodes = _box_nodes(search.lo, search.hi, COARSE[d])
         found = Coarse(search, nodes, _objective(g, x, search, nodes[None]), threshold)
-        if ham.kind != "quadratic":
-            return found
         edge = np.any(np.abs(nodes) >= 1.0, axis=1)
         if not np.any(found.near(threshold)[:, edge]):
             return found
@@ -158,7 +182,7 @@ def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes:
     smooth and the rule converges fast there. The panels of every piece double until the last
     two changes of a point are both below `tol` (relative to max(1, |u|)) or the nodes per axis
     would pass `max_nodes`. Returns (values, error estimate = the largest last change, at least
-    the round-off of the sum). Quadratic H only. `coarse` may pass a `coarse_search` of the same
+    the round-off of the sum). Only where `ham.exactness("hopf_cole")` is exact. `coarse` may pass a `coarse_search` of the same
     points made with a threshold ≥ 36ε (it is reused, not recomputed).
 
     >>> from hjdsl.hamiltonians import quadratic
@@ -167,12 +191,17 @@ def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes:
     >>> abs(float(u[0])) < 1e-12
     True
     """
-    if ham.kind != "quadratic":
-        raise ValueError(f"the Hopf–Cole reference needs a quadratic Hamiltonian, not {ham.text}")
+    exactness = ham.exactness("hopf_cole")
+    if exactness.label != "exact":
+        raise ham.unsupported("the Hopf–Cole quadrature reference",
+                              exactness.reason or "it is exact only for quadratic H")
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
     d = x.shape[1]
     coarse = _reuse(coarse, TAIL * eps) or coarse_search(g, ham, t, x, TAIL * eps)
-    near, nodes, search = coarse.near(TAIL * eps), coarse.nodes, coarse.search
+    near, nodes = coarse.near(TAIL * eps), coarse.nodes
+    # the integrand's metric A⁻¹ written out: a sum over an axis of length 1 or 2 is slow, and
+    # the quadrature evaluates it at up to 10⁶ nodes a block (same values as t·L(v/t))
+    search = replace(coarse.search, cost=partial(_metric, ham.inverse / (4.0 * t)))
     pad = 2.0 * coarse.spacing
     lo = np.min(np.where(near[..., None], nodes[None], np.inf), axis=1) - pad
     hi = np.max(np.where(near[..., None], nodes[None], -np.inf), axis=1) + pad
@@ -262,12 +291,14 @@ def dependence_box(g, ham, t: float, eps: float, x, *, coarse: Coarse | None = N
     """(lo, hi, reach): a box holding every y that influences u(x, t) for x in `x` (to e^{-20}
     for ε > 0), and the largest |x − y| over those y (the distance information travels).
 
-    Quadratic H: the y within 20ε of the Hopf–Lax minimum (at ε = 0: the minimisers, padded by
-    two coarse cells). Norms: x ± a·t plus √(80εt) (the same e^{-20} Gaussian tail).
+    dom L = ℝᵈ: the y within 20ε of the Hopf–Lax minimum (at ε = 0: the minimisers, padded by
+    two coarse cells). dom L inside a dual-norm ball of radius r (speeds |∂H/∂p_k| ≤ r):
+    x ± r·t plus √(80εtλ_D) (the e^{-20} tail of the heat kernel of ε tr(D∇²), λ_D = max eig D).
     """
     x = np.asarray(x, dtype=float).reshape(len(x), -1)
-    if ham.kind != "quadratic":
-        reach = float(ham.scale) * t + np.sqrt(2.0 * DOMAIN_TAIL * 2.0 * eps * t)
+    if ham.domain is not None:
+        lam_d = float(np.max(np.linalg.eigvalsh(np.atleast_2d(ham.diffusion(x.shape[1])))))
+        reach = float(ham.domain[1]) * t + np.sqrt(2.0 * DOMAIN_TAIL * 2.0 * eps * t * lam_d)
         return x.min(axis=0) - reach, x.max(axis=0) + reach, reach
     coarse = _reuse(coarse, DOMAIN_TAIL * eps) or coarse_search(g, ham, t, x, DOMAIN_TAIL * eps)
     near = coarse.near(DOMAIN_TAIL * eps)
@@ -278,6 +309,15 @@ def dependence_box(g, ham, t: float, eps: float, x, *, coarse: Coarse | None = N
     hi = np.maximum(feet.max(axis=0) + pad, x.max(axis=0))
     reach = float(np.max(np.linalg.norm(v, axis=1)[np.any(near, axis=0)])) + float(np.max(pad))
     return lo, hi, reach
+
+
+def _require_lagrangian(ham, d: int) -> None:
+    """NotSupported unless the Hamiltonian states L = H* (the search minimises g + t·L)."""
+    try:
+        ham.lagrangian(np.zeros((1, d)))
+    except NotImplementedError:
+        raise ham.unsupported("the brute-force Hopf–Lax reference",
+                              "the Hamiltonian states no Lagrangian L = H*") from None
 
 
 def _reuse(coarse: Coarse | None, threshold: float) -> Coarse | None:

@@ -1,7 +1,10 @@
 """Monotone finite-difference pieces: numerical Hamiltonians, the diffusion stencil, the stable step.
 
-The PDE on the grid is u_t + H(∇u) = ε tr(D ∇²u) with D = A for quadratic H(p) = pᵀAp (the equation
-whose Hopf–Cole solution the LSE layer computes) and D = I for the norm Hamiltonians.
+The PDE on the grid is u_t + H(∇u) = ε tr(D ∇²u) with D = `ham.diffusion(d)` (A for quadratic
+H(p) = pᵀAp, the equation whose Hopf–Cole solution the LSE layer computes; I otherwise). The
+fluxes ask the Hamiltonian for H (`value`), a bound on |∂H/∂p_k| over a box (`gradient_bound`) and
+whether the upwind flux applies (`coordinate_monotone`), never which family it is. The grid holds
+slopes with the axis first, shape (d, …); the protocol takes it last, hence the `moveaxis`.
 Every function here acts on a padded array U (one ghost layer per side) and returns values at the
 interior nodes, so the time loop in `grid_solver` stays a few lines.
 """
@@ -49,8 +52,8 @@ def one_sided(U: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def diffusion_matrix(ham, d: int) -> np.ndarray:
-    """D in ε tr(D∇²u): A for quadratic H (Hopf–Cole heat operator), I for the norms."""
-    return np.asarray(ham.matrix, dtype=float) if ham.kind == "quadratic" else np.eye(d)
+    """D in ε tr(D∇²u), as the Hamiltonian states it (A for quadratic H, I by default)."""
+    return np.asarray(ham.diffusion(d), dtype=float).reshape(d, d)
 
 
 def spacing_ratio(D: np.ndarray) -> np.ndarray:
@@ -98,66 +101,64 @@ def diffusion_is_monotone(h: np.ndarray, D: np.ndarray) -> bool:
     return bool(D[0, 0] / h[0] ** 2 >= c * (1 - 1e-12) and D[1, 1] / h[1] ** 2 >= c * (1 - 1e-12))
 
 
-NORMS = {
-    "l1": lambda p: np.sum(np.abs(p), axis=0),
-    "l2": lambda p: np.sqrt(np.sum(p * p, axis=0)),
-    "linf": lambda p: np.max(np.abs(p), axis=0),
-}
+def require_facts(ham, d: int) -> None:
+    """Raise NotSupported naming the missing fact unless `ham` states what the grid solver asks
+    (H, a gradient bound, D). Probed once per solve, not inside the time loop."""
+    probes = (
+        ("H(p) (`value`), which the numerical flux evaluates", lambda: ham.value(np.zeros((1, d)))),
+        ("bound on |dH/dp_k| over a box (`gradient_bound`), which sets the Lax-Friedrichs "
+         "dissipation and the stable step", lambda: ham.gradient_bound(np.ones((d, 1)))),
+        ("diffusion matrix D (`diffusion`) of the viscous term", lambda: ham.diffusion(d)),
+    )
+    for fact, probe in probes:
+        try:
+            probe()
+        except NotImplementedError:
+            raise ham.unsupported("the grid PDE solver", f"the Hamiltonian states no {fact}") from None
 
 
 def hamiltonian(ham, p: np.ndarray) -> np.ndarray:
-    """H(p) for p of shape (d, ...): pᵀAp, or scale·|p|_1, |p|_2, |p|_∞.
+    """H(p) for slopes p of shape (d, ...) (the axis first, as the grid holds them).
 
     >>> from hjdsl.hamiltonians import norm
     >>> float(hamiltonian(norm("l1", 2.0), np.array([3.0, -4.0])))
     14.0
     """
-    if ham.kind == "quadratic":
-        return np.einsum("k...,kl,l...->...", p, np.asarray(ham.matrix, dtype=float), p)
-    if ham.kind not in NORMS:
-        raise ValueError(f"the grid solver does not support the Hamiltonian {ham.text}")
-    return float(ham.scale) * NORMS[ham.kind](p)
+    # a transposed view, not np.moveaxis: this runs every time step and its checks cost more
+    return ham.value(p.transpose(tuple(range(1, p.ndim)) + (0,)))
 
 
 def godunov_applies(ham) -> bool:
-    """The upwind flux needs H(p) = F(|p_1|, …, |p_d|) with F non-decreasing: diagonal A or a norm."""
-    if ham.kind != "quadratic":
-        return True
-    A = np.asarray(ham.matrix, dtype=float)
-    return bool(np.all(A == np.diag(np.diag(A))))
+    """The upwind flux needs H(p) = F(|p_1|, …, |p_d|) with F non-decreasing (diagonal A, a norm,
+    sums and maxima of such terms): the Hamiltonian says so with `coordinate_monotone`."""
+    return bool(ham.coordinate_monotone)
 
 
 def godunov(ham, pm: np.ndarray, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Upwind flux F(q), q_k = max(p⁻_k, −p⁺_k, 0); returns (flux, α) with α_k ≥ max |∂F/∂q_k|.
+    """Upwind flux F(q) = H(q), q_k = max(p⁻_k, −p⁺_k, 0); returns (flux, α), α_k ≥ max |∂F/∂q_k|.
 
     In 1-D (and for separable H in any d) this is the Godunov flux of a convex even H; for the
     2-norm and ∞-norm it is the Osher–Sethian upwind flux. It is non-decreasing in p⁻ and
-    non-increasing in p⁺, which makes the explicit step monotone under `stable_step`.
+    non-increasing in p⁺, which makes the explicit step monotone under `stable_step`. Every q
+    lies in the box 0 ≤ q_k ≤ max q_k, so the gradient bound over that box bounds ∂F/∂q.
     """
     q = np.maximum(pm, -pp)
     np.maximum(q, 0.0, out=q)
-    if ham.kind == "quadratic":
-        a = np.diag(np.asarray(ham.matrix, dtype=float))
-        q_max = np.max(q.reshape(q.shape[0], -1), axis=1)
-        flux = a[0] * q[0] * q[0] if q.shape[0] == 1 else np.einsum("k,k...->...", a, q * q)
-        return flux, 2.0 * a * q_max
-    return hamiltonian(ham, q), np.full(q.shape[0], float(ham.scale))
+    q_max = np.max(q.reshape(q.shape[0], -1), axis=1)
+    return hamiltonian(ham, q), ham.gradient_bound(q_max)
 
 
 def lax_friedrichs(ham, pm: np.ndarray, pp: np.ndarray, *, local: bool = True):
-    """H(p̄) − Σ_k α_k (p⁺_k − p⁻_k)/2 with α_k ≥ max |∂H/∂p_k| over the box spanned by p⁻, p⁺.
+    """H(p̄) − Σ_k α_k (p⁺_k − p⁻_k)/2 with α_k ≥ max |∂H/∂p_k| over the box spanned by p⁻, p⁺
+    (`ham.gradient_bound` over |p_l| ≤ max(|p⁻_l|, |p⁺_l|), which contains it).
 
     `local=False` takes each α_k as its maximum over the grid (global Lax–Friedrichs). Returns
     (flux, per-axis maximum of α).
     """
     pbar = 0.5 * (pm + pp)
     shape = pm.shape[:1] + (1,) * (pm.ndim - 1)
-    if ham.kind == "quadratic":
-        m = np.maximum(np.abs(pm), np.abs(pp))
-        # |∂H/∂p_k| = 2|Σ_l A_kl p_l| ≤ 2 Σ_l |A_kl| max|p_l| on that box
-        alpha = 2.0 * np.einsum("kl,l...->k...", np.abs(np.asarray(ham.matrix, dtype=float)), m)
-    else:
-        alpha = np.full(shape, float(ham.scale))
+    alpha = np.asarray(ham.gradient_bound(np.maximum(np.abs(pm), np.abs(pp))), dtype=float)
+    alpha = np.broadcast_to(alpha, pm.shape)
     alpha_max = np.max(alpha.reshape(alpha.shape[0], -1), axis=1)
     if not local:
         alpha = alpha_max.reshape(shape)

@@ -90,12 +90,15 @@ def solve(g, ham, eps: float, t: float, domain: Domain, *, scheme: str = "auto",
     >>> round(float(sol.at(np.array([[0.2]]))[0]), 12)   # g linear: u = g(x) − t·H(∇g)
     -0.15
     """
+    ham.require("grid")
+    fd.require_facts(ham, domain.dim)
     if scheme == "auto":
         scheme = "godunov" if fd.godunov_applies(ham) else "llf"
     if scheme not in fd.FLUXES:
         raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(fd.FLUXES)}")
     if scheme == "godunov" and not fd.godunov_applies(ham):
-        raise ValueError("the Godunov flux needs a diagonal A or a norm Hamiltonian; use scheme='llf'")
+        raise ValueError(f"the Godunov flux needs H(p) to depend on |p_1|, …, |p_d| only, "
+                         f"non-decreasingly, which H(p) = {ham.text} does not; use scheme='llf'")
     if not cfl > 0.0:
         raise ValueError(f"cfl must be positive, got {cfl}")
     D = fd.diffusion_matrix(ham, domain.dim)
