@@ -39,7 +39,7 @@ def quadratic(matrix, text: str | None = None) -> Quadratic:
 def norm(kind: str, scale: float = 1.0, text: str | None = None) -> Norm:
     """H(p) = scale·‖p‖_q for kind l1, l2 or linf.
 
-    >>> norm("l1", 2.0).value(np.array([3.0, -4.0]))
+    >>> float(norm("l1", 2.0).value(np.array([3.0, -4.0])))
     14.0
     """
     if kind not in NORM_NAMES:
