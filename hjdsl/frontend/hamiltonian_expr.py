@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hjdsl.model.limits import MAX_NESTING
 
@@ -210,8 +210,8 @@ class _Parser:
             self.nested(tok)
             node = self.sum()
             self.depth -= 1
-            self.expect(")", "`)` to close the `(`")
-            return node
+            close = self.expect(")", "`)` to close the `(`")
+            return replace(node, start=tok.start, end=close.end)  # messages quote the brackets
         raise self.unexpected("expected an atom such as |p|^2")
 
     def quad_form(self, left: Name) -> Node:
