@@ -172,3 +172,18 @@ def test_quadratic_h_observing_f_recovers_g_through_the_layer():
     assert ds["identifiable"].values.all()
     np.testing.assert_allclose(ds["g_hat"].values, g, rtol=0, atol=1e-12)
     assert quadratic(np.eye(1)).exactness("fit_hopf_lax").label == "exact"
+
+
+def test_a_2d_norm_fit_plots(tmp_path):
+    """The fit plot predicts from the Hamiltonian's costs (no LSE layer needed)."""
+    from hjdsl.plot.fit import plot_fit
+
+    x, y, g_true, C = problem("2 linf", 2)
+    model = hjdsl.parse(SPEC.format(h="2*|p|_inf", q="u", lik="normal")
+                        .replace("dim 1", "dim 2")
+                        .replace("particles y = grid(-1, 1, 5)",
+                                 "particles y = " + str(y.tolist()))
+                        .replace("evaluate x = grid(-1.2, 1.2, 7)", "evaluate x = [[0, 0], [0.5, -0.5]]"))
+    ds = model.solve(method="hopf_lax", data=(x, np.min(g_true + C, axis=1)))
+    plot_fit(ds, model, tmp_path / "fit.png")
+    assert (tmp_path / "fit.png").stat().st_size > 0

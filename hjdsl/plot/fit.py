@@ -112,8 +112,8 @@ def _atoms_panel_1d(ax, root, model, g_draws=None):
 def _data_panel_nd(ax, root, observed, model):
     q = root.attrs["quantity"]
     x, v = observed["x_data"].values, observed["obs"].values
-    pred = metrics.observed_quantity(q, x, root["y_hat"].values, root["g_hat"].values,
-                                     float(root.attrs["eps"]), model.t, model.hamiltonian.inverse)
+    pred = metrics.predict(q, x, root["y_hat"].values, root["g_hat"].values,
+                           float(root.attrs["eps"]), model.t, model.hamiltonian)
     train = observed["is_train"].values.astype(bool)
     ax.scatter(v[train], pred[train], s=8, color="C0", label="training data")
     if not train.all():
