@@ -9,7 +9,7 @@ import numpy as np
 from hjdsl.commands.common import add_output_args, eps_arg, load_model
 from hjdsl.errors import UsageError
 
-HELP = "fit initial data to the observations (map, svi, nuts, convex)"
+HELP = "fit initial data to the observations (map, svi, nuts, convex, hopf_lax)"
 DESCRIPTION = """\
 Fit the learned initial data (atoms y_j, values g_j, and any learned sigma, nu, eps) of a spec to
 its observations. Methods: map (Adam, best of --restarts, L-BFGS polish), svi (Gaussian guide),
