@@ -83,8 +83,10 @@ def _choose(model, options) -> tuple[str, float]:
     if eps is None:
         positive = [e for e in np.asarray(model.eps, dtype=float) if e > 0]
         if not positive:
-            raise _usage("convex fit with fixed atoms needs ε > 0 (fitting g at ε = 0 with fixed "
-                         "atoms is not convex)", hint="declare a positive viscosity or pass --eps")
+            raise _usage("convex fit with fixed atoms needs ε > 0 (least squares on the ε = 0 "
+                         "value min_j c_j is not convex in g)",
+                         hint="--method hopf_lax fits fixed atoms at ε = 0; or declare a "
+                              "positive viscosity or pass --eps")
         eps = positive[0]
     if not float(eps) > 0:
         raise _usage(f"convex fit with fixed atoms needs ε > 0, got {eps}")

@@ -108,8 +108,8 @@ def choose_eps(model, eps, method: str) -> float:
         raise UsageError.single(f"--eps must be finite and ≥ 0, got {eps}", code="U104")
     if eps == 0:
         hint = ("use --method convex (max-affine regression at eps = 0)" if model.particles.learned
-                else "fit at a small eps > 0: with fixed atoms no method fits eps = 0 (fitting g "
-                     "to a minimum over atoms is not a convex program)")
+                else "use --method hopf_lax (fixed atoms at eps = 0, through the Hopf–Lax value), "
+                     "or fit at a small eps > 0")
         raise UsageError.single(f"--method {method} needs eps > 0 (the LSE likelihood is smooth only "
                                 "for eps > 0)", hint=hint, code="U105")
     return eps
