@@ -224,7 +224,8 @@ class Model:
     # --- construction without a spec -----------------------------------------------------
     @classmethod
     def from_atoms(cls, y, g, *, t: float = 1.0, eps=(0.1,), A=None, x=None,
-                   hamiltonian: HamiltonianKind = "quadratic", name: str = "atoms") -> "Model":
+                   hamiltonian: HamiltonianKind | Hamiltonian = "quadratic",
+                   name: str = "atoms") -> "Model":
         """A model with given atoms, for embedding and tests.
 
         >>> m = Model.from_atoms([[-1.0], [1.0]], [0.0, 0.5], eps=[1.0, 0.1], x=[[0.0], [0.5]])
@@ -237,7 +238,9 @@ class Model:
         d = y.shape[1]
         from hjdsl.hamiltonians import norm, quadratic
 
-        if hamiltonian == "quadratic":
+        if isinstance(hamiltonian, Hamiltonian):  # any family's object, e.g. a composite H
+            ham = hamiltonian
+        elif hamiltonian == "quadratic":
             mat = np.eye(d) if A is None else np.asarray(A, dtype=float) * (np.eye(d) if np.ndim(A) == 0 else 1)
             iso = A is None or np.ndim(A) == 0
             ham = quadratic(mat, "|p|^2" if A is None else ("a*|p|^2" if iso else "p' A p"))
