@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from hjdsl.hamiltonians import norm, quadratic
+from hjdsl.hamiltonians.composite import Atom, Sum, build
 from hjdsl.views.grid.pde import convergence_study, grid_view
 
 
@@ -36,6 +37,11 @@ def cases():
     yield "d=2, p'Ap, eps=0.1 (Hopf-Cole)", aniso, 0.5, 0.1, x2, fine2
     yield "d=2, |p|_2, eps=0 (Hopf-Lax)", norm("l2"), 0.8, 0.0, box(-1.5, 1.5, 5), fine2
     yield "d=2, 1.5|p|_1, eps=0 (Hopf-Lax)", norm("l1", 1.5, "1.5*|p|_1"), 0.8, 0.0, box(-1.5, 1.5, 5), fine2
+    relativistic = Atom("relativistic", c=1.0), "sqrt(1 + |p|^2)"
+    yield "d=1, sqrt(1+|p|^2), eps=0 (Hopf-Lax)", build(*relativistic, 1), 0.8, 0.0, x1, fine1
+    yield "d=2, sqrt(1+|p|^2), eps=0 (Hopf-Lax)", build(*relativistic, 2), 0.8, 0.0, x2, fine2
+    yield ("d=2, |p|^2+|p|_1, eps=0 (Hopf-Lax)", build(Sum((Atom("sq"), Atom("l1"))), "|p|^2 + |p|_1", 2),
+           0.8, 0.0, x2, fine2)
 
 
 def main() -> None:
