@@ -255,3 +255,16 @@ def test_labels_and_texts():
     assert all(H.exactness(v).reason for v in labels if labels[v] != "exact")
     with pytest.raises(NotSupported, match="network"):
         H.weights(np.zeros((1, 2)), np.zeros(1), 1.0)
+
+
+def test_convex_hull_domain_by_the_gauge_program():
+    """dom L of max(|p|_1, 2|p|_inf) is the hull of the square |v|_inf ≤ 1 and the diamond
+    |v|_1 ≤ 2: |v_1| + |v_2| ≤ 2 and |v|_inf ≤ 2 minus the corners beyond the square."""
+    H = build(Max((Atom("l1"), Scaled(2.0, Atom("linf")))), "max(|p|_1, 2*|p|_inf)", 2)
+    assert H.domain == ("l1", 2.0, False)
+    v = np.array([[1.2, 0.7], [1.2, 0.9], [1.0, 1.0], [1.9, 0.0], [0.0, -2.1]])
+    assert np.isfinite(H.lagrangian(v)).tolist() == [True, False, True, True, False]
+    assert H.reached(v * 0.5, np.zeros((1, 2)), 0.5)[:, 0].tolist() == [True, False, True, True,
+                                                                        False]
+    for vi in v[[0, 3]]:  # L = 0 on the domain: the sup of p·v − H(p) is at p = 0
+        assert abs(brute_conjugate(H, vi)) < 1e-9
