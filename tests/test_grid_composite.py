@@ -234,3 +234,18 @@ def test_a_missing_fact_is_a_clear_not_supported():
     with pytest.raises(NotSupported, match="Lagrangian"):
         hopf_lax(lambda y: y, _NoBound(), 1.0, np.zeros((1, 1)))
     solve(lambda y: y, quadratic(np.eye(1)), 0.0, 1.0, dom)  # a family with the facts solves
+
+
+def test_grid_view_on_a_spec_with_a_composite_hamiltonian():
+    """compare's grid rows for H = sqrt(1 + |p|^2): ε = 0 against Hopf–Lax with its order; ε > 0
+    has no exact reference (NaN, said in the note)."""
+    import hjdsl
+    from hjdsl.views.grid.pde import grid_view
+
+    model = hjdsl.parse("model m\ndim 1\nviscosity eps in [0.1, 0]\n"
+                        "hamiltonian H(p) = sqrt(1 + |p|^2)\nparticles y = grid(-1, 1, 3)\n"
+                        "initial g(y) = sqrt(1 + y^2)\nevaluate x = grid(-1, 1, 11)")
+    res = grid_view(model, model.eps, model.evaluate)
+    assert np.all(np.isfinite(res.value)) and np.isnan(res.error[0]) and res.error[1] < 2e-3
+    assert ORDER_RANGE[0] <= res.order <= ORDER_RANGE[1]
+    assert "no exact reference for eps > 0 with H(p) = sqrt(1 + |p|^2)" in res.note

@@ -206,7 +206,8 @@ def hopf_cole(g, ham, t: float, eps: float, x, *, tol: float = 1e-10, max_nodes:
     lo = np.min(np.where(near[..., None], nodes[None], np.inf), axis=1) - pad
     hi = np.max(np.where(near[..., None], nodes[None], -np.inf), axis=1) + pad
     cuts = _cuts(kinks, x, search.radius, lo, hi)
-    log_norm = -0.5 * d * np.log(4.0 * np.pi * eps * t) - 0.5 * np.log(np.linalg.det(ham.matrix))
+    # det(A)^{-1/2} = |det L| for the triangular factor L·Lᵀ = A⁻¹
+    log_norm = -0.5 * d * np.log(4.0 * np.pi * eps * t) + np.sum(np.log(np.abs(np.diag(ham.factor))))
     cap = max_nodes or {1: 16384, 2: 512}[d]
     per_panel = GAUSS * max(c.shape[1] - 1 for c in cuts)  # nodes per axis for one panel a piece
     u = _gauss(g, x, search, cuts, 1, eps) - eps * log_norm
