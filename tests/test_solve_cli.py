@@ -152,8 +152,10 @@ def test_norm_hamiltonian_is_refused_with_one_message(cli, spec, method):
     norm.write_text(spec.read_text().replace("H(p) = |p|^2", "H(p) = |p|_2")
                     .replace("value = network(x, 0.2)", "value = abs(x)"))
     code, stdout, stderr = cli("solve", str(norm), "--method", method)
-    assert code == 2 and "no fit method supports the Hamiltonian |p|_2 yet" in stderr
-    assert "hint: fit with a quadratic Hamiltonian" in stderr and "use --method" not in stderr
+    assert code == 2 and f"error: --method {method} cannot fit H(p) = |p|_2: " in stderr
+    # the hint names only the method that fits this H, never the other refusing one
+    hint = "hint: methods that fit H(p) = |p|_2: --method hopf_lax (eps = 0, fixed atoms, g learned)"
+    assert hint + "\n" in stderr and "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("args, message", [
