@@ -225,3 +225,26 @@ def test_compare_on_a_non_traceable_composite_uses_numpy_costs():
                                    L_sq_l1, 2, 401)
     assert np.all(ds.convex_hopf_lax.values <= ref + 1e-6)
     assert not failures(diagram_rows(ds))
+
+
+def test_a_missing_fact_is_a_coded_error_not_a_key_error():
+    from hjdsl.errors import SpecError, UsageError
+    from hjdsl.hamiltonians.base import Hamiltonian
+    from hjdsl.model.expr import Call, Name
+    from hjdsl.views.convex.hopf_lax import HopfLaxProgram, HopfLaxSpec
+
+    class NoCvxpy(Hamiltonian):  # a family that states no cvxpy form of its Lagrangian
+        kind, text = "test", "h(p)"
+
+    spec = HopfLaxSpec(Call(None, "abs", (Name(None, "y"),)), 1, 1.0, NoCvxpy())
+    with pytest.raises(SpecError) as err:
+        HopfLaxProgram(spec)
+    assert err.value.diagnostics[0].code == "U014"
+    assert "the continuous Hopf–Lax program" in err.value.diagnostics[0].message
+    assert "not supported for H(p) = h(p)" in err.value.diagnostics[0].message
+    model = Model.from_atoms([[0.0], [1.0]], [0.0, 0.0], hamiltonian=FORMS["huber"][0](1))
+    with pytest.raises(UsageError) as err:
+        model.to_jax()
+    assert err.value.diagnostics[0].code == "U014"
+    with pytest.raises(UsageError, match="exact LSE layer"):
+        model.attribute([[0.1]], eps=[0.1])
