@@ -140,7 +140,7 @@ def test_bad_inputs(four_atoms):
         attribute(four_atoms, [[0.1, 0.2]], eps=[0.1])
     with pytest.raises(UsageError, match="ε > 0"):
         attribute(four_atoms, [[0.1]], eps=[0.0])
-    with pytest.raises(UsageError, match="quadratic Hamiltonian"):
+    with pytest.raises(UsageError, match=r"exact LSE layer \(a quadratic one\), not H\(p\) = \|p\|_1"):
         attribute(Model.from_atoms([[0.0], [1.0]], [0, 0], hamiltonian="l1"), [[0.1]], eps=[0.1])
 
 
