@@ -183,3 +183,21 @@ def test_grid_row_judges_only_the_points_that_have_a_reference(monkeypatch, quad
     assert r.status == "WARN" and "1 non-finite grid values" in r.detail
     broken = _set(ds, "grid", (0, 1), np.inf)             # the grid itself is judged everywhere
     assert "1 non-finite" in row(broken, "grid solver - reference", EPS[0]).detail
+
+
+def test_grid_row_without_an_exact_reference_skips_but_judges_the_grid(norm_ds):
+    """ε > 0 with a norm H: no reference exists by design (NaN), so the row is a skip that says
+    why, not a warning about non-finite values; a non-finite grid value still warns; at ε = 0 the
+    Hopf–Lax reference exists and a missing value there still warns."""
+    ds = _with_grid(norm_ds, [])
+    finite = np.where(np.isfinite(ds.grid.values), ds.grid.values, 2.0)  # x = 4 is out of reach
+    ds["grid"] = (("eps", "point"), finite)
+    ds["grid_reference"] = (("eps", "point"), np.where(np.array(EPS)[:, None] > 0, np.nan, finite))
+    r = row(ds, "grid solver - reference", EPS[0])
+    assert (r.status, r.detail) == ("skip", "no exact reference for eps > 0 with H(p) = |p|_2")
+    assert row(ds, "grid solver - reference", EPS[1]).status == "PASS"
+    broken = _set(ds, "grid", (0, 1), np.nan)
+    r = row(broken, "grid solver - reference", EPS[0])
+    assert r.status == "WARN" and "1 non-finite grid values" in r.detail
+    lost = _set(ds, "grid_reference", (1, 1), np.nan)      # the ε = 0 reference must exist
+    assert "1 non-finite" in row(lost, "grid solver - reference", EPS[1]).detail

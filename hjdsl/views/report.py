@@ -238,6 +238,14 @@ def _grid_row(ds, i: int, eps: float) -> Row:
     # In 2-D only a strided subset of the points gets a reference (NaN elsewhere, by design):
     # judge the grid at every point, the reference and the difference on that subset only.
     grid, ref = ds.grid.values[i], ds.grid_reference.values[i]
+    if eps > 0 and ds.attrs.get("label_hopf_cole") != "exact":
+        # No exact reference exists for ε > 0 with this H (the Hopf–Cole quadrature needs a
+        # quadratic H): the reference is NaN by design; the solver's own values must be finite.
+        n_bad = _nonfinite(grid)
+        if n_bad:
+            return Row(eps, arrow, "approx", np.inf, np.nan, "WARN", _bad(n_bad, "grid values"))
+        return Row(eps, arrow, "approx", np.nan, np.nan, "skip",
+                   f"no exact reference for eps > 0 with H(p) = {ds.attrs.get('hamiltonian', '?')}")
     n_bad = _nonfinite(grid, ref[reference_subset(ref.size, ds.sizes["dim"])])
     if n_bad:
         return Row(eps, arrow, "approx", np.inf, np.nan, "WARN", _bad(n_bad, "grid values"))
