@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +16,7 @@ import hjdsl
 from hjdsl.frontend import hamiltonian_expr as X
 from hjdsl.frontend.hamiltonian_curvature import _Prover
 from hjdsl.hamiltonians import norm, quadratic
-from hjdsl.hamiltonians.composite import Atom, Max, Scaled, Sum, build
+from hjdsl.hamiltonians.composite import Atom, Max, Scaled, Sum
 
 HEAD = "model m\ndim {d}\nlet a = 0.5\nlet m = -2\nlet A = [[2, 0.5], [0.5, 1]]\n" \
        "viscosity eps = 0\n"
@@ -92,17 +95,27 @@ def test_simple_forms_are_the_quadratic_and_norm_families(form, expected):
         np.testing.assert_allclose(built.matrix, expected.matrix, rtol=1e-15)
 
 
-@pytest.mark.parametrize("form,tree", [
-    ("|p|^2", Atom("sq")), ("a*p' A p", Scaled(0.5, Atom("quad", matrix=A))),
-    ("2*|p|_2", Scaled(2.0, Atom("l2"))), ("|p|_inf", Atom("linf")),
-])
-def test_the_fast_path_agrees_with_composite_build(form, tree):
-    """check_hamiltonian builds the single-atom families itself (no scipy at check time)."""
-    mine, theirs = ham(form), build(tree, form, 2)
-    assert type(mine) is type(theirs) and mine.scale == theirs.scale
-    assert (mine.matrix is None) == (theirs.matrix is None)
-    if mine.matrix is not None:
-        np.testing.assert_allclose(mine.matrix, theirs.matrix, rtol=1e-15)
+def test_building_h_at_check_time_imports_no_scipy():
+    """Every form is built through composite.build, whose quad atoms factor A⁻¹ on first use."""
+    composite = spec("max(|p|^2, p' A p) + 0.1*|p|_2")
+    code = ("import sys, hjdsl\n"
+            "q = hjdsl.load('examples/aniso_2d.hj').hamiltonian\n"
+            f"c = hjdsl.parse({composite!r}).hamiltonian\n"
+            "assert 'scipy' not in sys.modules, 'scipy at check'\n"
+            "q.factor, c.tree.terms[0].terms[1].factor\n"
+            "assert 'scipy' in sys.modules, 'the factor needs no scipy: this test proves nothing'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_quad_atom_factors_once_and_refuses_a_matrix_that_is_not_pd():
+    atom = Atom("quad", matrix=A)
+    L = atom.factor
+    np.testing.assert_allclose(L @ L.T, np.linalg.inv(A), rtol=1e-14)
+    assert atom.factor is L and not L.flags.writeable  # every use derives from the one factor
+    with pytest.raises(ValueError):
+        Atom("quad", matrix=np.array([[1.0, 2.0], [2.0, 1.0]]))
 
 
 def test_composite_tree_shape():
@@ -180,10 +193,13 @@ def test_curvature_and_sign_of_subexpressions(form, curvature, sign):
 
 def test_parser_columns():
     tree = X.parse("max(|p|_ inf, p'A p) / 2")
-    assert isinstance(tree, X.Binary) and (tree.start, tree.end, tree.op) == (0, 24, "/")
-    call = tree.left
-    assert (call.func.name, [(a.start, a.end) for a in call.args]) == ("max", [(4, 12), (14, 19)])
-    assert call.args[0].sub == "inf" and call.args[1].matrix.name == "A"
+    assert (tree.tag, tree.text, tree.start, tree.end) == ("binary", "/", 0, 24)
+    call = tree.args[0]
+    func, *args = call.args
+    assert (call.tag, func.text, (func.start, func.end)) == ("call", "max", (0, 3))
+    assert [(a.tag, a.start, a.end) for a in args] == [("bars", 4, 12), ("quad", 14, 19)]
+    assert args[0].text == "_inf" and [n.text for n in args[1].args] == ["p", "A", "p"]
+    assert X.parse("(|p|_)").text == "_" and X.parse("|p|").text == ""  # |p|_ is not |p|
 
 
 @settings(max_examples=150, deadline=None)

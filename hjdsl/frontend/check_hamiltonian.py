@@ -6,11 +6,10 @@ import numpy as np
 
 from hjdsl.errors import Span
 from hjdsl.frontend import syntax as S
-from hjdsl.frontend.hamiltonian_curvature import Leaf, MaxOf, reduce
+from hjdsl.frontend.hamiltonian_curvature import MaxOf, reduce
 from hjdsl.frontend.hamiltonian_expr import FormError, parse
-from hjdsl.hamiltonians import Hamiltonian, norm, quadratic
-
-_NORMS = ("l1", "l2", "linf")
+from hjdsl.hamiltonians import Hamiltonian
+from hjdsl.hamiltonians.composite import Atom, Max, Scaled, Sum, build
 
 
 def check_hamiltonian(c, decl: S.HamiltonianDecl | None) -> Hamiltonian:
@@ -25,15 +24,10 @@ def check_hamiltonian(c, decl: S.HamiltonianDecl | None) -> Hamiltonian:
 
     try:
         terms = reduce(parse(form), form, decl.arg.text, decl.func.text, c.d,
-                       lambda n: _coefficient(c, n.name, sub(n.start, n.end)),
-                       lambda n: _matrix(c, n.name, sub(n.start, n.end)))
+                       lambda n: _coefficient(c, n.text, sub(n.start, n.end)),
+                       lambda n: _matrix(c, n.text, sub(n.start, n.end)))
     except FormError as err:
         raise c.error(err.message, sub(err.start, err.end), code=err.code, hint=err.hint) from None
-    ham = _simplest(terms, form, c.d)
-    if ham is not None:
-        return ham
-    from hjdsl.hamiltonians.composite import build
-
     try:
         return build(_tree(terms), form, c.d)
     except ValueError as err:  # a number the checks above let through, e.g. A+B not PD in float64
@@ -41,31 +35,14 @@ def check_hamiltonian(c, decl: S.HamiltonianDecl | None) -> Hamiltonian:
                       code="E112") from None
 
 
-def _simplest(terms, form: str, d: int) -> Hamiltonian | None:
-    """a·|p|^2 or a·pᵀAp → quadratic, a·|p|_q → norm, as `composite.build` would return them;
-    built here because the composite atoms factor A on construction (scipy), which `hjdsl
-    check` of the common forms should not pay for."""
-    if len(terms) != 1 or not isinstance(terms[0][1], Leaf):
-        return None
-    (k, leaf), = terms
-    if leaf.kind == "sq":
-        return quadratic(k * np.eye(d), form)
-    if leaf.kind == "quad":
-        return quadratic(leaf.param if k == 1.0 else k * leaf.param, form)
-    if leaf.kind in _NORMS:
-        return norm(leaf.kind, k, form)
-    return None
-
-
 def _tree(terms):
-    """The hjdsl.hamiltonians.composite tree of Σ k·node."""
-    from hjdsl.hamiltonians.composite import Atom, Max, Scaled, Sum
+    """The hjdsl.hamiltonians.composite tree of Σ k·node (`build` picks the family)."""
 
     def node(n):
         if isinstance(n, MaxOf):
             return Max(tuple(_tree(a) for a in n.args))
         params = {"quad": "matrix", "relativistic": "c", "huber": "delta"}
-        return Atom(n.kind, **({params[n.kind]: n.param} if n.kind in params else {}))
+        return Atom(n.name, **({params[n.name]: n.param} if n.name in params else {}))
 
     parts = tuple(node(n) if k == 1.0 else Scaled(k, node(n)) for k, n in terms)
     return parts[0] if len(parts) == 1 else Sum(parts)
@@ -113,6 +90,7 @@ def _matrix(c, name: str, span: Span) -> np.ndarray:
     except np.linalg.LinAlgError:
         smallest = min(smallest, 0.0)
     if smallest <= 0:
-        raise c.error(f"{where} is not positive definite: its smallest eigenvalue is {smallest:.4g}",
-                      span, code="E124", hint="H(p) = pᵀAp needs a symmetric positive definite A")
+        raise c.error(f"{where} is not positive definite: its smallest eigenvalue is "
+                      f"{smallest:.4g}", span, code="E124",
+                      hint="H(p) = pᵀAp needs a symmetric positive definite A")
     return a

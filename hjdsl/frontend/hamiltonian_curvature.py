@@ -16,7 +16,7 @@ SUPPORTED = ("supported atoms are |p|^2, p' A p, |p|_1, |p|_2, |p|_inf, sqrt(c +
 CONVEX_HINT = ("H is provably convex when it is built from the atoms |p|^2, p' A p, |p|_1, |p|_2, "
                "|p|_inf, sqrt(c + |p|^2) and huber(|p|, δ) by sums, max(...) and scaling by "
                "constants > 0")
-NORMS = {None: "l2", "1": "l1", "2": "l2", "inf": "linf"}  # |p| is the Euclidean norm
+NORMS = {"": "l2", "_1": "l1", "_2": "l2", "_inf": "linf"}  # by subscript; |p| is Euclidean
 QUADRATIC = ("sq", "quad")
 
 
@@ -24,7 +24,7 @@ QUADRATIC = ("sq", "quad")
 class Leaf:
     """One atom: sq, quad (param A), l1, l2, linf, relativistic (param c) or huber (param δ)."""
 
-    kind: str
+    name: str
     param: Any = None
 
 
@@ -79,7 +79,7 @@ class Value:
 
 
 def reduce(tree: X.Node, text: str, arg: str, func: str, d: int,
-           constant: Callable[[X.Name], float], matrix: Callable[[X.Name], np.ndarray]) -> Terms:
+           constant: Callable[[X.Node], float], matrix: Callable[[X.Node], np.ndarray]) -> Terms:
     """The atoms and positive coefficients of a convex form; FormError where the proof fails."""
     value = _Prover(text, arg, func, constant, matrix).value(tree)
     if value.curvature == "constant":
@@ -98,7 +98,7 @@ def _in_range(terms: Terms, text: str) -> None:
     for k, node in terms:
         param = node.param if isinstance(node, Leaf) else None
         bad = not 0 < k < np.inf or (param is not None and not np.all(np.isfinite(param)))
-        if isinstance(node, Leaf) and node.kind == "relativistic":
+        if isinstance(node, Leaf) and node.name == "relativistic":
             bad = bad or not param > 0
         if bad:
             raise FormError(f"the numbers in H = {text} overflow or underflow float64",
@@ -118,17 +118,17 @@ def _no_constant_term(value: Value, text: str) -> None:
 
 def _merge_quadratics(terms: Terms, d: int) -> Terms:
     """Σ k_i A_i for the quadratic atoms of one sum (a sum of quadratics is quadratic)."""
-    out, quad = [], [(k, n) for k, n in terms if isinstance(n, Leaf) and n.kind in QUADRATIC]
+    out, quad = [], [(k, n) for k, n in terms if isinstance(n, Leaf) and n.name in QUADRATIC]
     for k, node in terms:
         if isinstance(node, MaxOf):
             out.append((k, MaxOf(tuple(_merge_quadratics(a, d) for a in node.args))))
-        elif len(quad) < 2 or node.kind not in QUADRATIC:
+        elif len(quad) < 2 or node.name not in QUADRATIC:
             out.append((k, node))
         elif node is quad[0][1]:
-            if all(n.kind == "sq" for _, n in quad):
+            if all(n.name == "sq" for _, n in quad):
                 out.append((sum(k for k, _ in quad), Leaf("sq")))
             else:
-                A = sum(k * (np.eye(d) if n.kind == "sq" else n.param) for k, n in quad)
+                A = sum(k * (np.eye(d) if n.name == "sq" else n.param) for k, n in quad)
                 out.append((1.0, Leaf("quad", A)))
     return tuple(out)
 
@@ -155,26 +155,27 @@ class _Prover:
         return self.text[node.start:node.end]
 
     def value(self, node: X.Node) -> Value:
-        return _RULES[type(node)](self, node)
+        return _RULES[node.tag](self, node)
 
-    def number(self, node: X.Num) -> Value:
-        return Value(offset=node.value, offset_at=(node.start, node.end))
+    def number(self, node: X.Node) -> Value:
+        return Value(offset=float(node.text), offset_at=(node.start, node.end))
 
-    def name(self, node: X.Name) -> Value:
-        if node.name == self.arg:
+    def name(self, node: X.Node) -> Value:
+        if node.text == self.arg:
             raise FormError(f"`{self.arg}` must appear inside an atom such as |{self.arg}|^2 "
                             f"or |{self.arg}|_1", node.start, node.end, hint=SUPPORTED)
         return Value(offset=float(self.constant(node)), offset_at=(node.start, node.end))
 
-    def norm_kind(self, bars: X.Bars, whole: X.Node) -> str | None:
-        """The `sub` of |p|_sub, checking the argument; unknown-form errors name `whole`."""
-        if bars.name.name != self.arg:
+    def norm_kind(self, bars: X.Node, whole: X.Node) -> str:
+        """The subscript of |p|_sub (`_` included), checking the argument; unknown-form errors
+        name `whole`."""
+        if bars.args[0].text != self.arg:
             raise FormError(f"unknown Hamiltonian form `{self.src(whole)}`", whole.start,
                             whole.end, hint=f"the argument is `{self.arg}`: write |{self.arg}|; "
                             + SUPPORTED)
-        return bars.sub
+        return bars.text
 
-    def bars(self, node: X.Bars) -> Value:
+    def bars(self, node: X.Node) -> Value:
         sub = self.norm_kind(node, node)
         if sub not in NORMS:
             raise self.unknown(node)
@@ -184,63 +185,67 @@ class _Prover:
         return FormError(f"unknown Hamiltonian form `{self.src(node)}`", node.start, node.end,
                          hint=SUPPORTED)
 
-    def quad_form(self, node: X.QuadForm) -> Value:
-        for side in (node.left, node.right):
-            if side.name != self.arg:
-                raise FormError(f"`{side.name}` is not the argument `{self.arg}` of {self.func}",
+    def quad_form(self, node: X.Node) -> Value:
+        left, matrix, right = node.args
+        for side in (left, right):
+            if side.text != self.arg:
+                raise FormError(f"`{side.text}` is not the argument `{self.arg}` of {self.func}",
                                 side.start, side.end, hint=SUPPORTED)
-        return Value(((1.0, Leaf("quad", self.matrix(node.matrix))),))
+        return Value(((1.0, Leaf("quad", self.matrix(matrix))),))
 
-    def unary(self, node: X.Unary) -> Value:
-        v = self.value(node.operand)
-        if node.op == "+":
+    def sign(self, node: X.Node) -> Value:
+        operand, = node.args
+        v = self.value(operand)
+        if node.text == "+":
             return v
-        why = Why(f"`{self.src(node.operand)}` has a minus sign (a convex term with a minus sign "
+        why = Why(f"`{self.src(operand)}` has a minus sign (a convex term with a minus sign "
                   "is concave)", node.start, node.end)
         return _scaled(v, -1.0, why)
 
-    def binary(self, node: X.Binary) -> Value:
-        return _BINARY[node.op](self, node)
+    def binary(self, node: X.Node) -> Value:
+        return _BINARY[node.text](self, node)
 
-    def add(self, node: X.Binary, negate: bool = False) -> Value:
-        a, b = self.value(node.left), self.value(node.right)
+    def add(self, node: X.Node, negate: bool = False) -> Value:
+        left, right = node.args
+        a, b = self.value(left), self.value(right)
         if negate:
-            b = _scaled(b, -1.0, Why(f"`{self.src(node.right)}` is subtracted (a convex term with "
-                                     "a minus sign is concave)", node.right.start, node.right.end))
+            b = _scaled(b, -1.0, Why(f"`{self.src(right)}` is subtracted (a convex term with "
+                                     "a minus sign is concave)", right.start, right.end))
         for one, other in ((a, b), (b, a)):
             if one.curvature == "concave" and other.curvature == "convex":
                 raise one.why.error()
         return Value(a.terms + b.terms, a.offset + b.offset, _span_union(a.offset_at, b.offset_at),
                      a.why or b.why)
 
-    def subtract(self, node: X.Binary) -> Value:
+    def subtract(self, node: X.Node) -> Value:
         return self.add(node, negate=True)
 
-    def multiply(self, node: X.Binary) -> Value:
-        a, b = self.value(node.left), self.value(node.right)
+    def multiply(self, node: X.Node) -> Value:
+        left, right = node.args
+        a, b = self.value(left), self.value(right)
         if a.curvature == b.curvature == "constant":
             return Value(offset=a.offset * b.offset, offset_at=(node.start, node.end))
         if "constant" not in (a.curvature, b.curvature):
             raise Why(f"`{self.src(node)}` multiplies two terms that depend on {self.arg} (a "
                       "product is not provably convex)", node.start, node.end).error()
-        k, at, x = (a, node.left, b) if a.curvature == "constant" else (b, node.right, a)
+        k, at, x = (a, left, b) if a.curvature == "constant" else (b, right, a)
         return _scaled(x, self.coefficient(k.offset, at, "coefficient"), Why(
             f"the coefficient of the Hamiltonian must be > 0, got {k.offset:g}", at.start, at.end,
             "E112"))
 
-    def divide(self, node: X.Binary) -> Value:
-        a, b = self.value(node.left), self.value(node.right)
+    def divide(self, node: X.Node) -> Value:
+        left, right = node.args
+        a, b = self.value(left), self.value(right)
         if b.curvature != "constant":
             raise Why(f"`{self.src(node)}` divides by a term that depends on {self.arg}",
                       node.start, node.end).error()
         if b.offset == 0:
-            raise FormError("the Hamiltonian divides by 0", node.right.start, node.right.end,
-                            code="E112")
+            raise FormError("the Hamiltonian divides by 0", right.start, right.end, code="E112")
         if a.curvature == "constant":
             return Value(offset=a.offset / b.offset, offset_at=(node.start, node.end))
-        k = self.coefficient(1.0 / b.offset, node.right, "divisor", b.offset)
+        k = self.coefficient(1.0 / b.offset, right, "divisor", b.offset)
         return _scaled(a, k, Why(f"the divisor of the Hamiltonian must be > 0, got {b.offset:g}",
-                                 node.right.start, node.right.end, "E112"))
+                                 right.start, right.end, "E112"))
 
     def coefficient(self, k: float, node: X.Node, what: str, shown: float | None = None) -> float:
         """k, unless it is 0 or not finite (a negative k is caught later, if it matters)."""
@@ -250,40 +255,42 @@ class _Prover:
                             code="E112")
         return k
 
-    def power(self, node: X.Binary) -> Value:
-        e = self.value(node.right)
+    def power(self, node: X.Node) -> Value:
+        base, exponent = node.args
+        e = self.value(exponent)
         if e.curvature != "constant":
             raise Why(f"`{self.src(node)}` has {self.arg} in its exponent", node.start,
                       node.end).error()
-        if isinstance(node.left, X.Bars):
-            if self.norm_kind(node.left, node) in (None, "2") and e.offset == 2.0:
+        if base.tag == "bars":
+            if self.norm_kind(base, node) in ("", "_2") and e.offset == 2.0:
                 return Value(((1.0, Leaf("sq")),))
             raise self.unknown(node)
-        base = self.value(node.left)
-        if base.curvature != "constant":
+        b = self.value(base)
+        if b.curvature != "constant":
             raise Why(f"`{self.src(node)}` raises a term that depends on {self.arg} to a power "
                       f"(only |{self.arg}|^2 is an atom)", node.start, node.end).error()
-        return Value(offset=float(np.power(base.offset, e.offset)),
+        return Value(offset=float(np.power(b.offset, e.offset)),
                      offset_at=(node.start, node.end))
 
-    def call(self, node: X.Call) -> Value:
-        rule = _CALLS.get(node.func.name)
+    def call(self, node: X.Node) -> Value:
+        func, args = node.args[0], node.args[1:]
+        rule = _CALLS.get(func.text)
         if rule is None:
-            raise FormError(f"unknown function `{node.func.name}` in the Hamiltonian",
-                            node.func.start, node.func.end, hint=SUPPORTED)
-        arity = {"sqrt": 1, "huber": 2}.get(node.func.name)
-        if (arity is not None and len(node.args) != arity) or not node.args:
+            raise FormError(f"unknown function `{func.text}` in the Hamiltonian",
+                            func.start, func.end, hint=SUPPORTED)
+        arity = {"sqrt": 1, "huber": 2}.get(func.text)
+        if (arity is not None and len(args) != arity) or not args:
             want = {1: "1 argument", 2: "2 arguments (|p| and δ)"}.get(arity, "arguments")
-            raise FormError(f"{node.func.name}() takes {want}, got {len(node.args)}",
+            raise FormError(f"{func.text}() takes {want}, got {len(args)}",
                             node.start, node.end, hint=SUPPORTED)
-        return rule(self, node)
+        return rule(self, node, args)
 
-    def sqrt(self, node: X.Call) -> Value:
-        v = self.value(node.args[0])
+    def sqrt(self, node: X.Node, args: tuple[X.Node, ...]) -> Value:
+        v = self.value(args[0])
         if v.curvature == "constant":
             return Value(offset=float(np.sqrt(v.offset)), offset_at=(node.start, node.end))
         k, leaf = v.terms[0] if len(v.terms) == 1 else (0.0, None)
-        if k > 0 and isinstance(leaf, Leaf) and leaf.kind == "sq" and v.offset_at is not None:
+        if k > 0 and isinstance(leaf, Leaf) and leaf.name == "sq" and v.offset_at is not None:
             if not 0 < v.offset < np.inf:
                 raise FormError(f"sqrt(c + |{self.arg}|^2) needs a constant c > 0, got "
                                 f"{v.offset:g}", *v.offset_at, code="E112",
@@ -293,9 +300,9 @@ class _Prover:
                   f"concave; only sqrt(c + |{self.arg}|^2) with c > 0 is an atom)", node.start,
                   node.end).error()
 
-    def huber(self, node: X.Call) -> Value:
-        first, delta = node.args
-        if not (isinstance(first, X.Bars) and self.norm_kind(first, first) in (None, "2")):
+    def huber(self, node: X.Node, args: tuple[X.Node, ...]) -> Value:
+        first, delta = args
+        if not (first.tag == "bars" and self.norm_kind(first, first) in ("", "_2")):
             raise FormError(f"the first argument of huber must be |{self.arg}|, got "
                             f"`{self.src(first)}`", first.start, first.end,
                             hint="write huber(|p|, δ) with δ > 0")
@@ -307,23 +314,23 @@ class _Prover:
                             delta.end, code="E112")
         return Value(((1.0, Leaf("huber", v.offset)),))
 
-    def maximum(self, node: X.Call) -> Value:
-        args = []
-        for arg in node.args:
+    def maximum(self, node: X.Node, args: tuple[X.Node, ...]) -> Value:
+        values = []
+        for arg in args:
             v = self.value(arg)
             if v.curvature == "concave":
                 raise Why(f"`{self.src(arg)}` is concave inside max(...) (only a max of convex "
                           "terms is convex)", arg.start, arg.end).error()
             _no_constant_term(v, self.text)
-            args.append(v)
-        if len(args) == 1:
-            return args[0]
-        return Value(((1.0, MaxOf(tuple(v.terms for v in args))),))
+            values.append(v)
+        if len(values) == 1:
+            return values[0]
+        return Value(((1.0, MaxOf(tuple(v.terms for v in values))),))
 
 
-_RULES = {X.Num: _Prover.number, X.Name: _Prover.name, X.Bars: _Prover.bars,
-          X.QuadForm: _Prover.quad_form, X.Unary: _Prover.unary, X.Binary: _Prover.binary,
-          X.Call: _Prover.call}
+_RULES = {"num": _Prover.number, "name": _Prover.name, "bars": _Prover.bars,
+          "quad": _Prover.quad_form, "sign": _Prover.sign, "binary": _Prover.binary,
+          "call": _Prover.call}
 _BINARY = {"+": _Prover.add, "-": _Prover.subtract, "*": _Prover.multiply, "/": _Prover.divide,
            "^": _Prover.power}
 _CALLS = {"sqrt": _Prover.sqrt, "huber": _Prover.huber, "max": _Prover.maximum}

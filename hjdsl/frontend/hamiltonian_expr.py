@@ -22,68 +22,30 @@ class FormError(Exception):
         self.message, self.start, self.end, self.code, self.hint = message, start, end, code, hint
 
 
-# --- the syntax tree: every node knows its columns [start, end) in the form text -------------
+# --- tokens and the syntax tree: one node type, every node with its columns [start, end) -------
 @dataclass(frozen=True)
 class Node:
-    start: int
-    end: int
+    """A token or a syntax-tree node at columns [start, end) of the form text.
 
+    By tag (text; args):
+      num     the number as written; ()          name   the name; ()
+      op      the operator; () (a token only)    end    ""; () (a token only: past the form)
+      bars    the subscript with its `_` ("", "_1", "_inf", …); (name,)      |p|_1
+      quad    "'"; (left, matrix, right)                                     p' A p
+      sign    "+" or "-"; (operand,)
+      binary  "+", "-", "*", "/" or "^"; (left, right)
+      call    the function's name; (the name, *arguments)
+    A number or a name is the same node as a token and as a leaf of the tree.
+    """
 
-@dataclass(frozen=True)
-class Num(Node):
-    value: float
-
-
-@dataclass(frozen=True)
-class Name(Node):
-    name: str
-
-
-@dataclass(frozen=True)
-class Bars(Node):
-    """|name| or |name|_sub (sub is "1", "2", "inf", … as written; None for |name|)."""
-
-    name: Name
-    sub: str | None
-
-
-@dataclass(frozen=True)
-class QuadForm(Node):
-    """p' A p."""
-
-    left: Name
-    matrix: Name
-    right: Name
-
-
-@dataclass(frozen=True)
-class Unary(Node):
-    op: str
-    operand: Node
-
-
-@dataclass(frozen=True)
-class Binary(Node):
-    op: str
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class Call(Node):
-    func: Name
-    args: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # num, name, op or end
+    tag: str
     text: str
     start: int
     end: int
+    args: tuple[Node, ...] = ()
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str) -> list[Node]:
     """The tokens of `text`, ending with an `end` token; FormError at an unexpected character."""
     tokens, pos = [], 0
     while pos < len(text):
@@ -91,21 +53,21 @@ def tokenize(text: str) -> list[Token]:
         if m is None:
             raise FormError(f"unexpected character `{text[pos]}` in the Hamiltonian", pos, pos + 1)
         if m.lastgroup != "ws":
-            tokens.append(Token(m.lastgroup, m.group(), m.start(), m.end()))
+            tokens.append(Node(m.lastgroup, m.group(), m.start(), m.end()))
         pos = m.end()
     if len(tokens) > MAX_TOKENS:
         raise FormError(f"the Hamiltonian has {len(tokens):,} tokens; the limit is {MAX_TOKENS}",
                         0, len(text), code="E113")
-    tokens.append(Token("end", "", len(text), len(text) + 1))
+    tokens.append(Node("end", "", len(text), len(text) + 1))
     return tokens
 
 
 def parse(text: str) -> Node:
     """The syntax tree of a Hamiltonian form.
 
-    >>> parse("2*|p|_1")
-    Binary(start=0, end=7, op='*', left=Num(start=0, end=1, value=2.0), right=Bars(start=2, \
-end=7, name=Name(start=3, end=4, name='p'), sub='1'))
+    >>> tree = parse("2*|p|_1")
+    >>> tree.tag, tree.text, [(a.tag, a.text, a.start, a.end) for a in tree.args]
+    ('binary', '*', [('num', '2', 0, 1), ('bars', '_1', 2, 7)])
     """
     return _Parser(text).run()
 
@@ -118,25 +80,27 @@ class _Parser:
 
     def run(self) -> Node:
         node = self.sum()
-        if self.peek.kind != "end":
+        if self.peek.tag != "end":
             raise self.unexpected()
         return node
 
     @property
-    def peek(self) -> Token:
+    def peek(self) -> Node:
         return self.tokens[self.i]
 
-    def take(self) -> Token:
+    def take(self) -> Node:
         tok = self.tokens[self.i]
         self.i += 1
         return tok
 
-    def accept(self, op: str) -> Token | None:
-        if self.peek.kind == "op" and self.peek.text == op:
-            return self.take()
-        return None
+    def at(self, tag: str, texts: str | None = None) -> bool:
+        """The next token has `tag` (and, for an operator, is one of the characters `texts`)."""
+        return self.peek.tag == tag and (texts is None or self.peek.text in texts)
 
-    def expect(self, op: str, what: str) -> Token:
+    def accept(self, op: str) -> Node | None:
+        return self.take() if self.at("op", op) else None
+
+    def expect(self, op: str, what: str) -> Node:
         tok = self.accept(op)
         if tok is None:
             raise self.unexpected(f"expected {what}")
@@ -144,11 +108,11 @@ class _Parser:
 
     def unexpected(self, what: str | None = None) -> FormError:
         tok = self.peek
-        found = "the end of the form" if tok.kind == "end" else f"`{tok.text}`"
+        found = "the end of the form" if tok.tag == "end" else f"`{tok.text}`"
         message = f"{what}, found {found}" if what else f"unexpected {found} in the Hamiltonian"
         return FormError(message, tok.start, tok.end)
 
-    def nested(self, tok: Token) -> None:
+    def nested(self, tok: Node) -> None:
         # a hostile line of brackets must not exhaust Python's recursion limit
         self.depth += 1
         if self.depth > MAX_NESTING:
@@ -156,29 +120,28 @@ class _Parser:
                             "levels of brackets, calls, signs and powers)", tok.start, tok.end,
                             code="E008")
 
+    def binary(self, left: Node, op: str, right: Node) -> Node:
+        return Node("binary", op, left.start, right.end, (left, right))
+
     def sum(self) -> Node:
         node = self.product()
-        while self.peek.kind == "op" and self.peek.text in "+-":
-            op = self.take().text
-            right = self.product()
-            node = Binary(node.start, right.end, op, node, right)
+        while self.at("op", "+-"):
+            node = self.binary(node, self.take().text, self.product())
         return node
 
     def product(self) -> Node:
         node = self.sign()
-        while self.peek.kind == "op" and self.peek.text in "*/":
-            op = self.take().text
-            right = self.sign()
-            node = Binary(node.start, right.end, op, node, right)
+        while self.at("op", "*/"):
+            node = self.binary(node, self.take().text, self.sign())
         return node
 
     def sign(self) -> Node:
-        if self.peek.kind == "op" and self.peek.text in "+-":
+        if self.at("op", "+-"):
             tok = self.take()
             self.nested(tok)
             operand = self.sign()
             self.depth -= 1
-            return Unary(tok.start, operand.end, tok.text, operand)
+            return Node("sign", tok.text, tok.start, operand.end, (operand,))
         return self.power()
 
     def power(self) -> Node:
@@ -189,19 +152,17 @@ class _Parser:
         self.nested(tok)
         exponent = self.sign()  # right-associative; the exponent may carry a sign
         self.depth -= 1
-        return Binary(base.start, exponent.end, "^", base, exponent)
+        return self.binary(base, "^", exponent)
 
     def primary(self) -> Node:
         tok = self.peek
-        if tok.kind == "num":
-            self.take()
-            return Num(tok.start, tok.end, float(tok.text))
-        if tok.kind == "name":
-            self.take()
-            name = Name(tok.start, tok.end, tok.text)
+        if tok.tag == "num":
+            return self.take()
+        if tok.tag == "name":
+            name = self.take()
             if self.accept("'"):
                 return self.quad_form(name)
-            if self.peek.text == "(" and self.peek.kind == "op":
+            if self.at("op", "("):
                 return self.call(name)
             return name
         if self.accept("|"):
@@ -214,36 +175,33 @@ class _Parser:
             return replace(node, start=tok.start, end=close.end)  # messages quote the brackets
         raise self.unexpected("expected an atom such as |p|^2")
 
-    def quad_form(self, left: Name) -> Node:
-        names = []
+    def quad_form(self, left: Node) -> Node:
+        names = [left]
         for what in ("a `let` matrix after `'` (p' A p)", "the argument after the matrix (p' A p)"):
-            if self.peek.kind != "name":
+            if not self.at("name"):
                 raise self.unexpected(f"expected {what}")
-            tok = self.take()
-            names.append(Name(tok.start, tok.end, tok.text))
-        return QuadForm(left.start, names[1].end, left, names[0], names[1])
+            names.append(self.take())
+        return Node("quad", "'", left.start, names[-1].end, tuple(names))
 
-    def call(self, func: Name) -> Node:
+    def call(self, func: Node) -> Node:
         self.nested(self.take())
-        args = [] if self.peek.text == ")" else [self.sum()]
+        args = [func] if self.at("op", ")") else [func, self.sum()]
         while self.accept(","):
             args.append(self.sum())
-        close = self.expect(")", f"`,` or `)` in {func.name}(...)")
+        close = self.expect(")", f"`,` or `)` in {func.text}(...)")
         self.depth -= 1
-        return Call(func.start, close.end, func, tuple(args))
+        return Node("call", func.text, func.start, close.end, tuple(args))
 
-    def bars(self, open_: Token) -> Node:
-        if self.peek.kind != "name":
+    def bars(self, open_: Node) -> Node:
+        if not self.at("name"):
             raise self.unexpected("expected the argument between the bars, as in |p|")
-        tok = self.take()
-        name = Name(tok.start, tok.end, tok.text)
+        name = self.take()
         close = self.expect("|", "`|` to close the norm")
-        end, sub = close.end, None
-        nxt = self.peek
-        if nxt.kind == "name" and nxt.text.startswith("_"):
+        end, sub = close.end, ""
+        if self.at("name") and self.peek.text.startswith("_"):
             # `|p|_1` lexes as `|p|` then the name `_1`; `|p|_ inf` as `_` then `inf`
-            self.take()
-            end, sub = nxt.end, nxt.text[1:]
-            if not sub and self.peek.kind in ("num", "name"):
-                end, sub = self.peek.end, self.take().text
-        return Bars(open_.start, end, name, sub)
+            tok = self.take()
+            end, sub = tok.end, tok.text
+            if sub == "_" and self.peek.tag in ("num", "name"):
+                end, sub = self.peek.end, sub + self.take().text
+        return Node("bars", sub, open_.start, end, (name,))

@@ -13,7 +13,8 @@ An atom is one of |p|^2, p'Ap, |p|_1, |p|_2, |p|_inf, sqrt(c + |p|^2) and huber(
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,24 +34,29 @@ class Atom:
     matrix: np.ndarray | None = None  # quad: A ≻ 0
     c: float | None = None  # relativistic: sqrt(c + |p|^2), c > 0
     delta: float | None = None  # huber: the radius of the quadratic part
-    _factor: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.name not in NORMS + ("sq", "quad", "relativistic", "huber"):
             raise ValueError(f"unknown atom {self.name!r}")
         if self.name == "quad":
-            from hjdsl.hamiltonians.quadratic import inverse_factor
-
             A = np.array(self.matrix, dtype=np.float64)
             A.setflags(write=False)
-            factor = inverse_factor(A)  # L·Lᵀ = A⁻¹ (raises on a matrix that is not PD)
-            factor.setflags(write=False)
+            np.linalg.cholesky(A)  # LinAlgError (a ValueError) on a matrix that is not PD
             object.__setattr__(self, "matrix", A)
-            object.__setattr__(self, "_factor", factor)
         if self.name == "relativistic" and not (self.c is not None and self.c > 0):
             raise ValueError("sqrt(c + |p|^2) needs c > 0")
         if self.name == "huber" and not (self.delta is not None and self.delta > 0):
             raise ValueError("huber(|p|, δ) needs δ > 0")
+
+    @cached_property
+    def factor(self) -> np.ndarray:
+        """quad: L with L·Lᵀ = A⁻¹, on first use (its triangular solve imports scipy, which
+        building H at `hjdsl check` should not pay for)."""
+        from hjdsl.hamiltonians.quadratic import inverse_factor
+
+        factor = inverse_factor(self.matrix)
+        factor.setflags(write=False)
+        return factor
 
     # --- structure ----------------------------------------------------------------------------
     @property
@@ -140,7 +146,7 @@ class Atom:
         its boundary (the caller's reach test, with its rounding slack, has decided)."""
         v = xp.asarray(v)
         if self.name == "quad":
-            vl = v @ xp.asarray(self._factor)
+            vl = v @ xp.asarray(self.factor)
             return xp.sum(vl * vl, axis=-1) / 4.0
         s2 = xp.sum(v * v, axis=-1)
         if self.name == "sq":
@@ -186,7 +192,7 @@ class Atom:
             s = cp.Variable(n, nonneg=True)
             return -np.sqrt(self.c) * s, [
                 cp.SOC(lam, cp.hstack([cp.reshape(s, (n, 1), order="C"), w]), axis=1)]
-        wl = w @ self._factor if self.name == "quad" else w
+        wl = w @ self.factor if self.name == "quad" else w
         cons = [cp.norm(w, 2, axis=1) <= 2.0 * self.delta * lam] if self.name == "huber" else []
         if const:
             return cp.multiply(1.0 / (4.0 * lam), cp.sum(cp.square(wl), axis=1)), cons
