@@ -189,7 +189,7 @@ def test_bad_inputs_are_input_errors():
         fit_convex(model, x, v, formulation="max_affine", eps=0.1)
     norm = Model.from_atoms(np.zeros((1, 2)), [0.0], hamiltonian="l1")
     with pytest.raises(UsageError, match=r"--method convex cannot fit H\(p\) = \|p\|_1: .*"
-                       r"not a convex program"):
+                       r"need a quadratic H.*--method hopf_lax fits this H at ε = 0"):
         fit_convex(norm, x, v)
     zero = Model.from_atoms(np.zeros((1, 2)), [0.0], eps=[0.0])
     with pytest.raises(UsageError, match="needs ε > 0"):

@@ -142,8 +142,10 @@ def test_paper_recovery_experiment():
 PROBABILISTIC_MESSAGE = ("--method {m} cannot fit H(p) = {h}: the LSE model at ε > 0 is only a "
                          "structural analogue of the viscous solution for this H, so map, svi and "
                          "nuts would fit the wrong model")
-CONVEX_MESSAGE = ("--method convex cannot fit H(p) = {h}: the Hopf–Lax value is a minimum over "
-                  "atoms of g_j, piecewise constant in x; fitting g is not a convex program")
+CONVEX_MESSAGE = ("--method convex cannot fit H(p) = {h}: the convex method's programs are the "
+                  "quadratic LSE layer's (max-affine at ε = 0, Hopf–Cole at ε > 0) and need a "
+                  "quadratic H, while here the Hopf–Lax value is a minimum of g_j, piecewise "
+                  "constant in x; --method hopf_lax fits this H at ε = 0 with fixed atoms")
 NORM_HINT = "methods that fit H(p) = {h}: --method hopf_lax (eps = 0, fixed atoms, g learned)"
 
 

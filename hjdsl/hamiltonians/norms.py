@@ -23,8 +23,10 @@ _NOT_SMOOTH = ("u is a minimum of piecewise-constant costs (no smooth solution t
                "derivatives of)")
 _NO_LIKELIHOOD = ("the LSE model at ε > 0 is only a structural analogue of the viscous solution "
                   "for this H, so map, svi and nuts would fit the wrong model")
-_NOT_CONVEX_FIT = ("the Hopf–Lax value is a minimum over atoms of g_j, piecewise constant in x; "
-                   "fitting g is not a convex program")
+_NOT_CONVEX_FIT = ("the convex method's programs are the quadratic LSE layer's (max-affine at "
+                   "ε = 0, Hopf–Cole at ε > 0) and need a quadratic H, while here the Hopf–Lax "
+                   "value is a minimum of g_j, piecewise constant in x; --method hopf_lax fits "
+                   "this H at ε = 0 with fixed atoms")
 
 
 @dataclass(frozen=True, eq=False)
