@@ -268,3 +268,26 @@ def test_convex_hull_domain_by_the_gauge_program():
                                                                         False]
     for vi in v[[0, 3]]:  # L = 0 on the domain: the sup of p·v − H(p) is at p = 0
         assert abs(brute_conjugate(H, vi)) < 1e-9
+
+
+def test_the_lagrangian_program_refuses_an_inaccurate_answer(monkeypatch):
+    """The batched program for L = H* has no certificate of its own, so, by hjdsl's one rule for
+    solver answers, an `optimal_inaccurate` is refused with a RunError, not used as exact."""
+    import cvxpy as cp
+
+    from hjdsl.errors import RunError
+    from hjdsl.hamiltonians.composite import Atom, Sum, build
+
+    H = build(Sum((Atom("sq"), Atom("l1"))), "|p|^2 + |p|_1", 2)
+    v = np.array([[3.0, 0.0]])
+    np.testing.assert_allclose(H.lagrangian(v), [1.0], rtol=1e-8)   # ((3 − 1)_+)²/4
+    real_solve = cp.Problem.solve
+
+    def sloppy(self, *args, **kwargs):
+        value = real_solve(self, *args, **kwargs)
+        self._status = "optimal_inaccurate"
+        return value
+
+    monkeypatch.setattr(cp.Problem, "solve", sloppy)
+    with pytest.raises(RunError, match="ended inaccurate"):
+        H.lagrangian(v)

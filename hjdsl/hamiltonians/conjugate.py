@@ -61,21 +61,13 @@ def program_lagrangian(persp, v: np.ndarray) -> np.ndarray:
     """L(v_i) for rows v (n, d) inside dom L, by one cvxpy program; persp(w, λ) → (values, cons)."""
     import cvxpy as cp
 
-    from hjdsl.errors import run_error
-
     v = np.asarray(v, dtype=np.float64)
     n = v.shape[0]
     if n == 0:
         return np.zeros(0)
     values, cons = persp(cp.Constant(v), np.ones(n))
     problem = cp.Problem(cp.Minimize(cp.sum(values)), cons)
-    try:
-        problem.solve(solver=cp.CLARABEL, tol_gap_abs=SOLVER_TOL, tol_gap_rel=SOLVER_TOL,
-                      tol_feas=SOLVER_TOL)
-    except cp.SolverError as exc:
-        raise run_error(f"the convex program for L = H* failed: {exc}") from None
-    if problem.status not in ("optimal", "optimal_inaccurate"):
-        raise run_error(f"the convex program for L = H* ended {problem.status}")
+    _solve(problem, "the convex program for L = H*")
     found = values if isinstance(values, np.ndarray) else values.value  # all-indicator trees: 0
     return np.asarray(found, dtype=np.float64).reshape(n)
 
@@ -91,9 +83,27 @@ def program_gauge(persp, v: np.ndarray) -> np.ndarray:
     lam = cp.Variable(n, nonneg=True)
     _, cons = persp(cp.Constant(v), lam)
     problem = cp.Problem(cp.Minimize(cp.sum(lam)), cons)
-    problem.solve(solver=cp.CLARABEL, tol_gap_abs=SOLVER_TOL, tol_gap_rel=SOLVER_TOL,
-                  tol_feas=SOLVER_TOL)
+    _solve(problem, "the convex program for the domain of L")
     return np.asarray(lam.value, dtype=np.float64)
+
+
+def _solve(problem, what: str) -> None:
+    """Solve with Clarabel at SOLVER_TOL; by hjdsl's one rule (solver_status.py) only a clean
+    `optimal` is taken, since these programs carry no certificate of their own."""
+    import cvxpy as cp
+
+    from hjdsl.errors import run_error
+    from hjdsl.solver_status import judge
+
+    try:
+        problem.solve(solver=cp.CLARABEL, tol_gap_abs=SOLVER_TOL, tol_gap_rel=SOLVER_TOL,
+                      tol_feas=SOLVER_TOL)
+        status = str(problem.status)
+    except (cp.SolverError, ValueError, ArithmeticError) as exc:
+        raise run_error(f"{what} failed: {exc}") from None
+    ok, verdict = judge(status, "CLARABEL", None, primary=True)
+    if not ok:
+        raise run_error(f"{what} ended {verdict}")
 
 
 def program_bytes(rows: int, dim: int, nodes: int) -> int:
