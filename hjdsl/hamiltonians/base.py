@@ -35,7 +35,8 @@ Label = Literal["exact", "structural", "none"]
 
 # The views a Hamiltonian states an exactness label for.
 VIEWS = ("network", "hopf_cole", "hopf_lax", "convex_entropic", "convex_lp", "hopf_lax_program",
-         "grid", "pde_residual", "fit_probabilistic", "fit_convex", "fit_hopf_lax")
+         "grid", "pde_residual", "pde_residual_hopf_lax", "fit_probabilistic", "fit_convex",
+         "fit_hopf_lax")
 
 
 class NotSupported(ValueError):
@@ -152,8 +153,9 @@ class Hamiltonian:
         return (type(self).__name__,)
 
     def kernel_args(self, t: float) -> Any:
-        """The arrays `kernel_costs` takes (a pytree), for one t."""
-        return np.float64(t)
+        """The arrays `kernel_costs` takes (a pytree), for one t (a number, or a jax tracer when
+        the PDE residual differentiates the costs in t)."""
+        return as_scalar(t)
 
     def kernel_costs(self, x, y, g, t, args, xp):
         """`costs` written for the kernels: depends on self only through `kernel_key`."""
@@ -206,10 +208,17 @@ VIEW_NAMES = {
     "hopf_lax_program": "the continuous Hopf–Lax program",
     "grid": "the grid PDE solver",
     "pde_residual": "the autodiff PDE residual",
+    "pde_residual_hopf_lax": "the autodiff PDE residual of the ε = 0 Hopf–Lax value",
     "fit_probabilistic": "fitting with map, svi or nuts",
     "fit_convex": "fitting with the convex method",
     "fit_hopf_lax": "fitting at ε = 0 through the Hopf–Lax value",
 }
+
+
+def as_scalar(t):
+    """np.float64(t) for a number; a jax tracer (or array) passes through, so `kernel_args` can be
+    differentiated in t."""
+    return np.float64(t) if isinstance(t, (int, float, np.number, np.ndarray)) else t
 
 
 # Reasons shared by the families, so reports word the same fact the same way.

@@ -30,8 +30,11 @@ GAUGE_TOL = 1e-7  # the convex program's membership test of dom L: its solver to
 
 
 _NO_LAYER = "the weight map to an LSE layer needs a quadratic H"
-_NOT_SMOOTH = ("the ε = 0 value is a minimum over atoms (not smooth) and at ε > 0 the LSE model is "
-               "only a structural analogue of the viscous solution for this H")
+_NOT_SMOOTH = ("at ε > 0 the LSE model is only a structural analogue of the viscous solution for "
+               "this H, so there is no smooth viscous solution to differentiate; the ε = 0 "
+               "Hopf–Lax value has its own residual row")
+_NO_AUTODIFF = ("its L = H* is a convex program (numpy only), which jax cannot differentiate, so "
+                "the ε = 0 residual has no autodiff costs")
 _NO_LIKELIHOOD = ("the LSE model at ε > 0 is only a structural analogue of the viscous solution "
                   "for this H, so map, svi and nuts would fit the wrong model")
 _NOT_CONVEX_FIT = ("the convex fit is the quadratic LSE layer's program; for this H fit at ε = 0 "
@@ -184,6 +187,8 @@ class Composite(Hamiltonian):
             return EXACT
         if view in ("hopf_cole", "convex_entropic"):
             return Exactness("structural", LSE_ONLY_QUADRATIC)
+        if view == "pde_residual_hopf_lax":
+            return EXACT if self.traceable else Exactness("none", _NO_AUTODIFF)
         return Exactness("none", _NONE.get(view, _NO_LAYER))
 
 

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hjdsl.hamiltonians.base import EXACT, LSE_ONLY_QUADRATIC, Exactness, Hamiltonian
+from hjdsl.hamiltonians.base import EXACT, LSE_ONLY_QUADRATIC, Exactness, Hamiltonian, as_scalar
 from hjdsl.hamiltonians.reach import DUAL_ORD, dual_norm, reached
 
 NAMES = {"l1": "|p|_1", "l2": "|p|_2", "linf": "|p|_inf"}
 DUAL_NAMES = {"l1": "|v|_inf", "l2": "|v|_2", "linf": "|v|_1"}
 
 _NO_LAYER = "the weight map to an LSE layer needs a quadratic H"
-_NOT_SMOOTH = ("u is a minimum of piecewise-constant costs (no smooth solution to take second "
-               "derivatives of)")
+_NOT_SMOOTH = ("at ε > 0 the LSE model is only a structural analogue of the viscous solution for "
+               "this H, so there is no smooth viscous solution to differentiate; the ε = 0 "
+               "Hopf–Lax value has its own residual row")
 _NO_LIKELIHOOD = ("the LSE model at ε > 0 is only a structural analogue of the viscous solution "
                   "for this H, so map, svi and nuts would fit the wrong model")
 _NOT_CONVEX_FIT = ("the convex method's programs are the quadratic LSE layer's (max-affine at "
@@ -67,7 +68,7 @@ class Norm(Hamiltonian):
         return self.kernel_costs(x, y, g, t, np.float64(self.scale * t), xp)
 
     def kernel_args(self, t: float):
-        return np.float64(self.scale * t)
+        return as_scalar(self.scale * t)
 
     def kernel_costs(self, x, y, g, t, reach, xp):
         return xp.where(reached(x, y, self.kind, reach, xp=xp), xp.asarray(g), xp.inf)
@@ -95,7 +96,8 @@ class Norm(Hamiltonian):
         return self.kind, self.scale, True
 
     def exactness(self, view: str) -> Exactness:
-        if view in ("hopf_lax", "convex_lp", "hopf_lax_program", "grid", "fit_hopf_lax"):
+        if view in ("hopf_lax", "convex_lp", "hopf_lax_program", "grid", "fit_hopf_lax",
+                    "pde_residual_hopf_lax"):
             return EXACT
         if view in ("hopf_cole", "convex_entropic"):
             return Exactness("structural", LSE_ONLY_QUADRATIC)

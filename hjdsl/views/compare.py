@@ -159,9 +159,11 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
     """Network, Hopf–Cole, tropical / Hopf–Lax, attribution, identity and PDE residuals.
 
     Which exist is the Hamiltonian's say: the network, tropical f_0 and identity rows when it has
-    an exact LSE layer (`has_layer`), the PDE residual when its label for `pde_residual` is
-    exact; the others are NaN (their labels say why).
+    an exact LSE layer (`has_layer`), the PDE residual at every ε when its label for
+    `pde_residual` is exact, and only at ε = 0 (the Hopf–Lax value's cone functions) when just
+    `pde_residual_hopf_lax` is; the others are NaN (their labels say why).
     """
+    from hjdsl.views.closed_form import pde as pde_view
     from hjdsl.views.closed_form.hopf_cole import hopf_cole_view
     from hjdsl.views.closed_form.network import network_view
     from hjdsl.views.closed_form.pde import residual_view
@@ -194,7 +196,16 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
         # At ε = 0, u_0 has kinks where two atoms tie; the residual is only defined off them.
         kink = kink_points(trop["gap"], trop["u0"])
         res["residual"][eps == 0] = np.where(kink, np.nan, res["residual"][eps == 0])
-        out.update(pde=res["residual"], pde_scale=res["scale"])
+        out.update(pde=res["residual"], pde_scale=res["scale"],
+                   pde_excluded=np.where(kink, pde_view.KINK, pde_view.JUDGED).astype(np.int8))
+        return out
+    # Any other H: only u_0 is claimed smooth (off kinks and the boundary of dom L), at ε = 0.
+    out["pde_excluded"] = pde_view.hopf_lax_excluded(model, x, trop)
+    if ham.exactness("pde_residual_hopf_lax").label == "exact" and np.any(eps == 0):
+        res = pde_view.hopf_lax_residual_view(model, x, trop)
+        pde, scale = np.full((n_eps, n), np.nan), np.full((n_eps, n), np.nan)
+        pde[eps == 0], scale[eps == 0] = res["residual"], res["scale"]
+        out.update(pde=pde, pde_scale=scale, pde_excluded=res["excluded"])
     return out
 
 
@@ -303,7 +314,8 @@ def grid_part(model, eps, x) -> dict:
 # The compare columns and the Hamiltonian's view whose label each carries.
 COLUMN_VIEWS = {"network": "network", "tropical": "network", "hopf_cole": "hopf_cole",
                 "hopf_lax": "hopf_lax", "convex": "convex_entropic", "convex_lp": "convex_lp",
-                "hopf_lax_program": "hopf_lax_program", "pde": "pde_residual"}
+                "hopf_lax_program": "hopf_lax_program", "pde": "pde_residual",
+                "pde_hopf_lax": "pde_residual_hopf_lax"}
 
 
 def _label(ham, view: str) -> str:
@@ -357,6 +369,7 @@ def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
         "attribution": (("eps", "point", "particle"), closed["attribution"]),
         "entropy": (EP, closed["entropy"]), "identity_residual": (EP, closed["identity"]),
         "pde_residual": (EP, closed["pde"]), "pde_scale": (EP, closed["pde_scale"]),
+        "pde_excluded": (P, closed["pde_excluded"]),
         "identity_scale": (EP, closed["identity_scale"]),
         "quadratic_term": (P, closed["quadratic"]),
         "active_atom": (P, closed["active"].astype(np.int64)),
@@ -398,7 +411,10 @@ DESCRIPTIONS = {
     "identity_residual": "f_eps + u_eps - x'A^-1x/(4t)",
     "pde_residual": "u_t + H(grad u) - eps tr(A hess u) + eps d/(2t), by autodiff",
     "pde_scale": "cond(A) (|u_t| + |H(grad u)| + eps|sum pi tr(A hess c)| + tr(A Cov grad c) "
-                 "+ eps d/(2t)): the size of the terms that cancel",
+                 "+ eps d/(2t)) (non-quadratic H, eps = 0: |u_t| + |v||grad u| + |H(grad u)|): "
+                 "the size of the terms that cancel",
+    "pde_excluded": "why the eps = 0 residual skips a point: 0 judged, 1 kink of u_0, 2 no atom "
+                    "reaches, 3 v on or outside the boundary of dom L, 4 at an atom (v = 0)",
     "identity_scale": "size of the terms that cancel in the identity (see views/tolerances.py)",
     "quadratic_term": "x'A^-1x/(4t)", "active_atom": "argmin_j c_j(x) (-1: no atom reaches)",
     "reachable_atoms": "atoms whose cost c_j(x) is finite",

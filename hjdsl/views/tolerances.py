@@ -18,6 +18,18 @@ the terms that cancel on the way (never the size of the result, which may be 0).
   PDE_ULPS(d)·ULP·cond(A)·(|u_t| + |H(∇u)| + ε|Σπ tr(A∇²c)| + tr(A Cov_π ∇c) + εd/(2t)
   + Σπ_j (|xL| + |y_jL|)·|(x − y_j)L|/(2t²)); the last term is the round-off of x − y_j itself,
   which dominates near an atom, where u_t and H(∇u) are both O(|x − y_j|²).
+- PDE residual of u_0 for any other H (ε = 0, views/closed_form/pde.py): r = ∂_t c_a + H(∇c_a)
+  for the active atom's cost c_a = g_a + t·L(v), v = (x − y_a)/t, by autodiff. Every derivative
+  is taken at the computed v, so Fenchel–Young (H(∇L(v)) = v·∇L(v) − L(v)) holds there exactly
+  and r is the rounding of three terms: u_t = L(v) − v·∇L(v), v·∇L(v) and H(∇u), bounded by
+  S = |u_t| + |v|·|∇u| + |H(∇u)|. Along the chain: v (2 roundings), |v| and |∇u| (d + 1 each),
+  the chain rule through |v| and the product t·L (4), the atom's formula for L and for H (≤ 6
+  each, a sum of radial atoms one more per atom, counted in the 6). A radial composite's L is
+  the 1-D solve of hamiltonians/conjugate.py, bisected to one ulp of r*: jax differentiates the
+  solve's value at that fixed r̃ (its branches are constant in v), so u_t and ∇u both belong to
+  r̃ and Fenchel–Young holds at r̃; the one-ulp error of r̃ moves ∇u by an ulp and H(∇u) by
+  ULP·|v|·|∇u| (∇H(∇u) = v), one rounding more. That is 2d + 21 roundings of the terms of S, and
+  the tolerance is twice that (second-order terms, as the reach test's slack): hopf_lax_pde_ulps.
 """
 
 from __future__ import annotations
@@ -38,6 +50,11 @@ def identity_ulps(d: int) -> float:
 def pde_ulps(d: int) -> float:
     """Operations per term of the PDE residual (jacobian, Hessian trace, d×d quadratic forms)."""
     return 8.0 * (d + 2)
+
+
+def hopf_lax_pde_ulps(d: int) -> float:
+    """Roundings per term of S of the ε = 0 residual of a non-quadratic H (module docstring)."""
+    return 2.0 * (2 * d + 21)
 
 
 def term_sizes(model, x) -> np.ndarray:

@@ -117,3 +117,104 @@ def residual_view(model, x, eps) -> dict:
     out = {key: np.moveaxis(value, 1, 0) for key, value in out.items()}
     out["scale"] = out["scale"] * ham.condition
     return out
+
+
+# --- ε = 0: the Hopf–Lax value of any H, one cone function at a time ------------------------
+# Why a point is not judged at ε = 0 (the codes of compare's `pde_excluded`).
+JUDGED, KINK, UNREACHED, BOUNDARY, AT_ATOM = 0, 1, 2, 3, 4
+
+
+def hopf_lax_terms(ham, x, t, y_a, g_a):
+    """(u_t + H(∇u), S) at one point from autodiff of the active atom's own traced cost.
+
+    u_0 = c_a(x, t) = g_a + t·L((x − y_a)/t) near a point where atom a is strictly active and
+    v = (x − y_a)/t is inside dom L, and the cone function solves u_t + H(∇u) = 0 there
+    (∂_t c = L(v) − v·∇L(v), ∇c = ∇L(v), and H(∇L(v)) = v·∇L(v) − L(v) by Fenchel–Young).
+    `kernel_args` is built inside the differentiated function, since it may depend on t (a
+    norm's reach a·t). S = |u_t| + |v|·|∇u| + |H(∇u)| bounds the terms that cancel (L(v) and
+    v·∇L(v) inside u_t, then u_t against H).
+    """
+    import jax
+
+    jnp = _jnp()
+    d = x.shape[-1]
+
+    def cost(xt):
+        tt = xt[d]
+        return ham.kernel_costs(xt[:d], y_a[None, :], g_a[None], tt, ham.kernel_args(tt), jnp)[0]
+
+    jac = jax.grad(cost)(jnp.append(x, t))
+    grad_c, dt_c = jac[:d], jac[d]
+    h = ham.value(grad_c, jnp)
+    v = (x - y_a) / t
+    scale = jnp.abs(dt_c) + jnp.linalg.norm(v) * jnp.linalg.norm(grad_c) + jnp.abs(h)
+    return dt_c + h, scale
+
+
+_HOPF_LAX_KERNELS: dict = {}
+
+
+def _hopf_lax_kernel(ham):
+    """The jitted per-chunk residual, cached by kernel_key (ham enters only through it)."""
+    from hjdsl.jaxsetup import jax_x64
+
+    jax = jax_x64()
+    key = ham.kernel_key
+    kernel = _HOPF_LAX_KERNELS.get(key)
+    if kernel is None:
+        def run(packed, t):
+            d = (packed.shape[-1] - 1) // 2  # rows (x, y_a, g_a): one array, so map_chunks works
+            one = lambda row: hopf_lax_terms(ham, row[:d], t, row[d:2 * d], row[2 * d])  # noqa: E731
+            residual, scale = jax.vmap(one)(packed)
+            return {"residual": residual, "scale": scale}
+
+        kernel = _HOPF_LAX_KERNELS[key] = jax.jit(run)
+    return kernel
+
+
+def hopf_lax_excluded(model, x, trop) -> np.ndarray:
+    """(n,) int codes: where u_0 is not a smooth cone function of its active atom.
+
+    KINK: two atoms tie (Δ to KINK_RTOL); UNREACHED: no atom reaches (u_0 = +∞); BOUNDARY: v on
+    or outside the boundary of dom L (within the reach test's rounding slack: L is not
+    differentiable there); AT_ATOM: x = y_a exactly, where the traced |v| has no derivative.
+    """
+    from hjdsl.hamiltonians.reach import dual_norm, reach_slack
+    from hjdsl.views.tolerances import kink_points
+
+    ham, t = model.hamiltonian, float(model.t)
+    active = np.asarray(trop["active"])
+    y_a = np.asarray(model.y)[np.maximum(active, 0)]
+    code = np.full(active.shape, JUDGED, dtype=np.int8)
+    code[np.all(x == y_a, axis=-1)] = AT_ATOM
+    dom = ham.domain
+    if dom is not None:
+        # traceable H have ball domains (single atoms, radial trees); a larger ball is still a
+        # safe test for the others, whose residual is not computed
+        q, radius, _ = dom
+        r = radius * t
+        slack = reach_slack(dual_norm(x, q), dual_norm(y_a, q), r, x.shape[-1])
+        code[dual_norm(x - y_a, q) >= r - slack] = BOUNDARY
+    code[kink_points(trop["gap"], trop["u0"])] = KINK
+    code[active < 0] = UNREACHED
+    return code
+
+
+def hopf_lax_residual_view(model, x, trop) -> dict:
+    """The ε = 0 residual u_t + H(∇u) of u_0 at points x (n, d), for a traceable H.
+
+    Returns residual (n,), NaN where `excluded` (n,) is not JUDGED, and scale (n,) = S of
+    `hopf_lax_terms` (see hjdsl.views.tolerances for the tolerance derived from it).
+    """
+    ham, t = model.hamiltonian, float(model.t)
+    x = np.asarray(x, dtype=np.float64)
+    active = np.asarray(trop["active"])
+    excluded = hopf_lax_excluded(model, x, trop)
+    safe = np.maximum(active, 0)
+    packed = np.concatenate([x, np.asarray(model.y)[safe], np.asarray(model.g)[safe, None]], axis=1)
+    # one cost and one (d + 1)-gradient per point: the plain-value chunk for a single atom
+    chunk = chunk_size(1, 2 * model.dim + 1)
+    out = map_chunks(lambda block: _hopf_lax_kernel(ham)(block, t), packed, chunk)
+    judged = excluded == JUDGED
+    return {"residual": np.where(judged, out["residual"], np.nan), "scale": out["scale"],
+            "excluded": excluded}
