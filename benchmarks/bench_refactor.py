@@ -6,7 +6,7 @@
 Checks REV out into a temporary git worktree and times, for each commit in turn (alternating,
 `--rounds` times, so machine load hits both alike), the jitted views on one random model:
 network_view, hopf_cole_view and tropical_view for H = |p|^2, p' A p and 1.5|p|_2, values only,
-after a warm-up call (compile time excluded). Prints the best time per view and commit, and the
+and one grid solve (1-D at ε = 0.1, 2-D at ε = 0) for |p|^2, each after a warm-up call (compile time excluded). Prints the best time per view and commit, and the
 ratio head/base: 1.00 means no change; the spread of the rounds is printed as the noise to read
 it against.
 """
@@ -63,6 +63,20 @@ for name, m in models.items():
     for view, fn in jobs.items():
         fn()  # compile
         start = time.perf_counter(); fn(); out[f"{view} {name}"] = time.perf_counter() - start
+try:
+    from hjdsl.views.grid.pde import solve_domain
+    from hjdsl.views.grid.solver import solve
+except ImportError:
+    from hjdsl.views.grid_pde import solve_domain
+    from hjdsl.views.grid_solver import solve
+g = lambda y: np.sqrt(1.0 + np.sum(y * y, axis=-1))
+for d, eps, cells in ((1, 0.1, 400), (2, 0.0, 120)):
+    ham = Model.from_atoms(np.zeros((1, d)), [0.0]).hamiltonian
+    xs = np.linspace(-1, 1, 11)[:, None] * np.ones(d)
+    dom = solve_domain(g, ham, 0.5, eps, xs, cells)
+    fn = lambda: solve(g, ham, eps, 0.5, dom)
+    fn()
+    start = time.perf_counter(); fn(); out[f"grid {d}-D |p|^2"] = time.perf_counter() - start
 print(json.dumps(out))
 """
 
