@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from hjdsl.commands.common import add_output_args, check_outputs, eps_arg, load_fit, load_model
+from hjdsl.commands.common import add_output_args, check_outputs, eps_arg, load_model
 
 HELP = "evaluate the four views for every ε and report where they agree"
 DESCRIPTION = """\
@@ -28,6 +28,13 @@ examples:
   hjdsl compare examples/quickstart.hj
   hjdsl compare examples/paper/four_atoms.hj --eps 1,0.1,0 --plot views.png -o views.nc
   hjdsl compare model.hj --fit fit.nc --audit all
+  hjdsl compare examples/quickstart.hj --json > report.json
+
+--json prints the report as JSON on stdout instead of the table (also with -q): the model, the
+ε values, every row of the table (eps, arrow, kind, value, bound, status, detail, fails_run),
+all_exact_hold, the failures, warnings and the files written. NaN (no value, `-` in the table)
+is null and an infinite value is the string "inf". Warnings and errors still go to stderr too;
+the exit code is the same as without --json.
 """
 
 
@@ -41,6 +48,8 @@ def configure(p) -> None:
     p.add_argument("--fit", metavar="FIT.nc",
                    help="use fitted initial data (y_hat, g_hat) from a `hjdsl solve` result")
     p.add_argument("--no-grid", action="store_true", help="skip the finite-difference solver")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as JSON on stdout instead of the table")
     add_output_args(p)
 
 
@@ -50,25 +59,33 @@ def run(args) -> int:
 
     check_outputs(args)
     model = load_model(args.file)
+    warnings = [w.to_json() for w in model.warnings]  # load_model printed them to stderr
     if args.fit:
-        model = load_fit(model, args.fit)
-    _warn_if_long(model, args)
+        model, fit_warnings = _load_fit(model, args.fit)
+        warnings += fit_warnings
+    warnings += _warn_if_long(model, args)
     ds = model.compare(eps=args.eps, audit=args.audit, grid=not args.no_grid)
     if args.fit:
         ds.attrs["fit_file"] = str(args.fit)
     rows = diagram_rows(ds)
-    if not args.quiet:
+    talk = not (args.quiet or args.json)  # with --json, stdout is the JSON alone
+    if talk:
         print(render_table(ds, rows))
     if args.output:
         write_dataset(ds, args.output)
-        if not args.quiet:
+        if talk:
             print(f"wrote {args.output}")
     if args.plot:
         from hjdsl.plot.views import plot_views
 
         plot_views(ds, args.plot)
-        if not args.quiet:
+        if talk:
             print(f"wrote {args.plot}")
+    if args.json:
+        from hjdsl.commands.json_output import compare_summary, dumps
+
+        print(dumps(compare_summary(ds, rows, warnings=warnings,
+                                    outputs={"dataset": args.output, "plot": args.plot})))
     failed = failures(rows)
     if failed:
         for row in failed:
@@ -77,18 +94,37 @@ def run(args) -> int:
     return 0
 
 
+def _load_fit(model, path: str):
+    """load_fit, also returning its provenance warnings as JSON entries (for --json)."""
+    from hjdsl.errors import Diagnostic
+    from hjdsl.views.compare import fitted_model
+
+    model, messages = fitted_model(model, path)
+    diagnostics = [Diagnostic("warning", message, code="W101") for message in messages]
+    for d in diagnostics:
+        print(d.render(), file=sys.stderr)
+    return model, [d.to_json() for d in diagnostics]
+
+
 LONG_RUN_SECONDS = 120  # warn (never refuse: a long run is legitimate, and the guess varies) past this
 
 
-def _warn_if_long(model, args) -> None:
-    """Say before a run that will take minutes how long, roughly, and how to shorten it."""
+def _warn_if_long(model, args) -> list[dict]:
+    """Say before a run that will take minutes how long, roughly, and how to shorten it.
+
+    Returns the warning as JSON entries (none for a short run), for --json.
+    """
+    from hjdsl.commands.json_output import warning
     from hjdsl.views.compare import check_audit, check_eps, check_memory, check_points, work_estimate
 
     eps, x = check_eps(model, args.eps), check_points(model, None)
     audit = check_audit(args.audit, x.shape[0])
     check_memory(model, eps.size, x.shape[0], audit, not args.no_grid)  # refuse before warning
     seconds = work_estimate(model, eps.size, x.shape[0], audit, not args.no_grid)
-    if seconds > LONG_RUN_SECONDS:
-        print(f"warning: this compare ({eps.size:,} ε × {x.shape[0]:,} points × {model.n_atoms:,} "
-              f"atoms) will take roughly {seconds / 60:.0f} minutes (convex audit and grid solver); "
-              "--audit 0, --no-grid or fewer ε values make it shorter", file=sys.stderr)
+    if seconds <= LONG_RUN_SECONDS:
+        return []
+    message = (f"this compare ({eps.size:,} ε × {x.shape[0]:,} points × {model.n_atoms:,} "
+               f"atoms) will take roughly {seconds / 60:.0f} minutes (convex audit and grid solver); "
+               "--audit 0, --no-grid or fewer ε values make it shorter")
+    print(f"warning: {message}", file=sys.stderr)
+    return [warning(message)]

@@ -23,6 +23,11 @@ examples:
   hjdsl solve examples/paper/recovery.hj --eps 0.04 -o fit.nc --plot fit.png
   hjdsl solve examples/abs_1d.hj --method nuts --chains 2 --draws 500
   hjdsl solve examples/abs_1d.hj --data other.csv --method svi
+  hjdsl solve examples/abs_1d.hj -o fit.nc --json > fit.json
+
+--json prints the summary as JSON on stdout instead of the table (also with -q): model, method,
+eps, data, metrics, fitted scalars, atoms, sampling (nuts), solver (convex), warnings and the
+files written. NaN is null and an infinite value the string "inf". Warnings still go to stderr too.
 """
 
 
@@ -43,6 +48,8 @@ def configure(p) -> None:
     p.add_argument("--draws", type=int, help="nuts: draws per chain; svi: posterior draws")
     p.add_argument("--eps", type=eps_arg, metavar="E",
                    help="the viscosity to fit at (default: the spec's; smallest > 0 of a sweep)")
+    p.add_argument("--json", action="store_true",
+                   help="print the fit summary as JSON on stdout instead of the table")
     add_output_args(p)
 
 
@@ -61,7 +68,8 @@ def run(args) -> int:
     from hjdsl.fit.results import root_of, write_result
 
     root = root_of(result)
-    for warning in filter(None, str(root.attrs.get("warnings", "")).split(" | ")):
+    quality = list(filter(None, str(root.attrs.get("warnings", "")).split(" | ")))
+    for warning in quality:
         print(f"warning: {warning}", file=sys.stderr)
     if args.output:
         write_result(result, args.output)
@@ -69,7 +77,13 @@ def run(args) -> int:
         from hjdsl.plot.fit import plot_fit
 
         plot_fit(result, model, args.plot)
-    if not args.quiet:
+    if args.json:  # stdout is the JSON alone
+        from hjdsl.commands.json_output import dumps, fit_summary, warning
+
+        warnings = [w.to_json() for w in model.warnings] + [warning(w) for w in quality]
+        print(dumps(fit_summary(root, warnings=warnings,
+                                outputs={"result": args.output, "plot": args.plot})))
+    elif not args.quiet:
         print(summary_table(root))
         for path in filter(None, (args.output, args.plot)):
             print(f"wrote {path}")
