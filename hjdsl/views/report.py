@@ -23,8 +23,8 @@ TOLERANCE_NOTE = (
     f"            grid {GRID_RTOL:g}*max(1,|ref|) or observed order >= {GRID_MIN_ORDER:g} "
     "(warn only); a non-finite value where a finite one is expected fails")
 # Added to the note only for an H whose PDE row is the ε = 0 Hopf–Lax residual alone.
-HOPF_LAX_PDE_NOTE = ("            PDE at eps = 0 for this H: the active atom's cost, 2(2d+21) ulp of "
-                     "S = |u_t| + |v||grad u| + |H(grad u)|")
+HOPF_LAX_PDE_NOTE = ("            PDE at eps = 0 for this H: the active atom's cost, 2(2d+21) "
+                     "ulp of S = |u_t| + |v||grad u| + |H(grad u)|")
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,9 @@ def _hopf_bound_row(ds, i: int, eps: float, slack: float, kind: str) -> Row:
 def _reason(ds, column: str) -> str:
     """The reason in compare's `exact_<column>` text ("not defined (why)" → "why")."""
     text = str(ds.attrs.get(f"exact_{column}", ""))
-    return text.removeprefix("not defined (").removesuffix(")") if text.startswith("not defined (") \
-        else text
+    if text.startswith("not defined ("):
+        return text.removeprefix("not defined (").removesuffix(")")
+    return text
 
 
 def _pde_row(ds, i: int, eps: float) -> Row:
@@ -188,8 +189,7 @@ def _pde_row(ds, i: int, eps: float) -> Row:
     arrow = "PDE residual (autodiff)"
     if _label(ds, "pde_residual") != "exact":
         if eps > 0:
-            return Row(eps, arrow, "n/a", np.nan, np.nan, "skip",
-                       _reason(ds, "pde"))
+            return Row(eps, arrow, "n/a", np.nan, np.nan, "skip", _reason(ds, "pde"))
         if _label(ds, "pde_residual_hopf_lax") != "exact":
             return Row(eps, arrow, "n/a", np.nan, np.nan, "skip",
                        f"not computed: {_reason(ds, 'pde_hopf_lax')}")

@@ -164,7 +164,9 @@ def _hopf_lax_kernel(ham):
     if kernel is None:
         def run(packed, t):
             d = (packed.shape[-1] - 1) // 2  # rows (x, y_a, g_a): one array, so map_chunks works
-            one = lambda row: hopf_lax_terms(ham, row[:d], t, row[d:2 * d], row[2 * d])  # noqa: E731
+            def one(row):
+                return hopf_lax_terms(ham, row[:d], t, row[d:2 * d], row[2 * d])
+
             residual, scale = jax.vmap(one)(packed)
             return {"residual": residual, "scale": scale}
 
