@@ -33,7 +33,14 @@ def parse(text: str | bytes, name: str = "<string>") -> Model:
 
 
 def load(path: str | os.PathLike) -> Model:
-    """Read, parse and check a .hj file; data paths resolve relative to its folder."""
+    """Read, parse and check a .hj file; data paths resolve relative to its folder.
+
+    Raises SpecError (located at the spec's line) or DataError; `parse` takes text instead.
+
+    >>> m = load("examples/quickstart.hj")  # doctest: +SKIP
+    >>> m.name, m.dim, m.n_atoms, m.eps.tolist()  # doctest: +SKIP
+    ('quickstart', 1, 30, [1.0, 0.5, 0.2, 0.1, 0.0])
+    """
     name = str(path)
     try:
         raw = Path(path).read_bytes()

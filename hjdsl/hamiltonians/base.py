@@ -70,6 +70,19 @@ class Hamiltonian:
     text: str
     coordinate_monotone: bool = False  # H depends on |p_1|, …, |p_d| only, non-decreasingly
 
+    def __repr__(self) -> str:
+        """`<Hamiltonian quadratic: H(p) = |p|^2>` (the fields hold matrices and atom trees)."""
+        from hjdsl.model.display import hamiltonian_repr
+
+        return hamiltonian_repr(self)
+
+    def __init_subclass__(cls, **kwargs):
+        # @dataclass writes its field dump as __repr__ unless the class body defines one, and it
+        # runs after this hook: copying the short repr into each family keeps every family short.
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = Hamiltonian.__repr__
+
     # --- the facts every family states --------------------------------------------------------
     def value(self, p, xp=np):
         """H(p) over the last axis of p (numpy or jax.numpy as `xp`)."""

@@ -36,6 +36,11 @@ class Prior:
     params: Mapping[str, float]
     span: Span | None = None
 
+    def __repr__(self) -> str:
+        from hjdsl.model.display import prior_text
+
+        return f"<Prior {prior_text(self)}>"
+
 
 @dataclass(frozen=True)
 class Viscosity:
@@ -47,6 +52,12 @@ class Viscosity:
     values: np.ndarray
     prior: Prior | None = None
     span: Span | None = None
+
+    def __repr__(self) -> str:
+        from hjdsl.model.display import numbers, prior_text
+
+        prior = "" if self.prior is None else f" ~ {prior_text(self.prior)}"
+        return f"<Viscosity {numbers(self.values)}{prior}>"
 
     @property
     def learned(self) -> bool:
@@ -65,6 +76,9 @@ class Particles:
     points: np.ndarray
     prior: Prior | None = None
     span: Span | None = None
+
+    def __repr__(self) -> str:  # the (N, d) points would fill a screen
+        return f"<Particles {self.source}: {self.points.shape[0]} atoms in d = {self.points.shape[1]}>"
 
     @property
     def count(self) -> int:
@@ -89,6 +103,9 @@ class InitialData:
     prior: Prior | None = None
     span: Span | None = None
 
+    def __repr__(self) -> str:
+        return f"<InitialData {self.source}: {self.values.shape[0]} values>"
+
     @property
     def learned(self) -> bool:
         return self.source == "learned"
@@ -101,6 +118,9 @@ class Truth:
     points: np.ndarray
     values: np.ndarray
     expr: Expr | None = None
+
+    def __repr__(self) -> str:
+        return f"<Truth: {self.points.shape[0]} atoms>"
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,10 @@ class Data:
     noise: float = 0.0
     truth: Truth | None = None
     span: Span | None = None
+
+    def __repr__(self) -> str:
+        where = self.path if self.source == "file" else f"seed {self.seed}, noise {self.noise:g}"
+        return f"<Data {self.source}: {self.size} points, d = {self.x.shape[1]} ({where})>"
 
     @property
     def size(self) -> int:
@@ -180,6 +204,27 @@ class Model:
     source: str = ""
     path: str | None = None
     warnings: tuple[Diagnostic, ...] = ()
+
+    # --- how a terminal and a notebook show it (the fields hold arrays of any size) --------
+    def __repr__(self) -> str:
+        """A few lines: name, d, t, atoms, ε, H, what is learned, the data and what is observed.
+
+        >>> Model.from_atoms([[-1.0], [1.0]], [0.0, 0.5], eps=[1.0, 0.1])
+        <hjdsl.Model 'atoms'
+          size: d = 1, t = 1, 2 atoms (literal), g given
+          ε: 1, 0.1
+          H(p): |p|^2
+          learned: nothing>
+        """
+        from hjdsl.model.display import model_repr
+
+        return model_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The same facts as an HTML table (Jupyter shows this), every value escaped."""
+        from hjdsl.model.display import model_html
+
+        return model_html(self)
 
     # --- derived quantities -------------------------------------------------------------
     @property
@@ -257,44 +302,115 @@ class Model:
         )
 
     # --- the Python API (lazy: heavy backends are imported on first use) -----------------
+    # The examples below share `m`, four atoms on a line:
+    #   m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
     def compare(self, eps=None, x=None, **options):
-        """The four views on the evaluation points for every ε (an xarray.Dataset)."""
+        """The four views on the evaluation points for every ε (an xarray.Dataset).
+
+        Options: `eps` (a list; default the spec's sweep), `x` (points (P, d); default the
+        evaluation points), `audit` (how many points the convex view solves: None its default
+        subset, 0 none, "all"), `grid` (False skips the finite-difference solver), `chunk`
+        (points per JAX call). The Dataset is described in docs/views.md.
+
+        >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+        >>> ds = m.compare(eps=[1.0, 0.1, 0.0], x=[[0.0], [0.7]], audit=0, grid=False)
+        >>> ds.network.sel(eps=0.1).round(6).values.tolist()
+        [-0.293185, -0.184505]
+        """
         from hjdsl.views.compare import compare
 
         return compare(self, eps=eps, x=x, **options)
 
     def solve(self, method: str | None = None, data=None, **options):
-        """Fit the initial data to the observations; see docs/fitting.md."""
+        """Fit the initial data to the observations (an xarray.Dataset); see docs/fitting.md.
+
+        `method`: map, svi, nuts, convex or hopf_lax (default the spec's `fit`). `data`: None (the
+        spec's data), an `(x, value)` pair, or a CSV / NetCDF path read with the spec's columns.
+        Options (default the spec's `fit`): steps, lr, restarts, seed, polish (map); draws (svi);
+        chains, warmup, draws (nuts); eps (the ε to fit at); quiet (False shows progress).
+
+        >>> m = hjdsl.load("examples/abs_1d.hj")                     # doctest: +SKIP
+        >>> fit = m.solve(method="map", steps=500, restarts=1)        # doctest: +SKIP
+        >>> fit.g_hat.values                                          # doctest: +SKIP
+        """
         from hjdsl.fit.solve import solve
 
         return solve(self, method=method, data=data, **options)
 
     def attribute(self, at, eps=None, **options):
-        """Gibbs weights, entropy, regime and certificates at query points (a Dataset)."""
+        """Gibbs weights, entropy, regime and certificates at query points (a Dataset).
+
+        `at`: points (P, d); `eps`: ε > 0 values (default the spec's positive ones). Options:
+        `top` (how many atoms to rank, default 3), `delta_f` (the output change the certified
+        radius guards against, default 0.1). See docs/analysis.md.
+
+        >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+        >>> ds = m.attribute([[0.7]], eps=[0.1], top=2)
+        >>> round(float(ds.entropy[0, 0]), 6), str(ds.regime.values[0, 0])
+        (0.134199, 'particle')
+        """
         from hjdsl.analysis.attribution import attribute
 
         return attribute(self, at, eps=eps, **options)
 
     def bifurcate(self, **options):
-        """Critical points of the entropy landscape continued in ε (a Dataset)."""
+        """Critical points of the entropy landscape continued in ε, and fold events (a Dataset).
+
+        Options: `eps_range` (LO, HI[, N]) for N evenly spaced levels, or `eps` (an increasing
+        list); `box` (lo, hi) the search box [lo, hi]^d; `tol` the critical-point tolerance;
+        `quiet` (False shows progress). See docs/analysis.md.
+
+        >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+        >>> ds = m.bifurcate(eps_range=(0.1, 1.0, 10), box=(-3, 3))
+        >>> ds.n_min.values.tolist()[:2], ds.event_kind.values.tolist()
+        ([2, 2], ['fold', 'fold'])
+        """
         from hjdsl.analysis.bifurcation import bifurcate
 
         return bifurcate(self, **options)
 
     def to_cvxpy(self, **options):
-        """The entropy-regularised convex program (a cvxpy Problem and its parameters)."""
+        """The entropy-regularised convex program: (cvxpy Problem, dict of its Parameters).
+
+        Options: `x` (the point, default the first evaluation point), `eps` (default the first
+        of the sweep), `program` ("simplex", min over the Gibbs weights π; or "hopf_lax", min over
+        y of g(y) + t·L((x − y)/t), for g given as an expression). See docs/convex.md.
+
+        >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0], eps=[1.0])
+        >>> problem, params = m.to_cvxpy(x=[0.7])
+        >>> round(float(problem.solve(solver="CLARABEL")), 6), sorted(params)
+        (-0.514908, ['costs', 'eps', 'pi'])
+        """
         from hjdsl.views.convex import to_cvxpy
 
         return to_cvxpy(self, **options)
 
     def to_numpyro(self, **options):
-        """The probabilistic model as an ordinary numpyro model function."""
+        """The probabilistic model as an ordinary numpyro model function `fn(x, value, x_eval)`.
+
+        Option: `eps` (the ε the model is written at; default the spec's, or learned). Run it
+        with numpyro's own handlers, MCMC or SVI. See docs/fitting.md.
+
+        >>> import jax, numpyro.infer as infer                        # doctest: +SKIP
+        >>> m = hjdsl.load("examples/abs_1d.hj")                      # doctest: +SKIP
+        >>> mcmc = infer.MCMC(infer.NUTS(m.to_numpyro()), num_warmup=200, num_samples=200)
+        ... # doctest: +SKIP
+        >>> mcmc.run(jax.random.PRNGKey(0), m.data.x, m.data.value)   # doctest: +SKIP
+        """
         from hjdsl.fit.bayes import to_numpyro
 
         return to_numpyro(self, **options)
 
     def to_jax(self, **options):
-        """Jitted JAX functions of the network / Hopf–Cole views."""
+        """Jitted JAX functions of the network and Hopf–Cole views (H with an exact LSE layer).
+
+        Takes no options. The result has `network(x, eps)`, `hopf_cole(x, eps)`, `gibbs(x, eps)`,
+        `entropy(x, eps)`, `tropical(x)` and the layer's `W`, `b`, `t`; all differentiable.
+
+        >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+        >>> round(float(m.to_jax().network(np.array([0.7]), 0.1)), 6)
+        -0.184505
+        """
         from hjdsl.views.closed_form.embed import to_jax
 
         return to_jax(self, **options)
