@@ -238,3 +238,18 @@ def test_compile_info_quadratic_keeps_its_keys_and_adds_l(cli):
     assert h["lagrangian"] == "v' A^-1 v/4"
     assert all(f["label"] == "exact" for v, f in h["exactness"].items() if v in
                ("network", "hopf_cole", "hopf_lax"))
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("examples/quickstart.hj", {"network": "exact", "tropical": "exact", "pde": "exact",
+                                "convex": "exact"}),
+    ("examples/relativistic_1d.hj", {
+        "network": "none (the weight map to an LSE layer needs a quadratic H)",
+        "tropical": "exact", "pde": "exact at eps = 0, none for eps > 0",
+        "convex": "exact at eps = 0, structural analogue for eps > 0"}),
+])
+def test_compile_info_exact_summary_comes_from_the_labels(spec, expected):
+    """`compile --info`'s four-view summary is worded from the Hamiltonian's own labels."""
+    from hjdsl.commands.compile import info
+
+    assert info(hjdsl.load(spec))["exact"] == expected

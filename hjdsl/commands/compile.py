@@ -81,13 +81,23 @@ def _number_or_prior(v):
 
 
 def exactness(hamiltonian) -> dict:
-    """Which views are exact for this Hamiltonian (exact, structural or undefined per view)."""
-    if hamiltonian.exact:
-        return {"network": "exact", "tropical": "exact", "pde": "exact", "convex": "exact"}
-    return {"network": "structural analogue (the LSE weight map needs quadratic H)",
-            "tropical": "exact (Hopf–Lax at eps = 0)",
-            "pde": "structural analogue for eps > 0",
-            "convex": "exact at eps = 0, structural analogue for eps > 0"}
+    """The four views' standing for this Hamiltonian, in words, from its own labels.
+
+    Each view pairs its ε = 0 form with its ε > 0 form (network: the LSE layer at every ε).
+    """
+    words = {"exact": "exact", "structural": "structural analogue", "none": "none"}
+
+    def say(at_zero: str, above: str | None = None) -> str:
+        low = hamiltonian.exactness(at_zero)
+        high = hamiltonian.exactness(above) if above else low
+        if low.label == high.label:
+            text = words[low.label]
+            return text if low.label == "exact" else f"{text} ({low.reason})"
+        return f"{words[low.label]} at eps = 0, {words[high.label]} for eps > 0"
+
+    return {"network": say("network"), "tropical": say("hopf_lax"),
+            "pde": say("pde_residual_hopf_lax", "pde_residual"),
+            "convex": say("convex_lp", "convex_entropic")}
 
 
 def info(model) -> dict:
