@@ -18,6 +18,8 @@ VERBS = {
     "solve": "hjdsl.commands.solve",
     "attribute": "hjdsl.commands.attribute",
     "bifurcate": "hjdsl.commands.bifurcate",
+    "format": "hjdsl.commands.format",
+    "completion": "hjdsl.commands.completion",
 }
 
 EPILOG = """\
