@@ -14,8 +14,10 @@ SHOWN_EPS = 6
 
 
 def clip(text: str, width: int = WIDTH) -> str:
-    """`text` on one line, at most `width` characters (an ellipsis marks a cut)."""
-    text = " ".join(str(text).split())
+    """`text` on one line, at most `width` characters (an ellipsis marks a cut); control and
+    other unprintable characters show as � (a terminal would act on them)."""
+    text = "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}"
+                   for c in " ".join(str(text).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -92,7 +94,7 @@ def facts(model, width: int = WIDTH, priors: bool = False) -> list[tuple[str, st
 def model_repr(model) -> str:
     """A few lines: `<hjdsl.Model 'name'` and one fact per line (no data rows without data)."""
     rows = dict(facts(model))
-    head = f"<hjdsl.Model {rows.pop('model')!r}"
+    head = f"<hjdsl.Model '{rows.pop('model')}'"
     if rows["description"] == "—":
         del rows["description"]
     if model.data is None:
