@@ -62,13 +62,15 @@ def check_audit(audit, n_points: int) -> int | None:
     return min(int(audit), n_points)
 
 
-def compare(model, eps=None, x=None, audit=None, grid: bool = True, **options):
+def compare(model, eps=None, x=None, audit=None, grid: bool = True, quiet: bool = False,
+            **options):
     """The four views of `model` at points `x` for every ε, with residuals and bounds.
 
     `eps` defaults to the model's sweep and `x` to its evaluation points; `audit` is how many
     points the convex view solves (None: its default subset; 0: skip; "all"); `grid=False` skips
-    the finite-difference solver; option `chunk` sets the points per JAX chunk. Returns the
-    Dataset described in docs/views.md.
+    the finite-difference solver; option `chunk` sets the points per JAX chunk. On a terminal
+    each view shows a progress bar (the convex view per solved chunk, the grid solver per ε)
+    unless `quiet`. Returns the Dataset described in docs/views.md.
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
@@ -79,7 +81,7 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, **options):
     chunk = options.pop("chunk", None)
     if options:
         raise _usage(f"compare got unknown option(s) {', '.join(sorted(options))}; it takes eps, "
-                     "x, audit, grid and chunk")
+                     "x, audit, grid, quiet and chunk")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer))
                               or not 1 <= chunk <= 1 << 20):
         raise _usage(f"chunk (points per JAX call) must be a whole number from 1 to {1 << 20:,}, "
@@ -88,9 +90,14 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, **options):
     x = check_points(model, x)
     audit = check_audit(audit, x.shape[0])
     check_memory(model, eps.size, x.shape[0], audit, grid)
-    closed = closed_form(model, eps, x, chunk=chunk)
-    convex = convex_part(model, eps, x, audit)
-    grid_out = grid_part(model, eps, x) if grid else skipped_grid(eps, x, "skipped (grid=False)")
+    from hjdsl.progress import progress
+
+    with progress(f"closed-form views ({eps.size} ε)", 1, enabled=not quiet) as advance:
+        closed = closed_form(model, eps, x, chunk=chunk)
+        advance()
+    convex = convex_part(model, eps, x, audit, quiet=quiet)
+    grid_out = (grid_part(model, eps, x, quiet=quiet) if grid
+                else skipped_grid(eps, x, "skipped (grid=False)"))
     return build_dataset(model, eps, x, closed, convex, grid_out)
 
 
@@ -246,7 +253,7 @@ def by_eps_blocks(view, eps, model, n_points: int) -> dict:
     return out
 
 
-def convex_part(model, eps, x, audit) -> dict:
+def convex_part(model, eps, x, audit, quiet: bool = True) -> dict:
     """The convex view's arrays, or NaN-filled ones with a note when it is skipped or missing."""
     n_eps, n, N = eps.size, x.shape[0], model.n_atoms
     # π is (ε × points × atoms): allocated only when the view does not run, not as a placeholder
@@ -263,14 +270,21 @@ def convex_part(model, eps, x, audit) -> dict:
         from hjdsl.views.convex import convex_view
     except ImportError as exc:
         return {**empty, "pi": nan_pi(), "note": f"convex view unavailable ({exc})"}
-    try:
-        result = convex_view(model, eps, x, audit=audit)
-        skipped = ""
-    except SpecError as err:
-        # g(y) cannot be lowered to a convex program (e.g. sin): the continuous Hopf–Lax program
-        # is impossible, but the simplex program over the atoms' values still is, so audit that.
-        skipped = f"continuous Hopf-Lax program not run: {err.diagnostics[0].message}"
-        result = convex_view(model.with_atoms(model.y, model.g), eps, x, audit=audit)
+    from hjdsl.progress import progress
+    from hjdsl.views.convex import audit_points
+
+    rows = int(np.count_nonzero(audit_points(n, audit)))
+    rows *= n_eps + (model.initial.source == "expr")  # the simplex programs, the Hopf–Lax program
+    with progress("convex programs", rows, enabled=not quiet) as advance:
+        try:
+            result = convex_view(model, eps, x, audit=audit, advance=advance)
+            skipped = ""
+        except SpecError as err:
+            # g(y) cannot be lowered to a convex program (e.g. sin): the continuous Hopf–Lax
+            # program is impossible, but the simplex program over the atoms' values still is.
+            skipped = f"continuous Hopf-Lax program not run: {err.diagnostics[0].message}"
+            result = convex_view(model.with_atoms(model.y, model.g), eps, x, audit=audit,
+                                 advance=advance)
     # The continuous Hopf–Lax program min_y g(y) + t·L((x − y)/t), when g is an expression.
     continuous = {}
     if getattr(result, "hopf_lax_value", None) is not None:
@@ -294,13 +308,16 @@ def skipped_grid(eps, x, note: str) -> dict:
             "error": np.full(n_eps, np.nan), "order": None, "note": note, "ran": False}
 
 
-def grid_part(model, eps, x) -> dict:
+def grid_part(model, eps, x, quiet: bool = True) -> dict:
     """The finite-difference solver's arrays, or NaN-filled ones with a note."""
     try:
         from hjdsl.views.grid.pde import grid_view
     except ImportError as exc:
         return skipped_grid(eps, x, f"grid solver unavailable ({exc})")
-    result = grid_view(model, eps, x)
+    from hjdsl.progress import progress
+
+    with progress("grid solver (per ε)", eps.size, enabled=not quiet) as advance:
+        result = grid_view(model, eps, x, advance=advance)
     if result is None:
         return skipped_grid(eps, x, "not applicable (needs d ≤ 2 and initial data given as a "
                                     "continuous expression g(y))")

@@ -27,7 +27,8 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dict, str]:
+def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int,
+        advance=None) -> tuple[dict, str]:
     """Solve every row of `rows` with `workers` processes (this one included).
 
     Returns the stacked outputs and a note on how they ran. kind "simplex": spec = (n_atoms,
@@ -35,10 +36,14 @@ def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dic
     eps, rest, shift (k,); its output pi is an object array over each support. kind "hopf_lax":
     spec = (HopfLaxSpec, options), rows = x (k, d). The rows are cut into chunks; the pool takes
     chunks from the front while this process, which needs no start-up, takes them from the back.
+    `advance(n)` hears of every n rows solved (a progress bar), whichever process solved them.
     """
+    advance = advance or (lambda n=1: None)
     size = len(next(iter(rows.values())))
     if workers <= 1 or size < SERIAL_BELOW:
-        return work(kind, spec, rows), "in-process"
+        out = work(kind, spec, rows)
+        advance(size)
+        return out, "in-process"
     bounds = np.linspace(0, size, 8 * workers + 1).astype(int)  # small chunks balance the split
     chunks = [{k: v[a:b] for k, v in rows.items()}
               for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
@@ -51,14 +56,18 @@ def run(kind: str, spec, rows: dict[str, np.ndarray], workers: int) -> tuple[dic
             if not futures[i].cancel():
                 break  # the pool has this chunk and, taking them in order, all before it
             parts[i] = work(kind, spec, chunks[i])
+            advance(len(next(iter(chunks[i].values()))))
         pooled = sum(part is None for part in parts)
         for i, future in enumerate(futures):
             if parts[i] is None:
                 parts[i] = future.result()
+                advance(len(next(iter(chunks[i].values()))))
     except Exception as exc:  # a broken pool must not lose the audit: solve here, and say so
         shutdown()
         note = f"worker pool failed ({type(exc).__name__}); solved in-process"
-        return work(kind, spec, rows), note
+        out = work(kind, spec, rows)
+        advance(size)
+        return out, note
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return out, (f"{workers} processes: this one and {workers - 1} worker"
                  f"{'s' if workers > 2 else ''}, which solved {pooled} of {len(chunks)} chunks")

@@ -82,10 +82,12 @@ def atom_costs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = None,
-                workers: int | None = None, solver_options: dict | None = None) -> ConvexResult:
+                workers: int | None = None, solver_options: dict | None = None,
+                advance=None) -> ConvexResult:
     """Solve the convex programs for every ε and every audited point (see docs/convex.md).
 
-    `solver_options` maps a solver name (CLARABEL, SCS, HIGHS) to extra keyword options.
+    `solver_options` maps a solver name (CLARABEL, SCS, HIGHS) to extra keyword options;
+    `advance(n)` (a progress bar's) is told of every n programs solved.
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
@@ -109,14 +111,15 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
                           f"({n_eps:,} ε × {n_point:,} points × {n_atoms:,} atoms)")
     if problem:
         raise UsageError.single(problem, hint="audit fewer points or evaluate at fewer points")
-    hopf_lax = _hopf_lax(model, x, points, workers, options)  # first: a non-convex g fails fast
+    hopf_lax = _hopf_lax(model, x, points, workers, options, advance)  # first: a non-convex g fails fast
     sup = _supports(model, eps, x[points])  # every (ε, point) pair, ε-major
     e_idx, p_idx = np.divmod(np.arange(n_eps * points.size), max(points.size, 1))
     entropic = sup.size[eps[e_idx] > 0]
     if entropic.size:  # refuse an oversized program before cvxpy allocates anything
         check_program_memory(int(entropic.max()), n_atoms)
     out, how = convex_pool.run("simplex", (n_atoms, options), {
-        "costs": sup.costs, "eps": eps[e_idx], "rest": sup.rest, "shift": sup.shift}, workers) \
+        "costs": sup.costs, "eps": eps[e_idx], "rest": sup.rest, "shift": sup.shift}, workers,
+        advance) \
         if points.size else (None, "nothing audited")
 
     value = np.full((n_eps, n_point), np.nan)
@@ -166,7 +169,7 @@ def _supports(model, eps, x):
                       for f in ("index", "costs", "shift", "rest", "size", "neglected")))
 
 
-def _hopf_lax(model, x, points, workers, options):
+def _hopf_lax(model, x, points, workers, options, advance=None):
     """The continuous-g program at the audited points, when g is an expression of y."""
     if model.initial.source != "expr" or model.initial.expr is None:
         return None, None, None
@@ -182,7 +185,7 @@ def _hopf_lax(model, x, points, workers, options):
     argmin = np.full(x.shape, np.nan)
     status = np.full(x.shape[0], "", dtype=object)
     if points.size:
-        out, _ = convex_pool.run("hopf_lax", spec, {"x": x[points]}, workers)
+        out, _ = convex_pool.run("hopf_lax", spec, {"x": x[points]}, workers, advance)
         value[points], argmin[points], status[points] = out["value"], out["argmin"], out["status"]
     return value, argmin, status.astype(str)
 

@@ -145,7 +145,8 @@ def convergence_study(g, ham, t: float, eps: float, x, *, cells=(50, 100, 200, 4
     return ConvergenceStudy(tuple(int(n) for n in cells), hs, errors, order, ref)
 
 
-def grid_view(model, eps: np.ndarray, x: np.ndarray, *, cells: int | None = None) -> GridResult | None:
+def grid_view(model, eps: np.ndarray, x: np.ndarray, *, cells: int | None = None,
+              advance=None) -> GridResult | None:
     """The finite-difference view for `compare`; None unless d ≤ 2 and g is an expression.
 
     For every ε: solve on a domain covering the points' dependence box, interpolate, and compare
@@ -172,6 +173,7 @@ def grid_view(model, eps: np.ndarray, x: np.ndarray, *, cells: int | None = None
     value = np.full((eps.size, x.shape[0]), np.nan)
     reference = np.full_like(value, np.nan)
     half_errors, schemes, accuracy, failures, unsplit = [], set(), [], [], 0
+    advance = advance or (lambda n=1: None)  # a progress bar's, told of each ε solved
     for i, e in enumerate(eps):
         try:
             value[i], reference[i], half_error, scheme, estimate, off = _one_eps(
@@ -179,6 +181,8 @@ def grid_view(model, eps: np.ndarray, x: np.ndarray, *, cells: int | None = None
         except (ValueError, HJError) as exc:
             failures.append(f"eps = {e:g} failed: {str(exc).strip()}")
             continue
+        finally:
+            advance()
         schemes.add(scheme)
         unsplit = max(unsplit, off)
         if half_error is not None:
