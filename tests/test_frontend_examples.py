@@ -129,7 +129,7 @@ def test_norm_examples():
     np.testing.assert_allclose(l1.g, (y ** 2).sum(axis=1))
     assert l1.hamiltonian.kind == "l1" and l1.hamiltonian.matrix is None
     assert [w.code for w in l1.warnings] == ["W001"]
-    assert info(l1)["exact"]["network"].startswith("structural")
+    assert info(l1)["exact"]["network"] == "none (the weight map to an LSE layer needs a quadratic H)"
 
     l2 = hjdsl.load(EXAMPLES / "norm_l2_1d.hj")
     assert (l2.hamiltonian.kind, l2.hamiltonian.scale) == ("l2", 2.0) and l2.warnings == ()
