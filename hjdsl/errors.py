@@ -57,7 +57,7 @@ class Diagnostic:
 
 
 def _excerpt(source: str, span: Span) -> list[str]:
-    text_lines = source.splitlines()
+    text_lines = (source.get(span.file, "") if isinstance(source, dict) else source).splitlines()
     if not 1 <= span.line <= len(text_lines):
         return []
     text = text_lines[span.line - 1].expandtabs(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 
 import numpy as np
 
@@ -21,6 +22,7 @@ def provenance(model) -> dict:
         "hamiltonian_kind": ham.kind,
         "spec_sha256": model.spec_sha256,
         "spec_path": model.path or "",
+        "overrides": json.dumps(dict(o.split("=", 1) for o in getattr(model, "overrides", ()))),
         "hjdsl_version": __version__,
         "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

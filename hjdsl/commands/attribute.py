@@ -58,7 +58,7 @@ def run(args) -> int:
     from hjdsl.analysis.attribution import attribute, to_records
 
     check_outputs(args, "robustness_plot")
-    model = load_model(args.file)
+    model = load_model(args.file, args.set)
     if args.fit:
         model = load_fit(model, args.fit)
     if args.plot:  # refused now rather than after the analysis

@@ -48,7 +48,7 @@ def run(args) -> int:
     from hjdsl.analysis.bifurcation import bifurcate, format_report
 
     check_outputs(args, "snapshots")
-    model = load_model(args.file)
+    model = load_model(args.file, args.set)
     if args.fit:
         model = load_fit(model, args.fit)
     if args.snapshots:  # refused now rather than after the whole analysis

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from hjdsl.commands.common import add_set_arg
 from hjdsl.errors import HJError
 
 HELP = "parse and validate .hj specs; print every problem at once"
@@ -19,6 +20,7 @@ examples:
   hjdsl check examples/*.hj
   cat spec.hj | hjdsl check -
   hjdsl check --json examples/abs_1d.hj    machine-readable diagnostics
+  hjdsl check examples/quickstart.hj --set t=0.5 --set "eps=[1, 0.1]"
 
 exit codes: 0 every file is valid, 2 some file has errors.
 """
@@ -30,17 +32,20 @@ def configure(p) -> None:
     p.add_argument("--json", action="store_true",
                    help="print a JSON list with the diagnostics of each file to stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing for valid files")
+    add_set_arg(p)
 
 
-def check_one(path: str):
-    """(model or None, diagnostics, source text or None) for one file; never raises HJError."""
+def check_one(path: str, overrides=()):
+    """(model or None, diagnostics, excerpt sources) for one file; never raises HJError."""
     from hjdsl.frontend.driver import load, parse
+    from hjdsl.frontend.overrides import model_sources
 
     try:
-        model = parse(sys.stdin.buffer.read(), name="<stdin>") if path == "-" else load(path)
+        model = (parse(sys.stdin.buffer.read(), name="<stdin>", overrides=overrides)
+                 if path == "-" else load(path, overrides))
     except HJError as err:
         return None, err.diagnostics, err.source
-    return model, model.warnings, model.source
+    return model, model.warnings, model_sources(model)
 
 
 def summary(model) -> str:
@@ -60,7 +65,7 @@ def run(args) -> int:
     failed = False
     report = []
     for path in args.files:
-        model, diagnostics, source = check_one(path)
+        model, diagnostics, source = check_one(path, args.set)
         failed |= model is None
         shown = "<stdin>" if path == "-" else path
         if args.json:

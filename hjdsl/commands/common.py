@@ -10,14 +10,15 @@ import numpy as np
 from hjdsl.errors import Diagnostic, UsageError
 
 
-def load_model(path: str):
-    """Load and check a spec; `-` reads standard input. Warnings go to stderr."""
+def load_model(path: str, overrides=()):
+    """Load and check a spec (with `--set` overrides); `-` reads standard input. Warnings go
+    to stderr."""
     from hjdsl.frontend.driver import load, parse
 
     if path == "-":
-        model = parse(sys.stdin.read(), name="<stdin>")
+        model = parse(sys.stdin.read(), name="<stdin>", overrides=overrides or ())
     else:
-        model = load(path)
+        model = load(path, overrides or ())
     print_warnings(model)
     return model
 
@@ -33,8 +34,10 @@ def load_fit(model, path: str):
 
 
 def print_warnings(model) -> None:
+    from hjdsl.frontend.overrides import model_sources
+
     for w in model.warnings:
-        print(w.render(model.source), file=sys.stderr)
+        print(w.render(model_sources(model)), file=sys.stderr)
 
 
 def parse_floats(text: str, what: str = "value") -> np.ndarray:
@@ -102,7 +105,16 @@ def check_outputs(args, *figures: str) -> None:
             check_figure_path(getattr(args, name))
 
 
+def add_set_arg(p: argparse.ArgumentParser) -> None:
+    """`--set NAME=VALUE` (repeatable): change a declared value of the spec for this run."""
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="set",
+                   help="replace a value of the spec, checked like the file: --set t=0.5, "
+                        '--set "eps=[1, 0.1]", a let name, fit.steps=500 (repeatable)')
+
+
 def add_output_args(p: argparse.ArgumentParser, *, plot: bool = True) -> None:
+    """-o, --plot, -q and --set: what every verb that loads one spec and writes a result takes."""
+    add_set_arg(p)
     p.add_argument("-o", "--output", metavar="OUT.nc", help="write the result Dataset (netCDF)")
     if plot:
         p.add_argument("--plot", metavar="OUT.png", help="save a figure (png, pdf or svg)")

@@ -58,7 +58,7 @@ def run(args) -> int:
     from hjdsl.views.report import diagram_rows, failures, render_table
 
     check_outputs(args)
-    model = load_model(args.file)
+    model = load_model(args.file, args.set)
     warnings = [w.to_json() for w in model.warnings]  # load_model printed them to stderr
     if args.fit:
         model, fit_warnings = _load_fit(model, args.fit)

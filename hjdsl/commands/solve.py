@@ -54,7 +54,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    model = load_model(args.file)
+    model = load_model(args.file, args.set)
     eps = None
     if args.eps is not None:
         if len(args.eps) != 1:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 from pathlib import Path
 
-from hjdsl.errors import Diagnostic, Span, SpecError
+from hjdsl.errors import DataError, Diagnostic, Span, SpecError
 from hjdsl.frontend.check import check
+from hjdsl.frontend.overrides import (apply_overrides, check_value_syntax, overrides_of,
+                                      relocate, relocate_all)
 from hjdsl.frontend.parser import parse_syntax
 from hjdsl.model.expr import Expr
 from hjdsl.model.ir import Model
@@ -16,11 +19,12 @@ from hjdsl.model.limits import MAX_SPEC_BYTES
 TOO_BIG_HINT = "a spec is short text: put large point sets in a CSV or NetCDF data file"
 
 
-def parse(text: str | bytes, name: str = "<string>") -> Model:
+def parse(text: str | bytes, name: str = "<string>", overrides=()) -> Model:
     """Parse and check .hj text.
 
     `name` is used in messages; when it is a path in an existing folder, data paths resolve
     relative to that folder (as for `load`), otherwise relative to the current folder.
+    `overrides` are `NAME=VALUE` texts, as `--set` takes them (see `load`).
 
     >>> m = parse("model m\\ndim 1\\nhamiltonian H(p) = |p|^2\\n"
     ...           "particles y = [-1, 1]\\ninitial g(y) = abs(y)\\n")
@@ -29,17 +33,21 @@ def parse(text: str | bytes, name: str = "<string>") -> Model:
     """
     folder = Path(name).parent
     base = folder if not name.startswith("<") and _is_dir(folder) else Path.cwd()
-    return _run(_as_text(text, name), name, base.resolve(), None)
+    return _run(_as_text(text, name), name, base.resolve(), None, overrides)
 
 
-def load(path: str | os.PathLike) -> Model:
+def load(path: str | os.PathLike, overrides=()) -> Model:
     """Read, parse and check a .hj file; data paths resolve relative to its folder.
 
     Raises SpecError (located at the spec's line) or DataError; `parse` takes text instead.
+    `overrides` such as `["t=0.5", "eps=[1, 0.1]"]` replace declared values before the check
+    (their errors point into `<--set k>`); the model's `source` is then the overridden text.
 
     >>> m = load("examples/quickstart.hj")  # doctest: +SKIP
     >>> m.name, m.dim, m.n_atoms, m.eps.tolist()  # doctest: +SKIP
     ('quickstart', 1, 30, [1.0, 0.5, 0.2, 0.1, 0.0])
+    >>> load("examples/quickstart.hj", ["eps=[1, 0.1]"]).eps.tolist()  # doctest: +SKIP
+    [1.0, 0.1]
     """
     name = str(path)
     try:
@@ -53,7 +61,7 @@ def load(path: str | os.PathLike) -> Model:
         raise SpecError.single(f"{name}: cannot read ({exc.strerror})", code="E901") from None
     except ValueError:  # a NUL byte in the name
         raise SpecError.single(f"{name!r}: not a valid file name", code="E901") from None
-    return _run(_as_text(raw, name), name, Path(path).resolve().parent, name)
+    return _run(_as_text(raw, name), name, Path(path).resolve().parent, name, overrides)
 
 
 def _is_dir(folder: Path) -> bool:
@@ -64,7 +72,7 @@ def _is_dir(folder: Path) -> bool:
         return False
 
 
-def _run(text: str, name: str, base_dir: Path, path: str | None) -> Model:
+def _run(text: str, name: str, base_dir: Path, path: str | None, overrides=()) -> Model:
     # Parsing builds one object per token and keeps them all alive, so the cyclic garbage
     # collector would scan the growing tree again and again (40 % of the time of a 64 KB
     # spec); nothing here makes cycles that must be freed before the model is returned.
@@ -72,10 +80,26 @@ def _run(text: str, name: str, base_dir: Path, path: str | None) -> Model:
     gc.disable()
     try:
         spec = parse_syntax(text, name)
-        return check(spec, base_dir, path)
+        if not overrides:
+            return check(spec, base_dir, path)
+        return _run_overridden(spec, base_dir, path, overrides)
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _run_overridden(spec, base_dir: Path, path: str | None, texts) -> Model:
+    """Check the spec with --set values in place; their diagnostics point into `<--set k>`."""
+    sets = overrides_of(texts)
+    for o in sets:
+        check_value_syntax(o)
+    text, regions = apply_overrides(spec, sets)
+    try:
+        model = check(parse_syntax(text, spec.file), base_dir, path)
+    except (SpecError, DataError) as err:
+        raise relocate(err, text, regions) from None
+    return dataclasses.replace(model, warnings=relocate_all(model.warnings, text, regions),
+                               overrides=tuple(o.text for o in sets))
 
 
 def _as_text(data: str | bytes, name: str) -> str:

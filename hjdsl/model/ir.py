@@ -204,6 +204,7 @@ class Model:
     source: str = ""
     path: str | None = None
     warnings: tuple[Diagnostic, ...] = ()
+    overrides: tuple[str, ...] = ()  # the `--set NAME=VALUE` texts applied to `source`, in order
 
     # --- how a terminal and a notebook show it (the fields hold arrays of any size) --------
     def __repr__(self) -> str:
