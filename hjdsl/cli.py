@@ -8,6 +8,7 @@ import sys
 import traceback
 
 from hjdsl.errors import HJError
+from hjdsl.jaxsetup import DEVICES, float64, use_device
 from hjdsl.version import __version__
 
 # verb -> module; each module defines HELP, DESCRIPTION, configure(parser) and run(args) -> int.
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hjdsl {__version__}")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    parser.add_argument("--device", choices=DEVICES, help="run JAX on this device (default: JAX's "
+                        "own choice, or $HJDSL_DEVICE), e.g. hjdsl --device gpu compare FILE")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb, module_name in VERBS.items():
         module = _load_verb(module_name)
@@ -86,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb is None:
             parser.print_help()
             return 2
-        return int(args._run(args) or 0)
+        use_device(args.device)
+        with float64():  # float64 JAX for the whole command, as the Python API has per call
+            return int(args._run(args) or 0)
     except HJError as err:
         if debug:
             traceback.print_exc()

@@ -9,6 +9,7 @@ from typing import Literal, Mapping
 import numpy as np
 
 from hjdsl.errors import Diagnostic, Span
+from hjdsl.jaxsetup import scoped
 from hjdsl.model.expr import Expr
 
 from hjdsl.hamiltonians import Hamiltonian, inverse_factor  # noqa: F401  (re-exported)
@@ -305,6 +306,7 @@ class Model:
     # --- the Python API (lazy: heavy backends are imported on first use) -----------------
     # The examples below share `m`, four atoms on a line:
     #   m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
+    @scoped  # float64 JAX for this call only; the user's jax_enable_x64 is untouched
     def compare(self, eps=None, x=None, **options):
         """The four views on the evaluation points for every ε (an xarray.Dataset).
 
@@ -322,6 +324,7 @@ class Model:
 
         return compare(self, eps=eps, x=x, **options)
 
+    @scoped
     def solve(self, method: str | None = None, data=None, **options):
         """Fit the initial data to the observations (an xarray.Dataset); see docs/fitting.md.
 
@@ -338,6 +341,7 @@ class Model:
 
         return solve(self, method=method, data=data, **options)
 
+    @scoped
     def attribute(self, at, eps=None, **options):
         """Gibbs weights, entropy, regime and certificates at query points (a Dataset).
 
@@ -354,6 +358,7 @@ class Model:
 
         return attribute(self, at, eps=eps, **options)
 
+    @scoped
     def bifurcate(self, **options):
         """Critical points of the entropy landscape continued in ε, and fold events (a Dataset).
 
@@ -370,6 +375,7 @@ class Model:
 
         return bifurcate(self, **options)
 
+    @scoped
     def to_cvxpy(self, **options):
         """The entropy-regularised convex program: (cvxpy Problem, dict of its Parameters).
 
@@ -386,6 +392,7 @@ class Model:
 
         return to_cvxpy(self, **options)
 
+    @scoped
     def to_numpyro(self, **options):
         """The probabilistic model as an ordinary numpyro model function `fn(x, value, x_eval)`.
 
@@ -402,6 +409,7 @@ class Model:
 
         return to_numpyro(self, **options)
 
+    @scoped
     def to_jax(self, **options):
         """Jitted JAX functions of the network and Hopf–Cole views (H with an exact LSE layer).
 

@@ -36,7 +36,7 @@ def to_jax(model) -> JaxModel:
     >>> round(float(j.network(np.array([0.7]), 0.1)), 6)
     -0.184505
     """
-    from hjdsl.jaxsetup import jax_x64
+    from hjdsl.jaxsetup import jax_x64, scoped
 
     from hjdsl.views.closed_form.hopf_cole import hopf_cole_value  # hopf_cole imports lse only
     from hjdsl.views.unsupported import require
@@ -46,11 +46,15 @@ def to_jax(model) -> JaxModel:
     W, b = model.weights()
     y, g, t, ham = np.asarray(model.y), np.asarray(model.g), float(model.t), model.hamiltonian
 
+    # Each call runs in float64 (the kernels' trace), whatever the caller's jax_enable_x64.
+    def jit(fn):
+        return scoped(jax.jit(fn))
+
     return JaxModel(
         W=W, b=b, t=t,
-        network=jax.jit(lambda x, eps: lse_value(x, W, b, eps)),
-        hopf_cole=jax.jit(lambda x, eps: hopf_cole_value(x, y, g, t, ham, eps)),
-        gibbs=jax.jit(lambda x, eps: gibbs_weights(x, W, b, eps)),
-        entropy=jax.jit(lambda x, eps: entropy(x, W, b, eps)),
-        tropical=jax.jit(lambda x: lse_value(x, W, b, 0.0)),
+        network=jit(lambda x, eps: lse_value(x, W, b, eps)),
+        hopf_cole=jit(lambda x, eps: hopf_cole_value(x, y, g, t, ham, eps)),
+        gibbs=jit(lambda x, eps: gibbs_weights(x, W, b, eps)),
+        entropy=jit(lambda x, eps: entropy(x, W, b, eps)),
+        tropical=jit(lambda x: lse_value(x, W, b, 0.0)),
     )

@@ -1,0 +1,144 @@
+"""hjdsl's JAX settings: float64 scoped to hjdsl's calls, the user's x64 and platform untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hjdsl.errors import UsageError
+from tests.conftest import ROOT
+
+# A user session: their own jax code before and after hjdsl's; prints what each side got.
+USER_SESSION = """
+import json, os, sys
+import numpy as np
+first = sys.argv[1]
+if first == "jax":
+    import jax, jax.numpy as jnp
+import hjdsl
+import jax, jax.numpy as jnp
+x64 = sys.argv[2] == "on"
+jax.config.update("jax_enable_x64", x64)
+double = jax.jit(lambda a: 2 * a)
+before = str(double(jnp.ones(2)).dtype)
+
+m = hjdsl.Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0], eps=[0.1])
+xs = np.array([[-2.0], [0.0], [0.7], [2.0]])
+ds = m.compare(x=xs, audit=0, grid=False)
+W, b = m.weights()
+jm = m.to_jax()
+fit = hjdsl.load("examples/abs_1d.hj").solve(method="map", steps=5, restarts=1, polish=False)
+att = m.attribute([[0.7]], eps=[0.1])
+
+print(json.dumps({
+    "x64_after": bool(jax.config.jax_enable_x64),
+    "user_before": before,
+    "user_after": str(double(jnp.ones(2)).dtype),
+    "user_new": str(jnp.asarray(np.ones(2)).dtype),
+    "compare": str(ds.network.dtype), "network": ds.network.values.ravel().tolist(),
+    "W": np.asarray(W).tolist(), "b": np.asarray(b).tolist(), "x": xs.tolist(),
+    "to_jax": str(jm.network(np.array([0.7]), 0.1).dtype),
+    "to_jax_value": float(jm.network(np.array([0.7]), 0.1)),
+    "fit": str(fit.g_hat.dtype), "attribute": str(att.entropy.dtype),
+    "platforms": os.environ.get("JAX_PLATFORMS"),
+}))
+"""
+
+
+def _session(first: str, x64: str, env_extra: dict[str, str | None]) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+    env.update({k: v for k, v in env_extra.items() if v is not None})
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-c", USER_SESSION, first, x64], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _lse(W, b, x, eps):
+    """ε log Σ_j exp((W_j·x + b_j)/ε) in numpy float64, max-shifted (independent of hjdsl's JAX)."""
+    z = (np.asarray(x) @ np.asarray(W).T + np.asarray(b)) / eps
+    top = z.max(axis=-1)
+    return eps * (top + np.log(np.exp(z - top[..., None]).sum(axis=-1)))
+
+
+@pytest.mark.parametrize("first, x64, platforms", [
+    ("hjdsl", "off", None),      # the default: no JAX_PLATFORMS, x64 off
+    pytest.param("jax", "off", "cpu", marks=pytest.mark.slow),   # their platform, jax first
+    pytest.param("hjdsl", "on", "cpu", marks=pytest.mark.slow),  # x64 on everywhere stays on
+])
+def test_float64_is_scoped_and_the_platform_respected(first, x64, platforms):
+    out = _session(first, x64, {"JAX_PLATFORMS": platforms})
+    user = "float64" if x64 == "on" else "float32"
+    assert out["x64_after"] is (x64 == "on")
+    assert out["user_before"] == out["user_after"] == out["user_new"] == user
+    assert out["platforms"] == platforms  # neither forced to cpu nor removed
+    for key in ("compare", "to_jax", "fit", "attribute"):
+        assert out[key] == "float64", key
+    # float64 in value, not only in dtype: float32 would be off by ~1e-7 relative.
+    expected = _lse(out["W"], out["b"], out["x"], 0.1)
+    np.testing.assert_allclose(out["network"], expected, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(out["to_jax_value"], _lse(out["W"], out["b"], [[0.7]], 0.1)[0],
+                               rtol=1e-13)
+
+
+def test_scope_restores_on_error_and_nests():
+    jax = pytest.importorskip("jax")
+    from hjdsl.jaxsetup import float64, jax_x64
+
+    saved = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with float64():
+            with float64():
+                jax_x64()
+                assert jax.numpy.ones(1).dtype == np.float64
+            assert jax.numpy.ones(1).dtype == np.float64  # the inner scope did not close it
+        assert jax.numpy.ones(1).dtype == np.float32
+        with pytest.raises(ZeroDivisionError):
+            with float64():
+                jax_x64()
+                1 / 0
+        assert not jax.config.jax_enable_x64
+    finally:
+        jax.config.update("jax_enable_x64", saved)
+
+
+def test_missing_device_is_a_usage_error(monkeypatch):
+    pytest.importorskip("jax")
+    from hjdsl.jaxsetup import float64, jax_x64, use_device
+
+    if any(d.platform == "gpu" for d in __import__("jax").devices()):
+        pytest.skip("a GPU is present")
+    use_device("gpu")
+    try:
+        with pytest.raises(UsageError, match="no gpu device is available to JAX"):
+            with float64():
+                jax_x64()
+    finally:
+        use_device(None)
+    with pytest.raises(UsageError, match="unknown device 'tpu'"):
+        use_device("tpu")
+    monkeypatch.setenv("HJDSL_DEVICE", "bogus")
+    with pytest.raises(UsageError, match="HJDSL_DEVICE='bogus'"):
+        with float64():
+            jax_x64()
+
+
+def test_cli_device_option(cli):
+    code, _, err = cli("--device", "gpu", "compare", "examples/quickstart.hj", "--audit", "0",
+                       "--no-grid")
+    if code == 0:
+        pytest.skip("a GPU is present")
+    assert code == 2 and "no gpu device is available to JAX" in err and "Traceback" not in err
+    assert 'pip install "jax[cuda12]"' in err
+    code, out, err = cli("--device", "cpu", "compare", "examples/quickstart.hj", "--audit", "0",
+                         "--no-grid")
+    assert code == 0, err
+    code, _, err = cli("--device", "tpu", "check", "examples/quickstart.hj")
+    assert code == 2 and "invalid choice: 'tpu'" in err
