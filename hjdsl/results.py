@@ -48,9 +48,47 @@ def netcdf_safe(attrs: dict) -> dict:
 
 
 def stamp(ds, model, **extra):
-    """Return `ds` with provenance attributes (and `extra`) added, netCDF-safe."""
+    """Return `ds` with provenance attributes (and `extra`) added, netCDF-safe, CF-described.
+
+    For d = 1 the evaluation points become the coordinate `x` on `point`, indexed, so
+    `ds.sel(x=0.5, method="nearest")` and `ds.network.plot.line(x="x")` work.
+    """
+    from hjdsl.units import describe
+
+    ds = query_coordinate(ds)
     ds.attrs.update(netcdf_safe({**provenance(model), **extra}))
-    return ds
+    return describe(ds)
+
+
+def query_coordinate(ds):
+    """d = 1: the (point, dim) variable `x` as a 1-D coordinate of `point` with an index."""
+    if "x" not in ds.variables or ds["x"].dims != ("point", "dim") or ds.sizes["dim"] != 1:
+        return ds
+    x = ds["x"]
+    ds = ds.drop_vars("x").assign_coords(x=("point", x.values[:, 0], dict(x.attrs)))
+    return ds.set_xindex("x")
+
+
+def points(ds):
+    """The evaluation points of a result as an (n, d) array, whether `x` is 1-D (d = 1) or not."""
+    x = np.asarray(ds["x"].values, dtype=np.float64)
+    return x[:, None] if x.ndim == 1 else x
+
+
+def describe_tree(tree):
+    """Describe every group of a DataTree (CF) and say at its root where the groups are."""
+    from hjdsl.units import describe
+
+    for node in tree.subtree:
+        node.dataset = describe(node.to_dataset(inherit=False))
+    groups = sorted(node.path.lstrip("/") for node in tree.subtree if node.path != "/")
+    tree.attrs.update({
+        "groups": ", ".join(groups),
+        "how_to_open": ("this file holds groups: xr.open_dataset reads only the root summary; "
+                        "read everything with xr.open_datatree(path) or az.from_netcdf(path), "
+                        "one group with xr.open_dataset(path, group=\"posterior\")"),
+    })
+    return tree
 
 
 def check_provenance(attrs, model, path: str, n_atoms: int, dim: int) -> list[str]:

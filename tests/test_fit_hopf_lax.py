@@ -137,7 +137,7 @@ def test_solve_reports_the_fit_and_the_atoms_it_cannot_identify():
     np.testing.assert_allclose(ds["g_hat"].values[keep], g_true[keep], rtol=0, atol=1e-12)
     assert ds["g_hat"].values[2] < 5.0 and float(ds["fit_mse"]) < 1e-24
     assert "1 of 5 atoms are not identifiable" in ds.attrs["warnings"]
-    xe = ds["x"].values
+    xe = ds["x"].values[:, None]  # d = 1: x is the 1-D indexed coordinate of `point`
     np.testing.assert_allclose(ds["prediction"].values[np.isfinite(ds["prediction"].values)],
                                np.min(ds["g_hat"].values + ref_costs("relativistic", xe, y, T),
                                       axis=1)[np.isfinite(ds["prediction"].values)], atol=1e-12)

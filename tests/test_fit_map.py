@@ -59,7 +59,7 @@ def test_map_recovers_known_initial_data(quantity, likelihood):
 def test_predictions_equal_an_independent_numpy_network():
     ds = known().solve(method="map", steps=200, restarts=2, seed=3)
     y, g = ds["y_hat"].values, ds["g_hat"].values
-    np.testing.assert_allclose(ds["prediction"].values, lse_numpy(ds["x"].values, y, g, 0.3),
+    np.testing.assert_allclose(ds["prediction"].values, lse_numpy(ds["x"].values[:, None], y, g, 0.3),
                                rtol=0, atol=1e-13)
     fitted = lse_numpy(ds["x_data"].values, y, g, 0.3)
     assert float(ds["fit_mse"]) == pytest.approx(np.mean((fitted - ds["obs"].values) ** 2), rel=1e-9)
@@ -73,7 +73,7 @@ def test_predictions_equal_an_independent_numpy_network():
 def test_result_layout_and_provenance():
     ds = known().solve(method="map", steps=50, restarts=2, seed=0)
     assert ds["y_hat"].dims == ("particle", "dim") and ds["g_hat"].dims == ("particle",)
-    assert ds["prediction"].dims == ("point",) and ds["x"].dims == ("point", "dim")
+    assert ds["prediction"].dims == ("point",) and ds["x"].dims == ("point",)  # d = 1: an indexed coordinate
     assert ds["loss"].dims == ("step",) and ds.sizes["step"] == 50
     for dim in ds.dims:
         assert dim in ds.coords

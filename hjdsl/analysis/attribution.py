@@ -179,7 +179,9 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
 
 def to_records(ds) -> list[dict]:
     """One JSON-ready record per (ε, point): the quantities a user reads off the table."""
-    records = []
+    from hjdsl.results import points
+
+    records, xs = [], points(ds)
     for i, e in enumerate(ds["eps"].values):
         for p in ds["point"].values:
             top = []
@@ -189,7 +191,7 @@ def to_records(ds) -> list[dict]:
                             "weight": float(ds["top_weight"].values[i, p, r])})
             sel = ds.isel(eps=i, point=p)
             records.append({
-                "eps": float(e), "x": ds["x"].values[p].tolist(),
+                "eps": float(e), "x": xs[p].tolist(),
                 "entropy": float(sel["entropy"]), "entropy_normalised": float(sel["entropy_normalised"]),
                 "regime": str(sel["regime"].values), "f": float(sel["network"]),
                 "soft_prediction": float(sel["soft_prediction"]),

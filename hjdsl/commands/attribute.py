@@ -138,7 +138,7 @@ def format_table(ds) -> str:
         lines.append(head)
         for p in range(min(n_points, MAX_TABLE_POINTS)):
             s = ds.isel(eps=i, point=p)
-            x = ",".join(f"{v:.4g}" for v in s["x"].values)
+            x = ",".join(f"{v:.4g}" for v in np.atleast_1d(s["x"].values))
             lines.append(
                 f"  {x:>16}  {float(s['entropy']):7.4f}  {float(s['entropy_normalised']):8.4f}  "
                 f"{str(s['regime'].values):>8}  {float(s['rho']):8.3g}  {float(s['drift_bound']):9.3g}  "

@@ -116,7 +116,7 @@ def _tree(model, root, observed, outcome, pm, x_eval, attrs):
     import xarray as xr
 
     from hjdsl.fit.infer import predict
-    from hjdsl.results import stamp
+    from hjdsl.results import describe_tree, stamp
 
     samples = outcome.samples
     chains, draws = next(iter(samples.values())).shape[:2]
@@ -146,7 +146,7 @@ def _tree(model, root, observed, outcome, pm, x_eval, attrs):
             diag[f"r_hat_{name}"] = (dims, outcome.info["r_hat"][name])
             diag[f"ess_{name}"] = (dims, outcome.info["ess"][name])
         groups["diagnostics"] = diag
-    return xr.DataTree.from_dict(groups)
+    return describe_tree(xr.DataTree.from_dict(groups))
 
 
 def _flat_info(info: dict) -> dict:

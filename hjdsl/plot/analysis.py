@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.errors import Diagnostic, UsageError
+from hjdsl.results import points
 
 INDEX_COLOURS = ("tab:blue", "tab:orange", "tab:red")  # minimum, saddle, maximum
 
@@ -57,7 +58,7 @@ def plot_attribution(model, ds, path, eps=None, box=None) -> None:
     _need_low_dim(model.dim, "attribution")
     plt = _pyplot()
     eps = np.asarray(ds["eps"].values if eps is None else eps, dtype=float)[:5]
-    q = ds["x"].values
+    q = points(ds)
     lo, hi = plot_box(np.concatenate([model.y, q])) if box is None else box
     axis, pts, pi, norm_ent = _grid_fields(model, eps, lo, hi, 301 if model.dim == 1 else 121)
     g = np.asarray(model.g, dtype=float)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.fit import metrics
+from hjdsl.results import points
 
 
 def plot_fit(result, model, target):
@@ -54,7 +55,7 @@ def _data_panel_1d(ax, root, observed, model):  # noqa: ARG001 (same signature a
     ax.scatter(x[train], v[train], s=8, color="0.55", label="training data", zorder=1)
     if not train.all():
         ax.scatter(x[~train], v[~train], s=14, marker="x", color="C3", label="held-out data")
-    xe = root["x"].values[:, 0]
+    xe = points(root)[:, 0]
     if "prediction_lower" in root:
         ax.fill_between(xe, root["prediction_lower"], root["prediction_upper"], color="C0",
                         alpha=0.25, label=f"{root.attrs.get('band', 0.94):.0%} credible band")

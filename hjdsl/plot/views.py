@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hjdsl.results import points
+
 
 def plot_views(ds, target):
     """Draw the compare figure for `ds` and save it atomically to `target` (png, pdf, svg).
@@ -71,7 +73,7 @@ def _gap_panel(ax, ds) -> None:
 
 
 def _one_d(plt, ds):
-    x = ds.x.values[:, 0]
+    x = points(ds)[:, 0]  # d = 1 results carry x as a 1-D coordinate
     order = np.argsort(x)
     x = x[order]
     eps = ds.eps.values
