@@ -72,7 +72,7 @@ def compare_summary(ds, rows, *, warnings=(), outputs=None) -> dict:
 # The fit metrics `hjdsl solve` prints, by their result attribute (each present when it applies).
 METRICS = ("final_loss", "fit_mse", "fit_rmse", "noise_level", "likelihood_sd", "heldout_mse",
            "deviation")
-SAMPLING = ("max_r_hat", "min_ess", "divergences")
+SAMPLING = ("max_r_hat", "min_ess", "min_ess_tail", "divergences")  # min_ess_tail: newer results
 
 
 def fit_summary(root, *, warnings=(), outputs=None) -> dict:
@@ -91,7 +91,7 @@ def fit_summary(root, *, warnings=(), outputs=None) -> dict:
         out["atoms"].update(used=a["atoms_used"], collapsed=a["collapsed_atoms"],
                             uninfluential=a["uninfluential_atoms"])
     if "max_r_hat" in a:
-        out["sampling"] = {k: a[k] for k in SAMPLING}
+        out["sampling"] = {k: a[k] for k in SAMPLING if k in a}
     if "status" in a:
         out["solver"] = {"name": a.get("solver", ""), "status": a["status"],
                          "formulation": str(a.get("formulation", "")),
