@@ -64,7 +64,8 @@ def run(args) -> int:
         model, fit_warnings = _load_fit(model, args.fit)
         warnings += fit_warnings
     warnings += _warn_if_long(model, args)
-    ds = model.compare(eps=args.eps, audit=args.audit, grid=not args.no_grid)
+    ds = model.compare(eps=args.eps, audit=args.audit, grid=not args.no_grid,
+                       quiet=args.quiet or bool(getattr(args, "json", False)))
     if args.fit:
         ds.attrs["fit_file"] = str(args.fit)
     rows = diagram_rows(ds)
