@@ -77,7 +77,7 @@ def test_dataset_fit_and_robustness_outputs(cli, spec, tmp_path):
     with xr.open_dataset(out, engine="h5netcdf") as ds:
         assert ds.sizes["particle"] == 4 and ds.sizes["point"] == 37
         # the fitted atoms' Gibbs weights: softmax of −c_j/ε, c_j = g_j + (x − y_j)²/(4t)
-        cost = g_hat[None, :] + (ds.x.values - y_hat[None, :]) ** 2 / 4.0
+        cost = g_hat[None, :] + (ds.x.values[:, None] - y_hat[None, :]) ** 2 / 4.0
         weights = np.exp(-(cost - cost.min(axis=1, keepdims=True)) / 0.5)
         np.testing.assert_allclose(ds.attribution.values[0], weights / weights.sum(axis=1, keepdims=True),
                                    rtol=1e-12)

@@ -10,6 +10,7 @@ import pytest
 
 from hjdsl.hamiltonians import Atom, Composite, Scaled, Sum, build
 from hjdsl.model.ir import Model
+from hjdsl.results import points
 from hjdsl.views.closed_form import pde
 from hjdsl.views.report import diagram_rows, failures
 from hjdsl.views.tolerances import ULP, hopf_lax_pde_ulps
@@ -58,7 +59,7 @@ def test_residual_is_round_off_off_kinks(form, d):
     if form == "relativistic":  # the autodiff derivatives are the closed-form ones
         y_a = ds.y.values[ds.active_atom.values[judged]]
         np.testing.assert_allclose(scale[judged], relativistic_scale(
-            ds.x.values[judged], y_a, 0.8, 2.0), rtol=1e-12)
+            points(ds)[judged], y_a, 0.8, 2.0), rtol=1e-12)
     row = pde_row(ds, 0.0)
     assert (row.kind, row.status) == ("exact", "PASS") and row.bound == rtol
 

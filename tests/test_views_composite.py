@@ -13,6 +13,7 @@ import pytest
 import hjdsl
 from hjdsl.hamiltonians.composite import Atom, Sum, build
 from hjdsl.model.ir import Model
+from hjdsl.results import points
 from hjdsl.views.closed_form.hopf_cole import hopf_cole_view
 from hjdsl.views.closed_form.tropical import tropical_view
 from hjdsl.views.report import diagram_rows, failures
@@ -182,7 +183,7 @@ def test_compare_on_a_relativistic_model_rows_and_labels():
     # at ε = 0 the Hopf–Lax value's own residual (tests/test_pde_residual_hopf_lax.py)
     assert np.isfinite(ds.pde_residual.sel(eps=0.0).values[ds.pde_excluded.values == 0]).all()
     # the atomic Hopf–Lax value (exact) against the brute force, the LP agreeing with it
-    x, y, g = ds.x.values, ds.y.values, ds.g.values
+    x, y, g = points(ds), ds.y.values, ds.g.values
     expect = brute_costs(x, y, g, model.t, L_relativistic).min(axis=1)
     np.testing.assert_allclose(ds.hopf_lax.values, expect, rtol=1e-12)
     np.testing.assert_allclose(ds.convex.sel(eps=0).values, expect, rtol=1e-7, atol=1e-7)
@@ -220,7 +221,7 @@ def test_compare_on_a_non_traceable_composite_uses_numpy_costs():
     model = spec_model("|p|^2 + |p|_1", 2, "sum(square(y - 0.25))")
     assert not model.hamiltonian.traceable
     ds = model.compare(audit="all", grid=False)
-    x, y, g = ds.x.values, ds.y.values, ds.g.values
+    x, y, g = points(ds), ds.y.values, ds.g.values
     expect = brute_costs(x, y, g, model.t, L_sq_l1).min(axis=1)
     np.testing.assert_allclose(ds.hopf_lax.values, expect, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(ds.hopf_cole.sel(eps=0).values, ds.hopf_lax.values, rtol=1e-12)

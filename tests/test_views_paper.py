@@ -73,7 +73,7 @@ def test_four_atom_identity():
     assert worst[0] <= 3 * ulp and np.all(worst[1:] <= 2 * ulp), worst
     assert np.abs(ds.identity_residual.values).max() <= 3 * ulp
     # the paper's own formulas (numpy, glibc exp/log) on the same grid: the reference number
-    x, y, g = ds.x.values[:, 0], m.y[:, 0], m.g
+    x, y, g = ds.x.values, m.y[:, 0], m.g
     W, b = y / 2, -g - y**2 / 4
     for eps in ds.eps.values:
         z = (x[:, None] * W + b) / eps
@@ -88,7 +88,7 @@ def test_pde_residual_at_eps_0_3():
     m = paper_model("pde_residual")
     ds = m.compare(audit=0, grid=False)
     eps, t = 0.3, m.t
-    x, y = ds.x.values[:, 0], m.y[:, 0]
+    x, y = ds.x.values, m.y[:, 0]
     pi = ds.attribution.sel(eps=eps).values
     mean_y = pi @ y
     u_x = (x - mean_y) / (2 * t)
@@ -108,7 +108,7 @@ def test_softplus_versus_relu():
     np.testing.assert_array_equal(W.ravel(), [1.0, 0.0])
     np.testing.assert_array_equal(b, [0.0, 0.0])
     ds = m.compare(audit=0, grid=False)
-    z = ds.x.values[:, 0]
+    z = ds.x.values
     np.testing.assert_array_equal(ds.tropical.values, np.maximum(z, 0.0))  # ReLU
     err = np.abs(ds.network.values - ds.tropical.values).max(axis=1)
     np.testing.assert_allclose(err, [6.92e-1, 3.45e-1, 6.78e-2, 5.54e-3], rtol=6e-3)
