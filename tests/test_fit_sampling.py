@@ -35,7 +35,8 @@ def test_svi_returns_a_reproducible_datatree():
     a = model.solve(method="svi", steps=400, seed=0, draws=100)
     b = model.solve(method="svi", steps=400, seed=0, draws=100)
     np.testing.assert_array_equal(a["posterior"]["g"].values, b["posterior"]["g"].values)
-    assert set(a.children) == {"posterior", "observed_data"}
+    assert set(a.children) == {"posterior", "log_likelihood", "posterior_predictive",
+                               "observed_data", "constant_data"}
     assert a["posterior"]["g"].dims == ("chain", "draw", "particle")
     assert a["posterior"].sizes["draw"] == 100
     root = a.to_dataset()
@@ -59,7 +60,8 @@ def nuts_tree():
 def test_nuts_converges_and_reports_diagnostics(nuts_tree):
     tree = nuts_tree
     root = tree.to_dataset()
-    assert set(tree.children) == {"posterior", "observed_data", "sample_stats", "diagnostics"}
+    assert set(tree.children) == {"posterior", "log_likelihood", "posterior_predictive",
+                                  "observed_data", "constant_data", "sample_stats", "diagnostics"}
     assert tree["posterior"]["g"].dims == ("chain", "draw", "particle")
     assert tree["posterior"].sizes["chain"] == 2 and tree["posterior"].sizes["draw"] == 1000
     assert float(tree["diagnostics"]["r_hat_g"].max()) < 1.01

@@ -111,7 +111,10 @@ def summary_table(root) -> str:
         if f"{name}_hat" in root:
             rows.append((f"{name} (fitted)", _num(float(root[f"{name}_hat"]))))
     if "max_r_hat" in a:
-        rows += [("max r_hat", f"{a['max_r_hat']:.4f}"), ("min ess", f"{a['min_ess']:.0f}"),
+        # ArviZ's estimators (az.rhat, az.ess bulk / tail); older results hold only min_ess
+        tail = f", {a['min_ess_tail']:.0f}" if "min_ess_tail" in a else ""
+        rows += [("max r_hat (ArviZ)", f"{a['max_r_hat']:.4f}"),
+                 ("min ess_bulk, ess_tail" if tail else "min ess", f"{a['min_ess']:.0f}{tail}"),
                  ("divergences", str(a["divergences"]))]
     if "status" in a:
         rows += [("solver", f"{a.get('solver', '')} ({a['status']})"),

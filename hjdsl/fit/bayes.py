@@ -55,7 +55,8 @@ class ProbModel:
 
     `fn(x, value=None, x_eval=None)` is an ordinary numpyro model. `priors` maps each learned
     site (y, g, sigma, nu, eps) to its prior distribution; `fixed` holds the values of the sites
-    that are not learned. `forward(params, x)` is the mean of the likelihood (f or u) at x.
+    that are not learned. `forward(params, x)` is the mean of the likelihood (f or u) at x, and
+    `observation(mean, params)` the likelihood's distribution of the observed site `obs` around it.
     """
 
     fn: Callable
@@ -64,6 +65,7 @@ class ProbModel:
     forward: Callable
     quantity: str
     likelihood: str
+    observation: Callable
 
 
 def check_fittable(model) -> None:
@@ -147,7 +149,7 @@ def build(model, eps: float | None = None) -> ProbModel:
         if x_eval is not None:
             numpyro.deterministic("prediction", forward(params, x_eval))
 
-    return ProbModel(fn, priors, fixed, forward, quantity, obs.likelihood)
+    return ProbModel(fn, priors, fixed, forward, quantity, obs.likelihood, likelihood)
 
 
 def _scalar_site(name: str, spec, priors: dict, fixed: dict) -> None:

@@ -188,13 +188,14 @@ def run_svi(model, pm, x, value, *, steps, lr, seed, draws, start, quiet=True):
 
 
 def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=True):
-    """NUTS (vectorised chains) started at `start`; r_hat, ess and divergences are recorded."""
+    """NUTS (vectorised chains) started at `start`; ArviZ's r_hat, ess_bulk / ess_tail and the
+    divergences are recorded."""
     import jax
     import jax.numpy as jnp
-    from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
     from numpyro.infer import MCMC, NUTS
     from numpyro.infer.initialization import init_to_value
 
+    from hjdsl.fit.arviz_groups import ESTIMATORS, diagnostics
     from hjdsl.progress import progress
 
     x, value = jnp.asarray(x), jnp.asarray(value)
@@ -214,11 +215,9 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
     if not all(np.all(np.isfinite(v)) for v in samples.values()):
         raise run_error("NUTS failed: the chains produced non-finite samples",
                         hint="check the priors and the observation scale")
-    # a chain that never moved has zero variance: its r_hat / ess are NaN, reported as not mixed
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r_hat = {k: np.asarray(split_gelman_rubin(v)) for k, v in samples.items()}
-        ess = {k: np.asarray(effective_sample_size(v)) for k, v in samples.items()}
-    max_r_hat = float(max(np.max(v) for v in r_hat.values()))
+    # ArviZ's own estimators, so the figures reported equal az.rhat / az.ess on the posterior
+    diag = diagnostics(samples)
+    max_r_hat = float(max(np.max(v) for v in diag["r_hat"].values()))
     n_div = int(stats["diverging"].sum())
     warnings = []
     if n_div:
@@ -233,8 +232,9 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
                       sample_stats=stats,
                       info={"chains": chains, "warmup": warmup, "draws": draws, "seed": seed,
                             "divergences": n_div, "max_r_hat": max_r_hat,
-                            "min_ess": float(min(np.min(v) for v in ess.values())),
-                            "r_hat": r_hat, "ess": ess},
+                            "min_ess": float(min(np.min(v) for v in diag["ess_bulk"].values())),
+                            "min_ess_tail": float(min(np.min(v) for v in diag["ess_tail"].values())),
+                            "diagnostics": ESTIMATORS, **diag},
                       warnings=warnings)
 
 

@@ -98,7 +98,7 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
     if outcome.samples is None:
         root = root.merge(observed)
         return stamp(root, model, **attrs)
-    return _tree(model, root, observed, outcome, pm, x_eval, attrs)
+    return _tree(model, root, observed, outcome, pm, x_eval, attrs, data)
 
 
 def _noise_sd(model, params) -> float:
@@ -111,10 +111,12 @@ def _noise_sd(model, params) -> float:
     return quality.likelihood_sd(obs.likelihood, float(sigma), float(nu))
 
 
-def _tree(model, root, observed, outcome, pm, x_eval, attrs):
-    """Sampling methods: root summary + posterior / observed_data / sample_stats / diagnostics."""
+def _tree(model, root, observed, outcome, pm, x_eval, attrs, data):
+    """Sampling methods: root summary + ArviZ's groups (posterior, log_likelihood,
+    posterior_predictive, observed_data, sample_stats) + diagnostics."""
     import xarray as xr
 
+    from hjdsl.fit.arviz_groups import observation_groups
     from hjdsl.fit.infer import predict
     from hjdsl.results import describe_tree, stamp
 
@@ -134,7 +136,11 @@ def _tree(model, root, observed, outcome, pm, x_eval, attrs):
         post[name] = (("chain", "draw") + site_dims.get(name, ()), value)
     post["prediction"] = (("chain", "draw", "point"), pred)
     groups = {"/": stamp(root, model, band=BAND, **attrs), "posterior": post,
-              "observed_data": observed}
+              **observation_groups(pm, flat, data, chains, draws, outcome.info.get("seed", 0)),
+              "observed_data": observed[["obs"]],
+              # ArviZ's group for what the model conditions on but does not model (not
+              # observed_data: az.plot_ppc would look for replicates of every variable there)
+              "constant_data": observed[["x_data", "is_train"]]}
     if outcome.sample_stats is not None:
         groups["sample_stats"] = xr.Dataset(
             {k: (("chain", "draw"), np.asarray(v)) for k, v in outcome.sample_stats.items()},
@@ -143,8 +149,9 @@ def _tree(model, root, observed, outcome, pm, x_eval, attrs):
         diag = xr.Dataset()
         for name in samples:
             dims = site_dims.get(name, ())
-            diag[f"r_hat_{name}"] = (dims, outcome.info["r_hat"][name])
-            diag[f"ess_{name}"] = (dims, outcome.info["ess"][name])
+            for kind in ("r_hat", "ess_bulk", "ess_tail"):
+                diag[f"{kind}_{name}"] = (dims, outcome.info[kind][name])
+        diag.attrs["estimators"] = outcome.info["diagnostics"]
         groups["diagnostics"] = diag
     return describe_tree(xr.DataTree.from_dict(groups))
 
@@ -152,7 +159,7 @@ def _tree(model, root, observed, outcome, pm, x_eval, attrs):
 def _flat_info(info: dict) -> dict:
     out = {}
     for key, value in info.items():
-        if key in ("r_hat", "ess"):
+        if key in ("r_hat", "ess_bulk", "ess_tail"):
             continue
         if isinstance(value, dict):
             out.update({f"{key}_{k}": v for k, v in value.items()})

@@ -22,7 +22,8 @@ def plot_fit(result, model, target):
     from hjdsl.output import save_figure
 
     root = root_of(result)
-    observed = root if "obs" in root else result["observed_data"].to_dataset()
+    observed = root if "obs" in root else \
+        result["observed_data"].to_dataset().merge(result["constant_data"].to_dataset())
     has_loss = "loss" in root
     fig, axes = plt.subplots(1, 3 if has_loss else 2, figsize=(15 if has_loss else 10.5, 4.2))
     a = root.attrs
