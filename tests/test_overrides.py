@@ -154,3 +154,16 @@ def test_compare_writes_overrides(cli, tmp_path):
     with xr.open_dataset(out) as ds:
         assert json.loads(ds.attrs["overrides"]) == {"eps": "[0.5]"}
         assert np.asarray(ds["eps"]).tolist() == [0.5]
+
+
+def test_compile_accepts_set(cli):
+    """compile's summary and generated module are of the overridden spec."""
+    code, out, err = cli("compile", "examples/quickstart.hj", "--info", "--set", "t=0.5")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["t"], summary["overrides"]) == (0.5, ["t=0.5"])
+    code, out, err = cli("compile", "examples/quickstart.hj", "--target", "cvxpy", "--set",
+                         "t=0.25")
+    assert code == 0 and "T = 0.25  # time t" in out
+    code, _, err = cli("compile", "examples/quickstart.hj", "--info", "--set", "t=-1")
+    assert code == 2 and "<--set 1>:1:3: error: t must be > 0, got -1" in err

@@ -37,6 +37,9 @@ def configure(p) -> None:
     what.add_argument("--target", choices=TARGETS, help="emit a Python module for this library")
     p.add_argument("-o", "--output", metavar="OUT.py",
                    help="write the module here (atomically) instead of standard output")
+    from hjdsl.commands.common import add_set_arg
+
+    add_set_arg(p)  # the generated module and the summary are of the overridden spec
 
 
 def run(args) -> int:
@@ -49,7 +52,7 @@ def run(args) -> int:
         from hjdsl.output import check_writable
 
         check_writable(args.output)
-    model = load_model(args.file)
+    model = load_model(args.file, args.set)
     if args.info:
         print(json.dumps(info(model), indent=2, ensure_ascii=False))
         return 0
@@ -148,4 +151,5 @@ def info(model) -> dict:
         "observe": observe,
         "fit": {k: getattr(model.fit, k) for k in model.fit.__dataclass_fields__},
         "warnings": [w.message for w in model.warnings],
+        "overrides": list(model.overrides),
     }
