@@ -220,3 +220,93 @@ def test_nuts_draws_in_blocks_are_the_same_chains_with_progress(tree, monkeypatc
     assert draws_bar[1] == DRAWS and sum(draws_bar[2]) == DRAWS
     assert len(draws_bar[2]) == DRAWS // infer.draw_block(DRAWS) > 1
     assert any(b[0].startswith("nuts warm-up") for b in bars)
+
+
+# prior and prior_predictive, on request (--prior-draws N / prior_draws=N)
+PRIOR_DRAWS = 400
+PRIOR_SPEC = SPEC.replace("sigma = 0.05", "sigma ~ half_normal(0.1)")
+
+
+@pytest.fixture(scope="module")
+def with_prior():
+    return hjdsl.parse(PRIOR_SPEC).solve(method="svi", steps=100, seed=0, draws=20,
+                                         prior_draws=PRIOR_DRAWS)
+
+
+def test_prior_groups_only_when_asked(tree, with_prior):
+    assert not {"prior", "prior_predictive"} & set(tree.children)
+    prior, pp = with_prior["prior"], with_prior["prior_predictive"]
+    assert prior["g"].dims == ("chain", "draw", "particle")
+    assert prior["sigma"].dims == ("chain", "draw")
+    assert prior["prediction"].dims == ("chain", "draw", "point")
+    assert prior["g"].shape == (1, PRIOR_DRAWS, len(ATOMS))
+    assert pp["obs"].dims == ("chain", "draw", "datum")
+    assert pp["obs"].shape == (1, PRIOR_DRAWS, with_prior["observed_data"].sizes["datum"])
+    assert {prior[k].dtype for k in prior.data_vars} | {pp["obs"].dtype} == {np.dtype("float64")}
+
+
+def _within(draws, mean, sd, name):
+    """Sample mean and sd within 5 standard errors of the law's (sd's error ≈ sd / √(2n))."""
+    n = draws.size
+    assert abs(draws.mean() - mean) < 5 * sd / np.sqrt(n), name
+    assert abs(draws.std(ddof=1) - sd) < 5 * sd / np.sqrt(2 * (n - 1)), name
+
+
+def test_prior_draws_follow_the_priors(with_prior):
+    prior = with_prior["prior"]
+    _within(prior["g"].values.ravel(), 0.0, 2.0, "g ~ normal(0, 2)")
+    sigma = prior["sigma"].values.ravel()
+    assert sigma.min() > 0
+    _within(sigma, 0.1 * np.sqrt(2 / np.pi), 0.1 * np.sqrt(1 - 2 / np.pi), "sigma ~ half_normal(0.1)")
+    # the draws are not the posterior's: g's spread is the prior's, far wider than the fit's
+    assert prior["g"].std() > 5 * with_prior["posterior"]["g"].std()
+
+
+def test_prior_predictive_is_the_lse_mean_plus_the_drawn_noise(with_prior):
+    g = with_prior["prior"]["g"].values[0]
+    sigma = with_prior["prior"]["sigma"].values[0]
+    x = with_prior["constant_data"]["x_data"].values[:, 0]
+    scaled = (with_prior["prior_predictive"]["obs"].values[0] - lse(x, g)) / sigma[:, None]
+    _within(scaled.ravel(), 0.0, 1.0, "(obs - f) / sigma ~ normal(0, 1)")
+    x_eval = np.ravel(with_prior["x"].values)                 # 1-D: x is the point coordinate
+    np.testing.assert_allclose(with_prior["prior"]["prediction"].values[0], lse(x_eval, g),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_az_plot_ppc_reads_the_prior_group(with_prior):
+    import arviz as az
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    idata = az.from_datatree(with_prior)
+    assert {"prior", "prior_predictive"} <= set(idata.groups())
+    az.plot_ppc(idata, group="prior", num_pp_samples=20)
+    plt.close("all")
+
+
+@pytest.mark.parametrize(("method", "value", "message", "code"), [
+    ("svi", -1, "--prior-draws must be an integer from 0 (none) to 2,147,483,647, got -1", "U103"),
+    ("svi", 2.5, "got 2.5", "U103"),
+    ("svi", True, "got True", "U103"),
+    ("map", 5, "--method map gives point estimates", "U109"),
+    ("convex", 5, "--method convex gives point estimates", "U109"),
+    ("svi", 10**9, "the prior and prior predictive draws", "U107"),
+])
+def test_prior_draws_are_checked_before_any_work(method, value, message, code):
+    from hjdsl.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        hjdsl.parse(SPEC).solve(method=method, prior_draws=value, steps=10)
+    assert message in str(info.value) and info.value.diagnostics[0].code == code
+
+
+def test_cli_prior_draws_is_refused_cleanly(tmp_path, capsys):
+    from hjdsl.cli import main
+
+    spec = tmp_path / "tiny.hj"
+    spec.write_text(SPEC)
+    assert main(["solve", str(spec), "--method", "map", "--prior-draws", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--prior-draws is for the sampling methods" in err and "Traceback" not in err

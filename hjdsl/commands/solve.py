@@ -22,6 +22,7 @@ uninfluential atoms, and NUTS divergences or r_hat > 1.05. Option ranges and the
 examples:
   hjdsl solve examples/paper/recovery.hj --eps 0.04 -o fit.nc --plot fit.png
   hjdsl solve examples/abs_1d.hj --method nuts --chains 2 --draws 500
+  hjdsl solve examples/abs_1d.hj --method nuts --prior-draws 500 -o fit.nc  (prior checks)
   hjdsl solve examples/abs_1d.hj --data other.csv --method svi
   hjdsl solve examples/abs_1d.hj -o fit.nc --json > fit.json
 
@@ -46,6 +47,9 @@ def configure(p) -> None:
     p.add_argument("--chains", type=int, help="nuts: number of chains")
     p.add_argument("--warmup", type=int, help="nuts: warm-up iterations per chain")
     p.add_argument("--draws", type=int, help="nuts: draws per chain; svi: posterior draws")
+    p.add_argument("--prior-draws", type=int, default=0, metavar="N",
+                   help="svi, nuts: also draw N times from the prior (groups prior and "
+                   "prior_predictive, for az.plot_ppc(idata, group='prior')); default 0, none")
     p.add_argument("--eps", type=eps_arg, metavar="E",
                    help="the viscosity to fit at (default: the spec's; smallest > 0 of a sweep)")
     p.add_argument("--json", action="store_true",
@@ -64,7 +68,7 @@ def run(args) -> int:
     options = {k: getattr(args, k) for k in ("steps", "lr", "restarts", "seed", "polish",
                                               "chains", "warmup", "draws")}
     result = model.solve(method=args.method, data=args.data, eps=eps, quiet=args.quiet,
-                         **options)
+                         prior_draws=args.prior_draws, **options)
     from hjdsl.fit.results import root_of, write_result
 
     root = root_of(result)

@@ -1,4 +1,4 @@
-"""ArviZ's side of a sampling result: its convergence diagnostics and its per-observation groups."""
+"""ArviZ's side of a sampling result: its convergence diagnostics, per-observation and prior groups."""
 
 from __future__ import annotations
 
@@ -71,3 +71,42 @@ def _per_draw(value, n_draws: int):
 
     value = np.asarray(value, dtype=float)
     return jnp.asarray(value.reshape(n_draws, 1) if value.size == n_draws and value.ndim else value)
+
+
+def verify_prior_memory(n_draws: int, n_data: int, n_values: int) -> None:
+    """Raise a UsageError (U107) if `n_draws` prior draws of `n_values` learned scalars and the
+    `obs` replicate at `n_data` points (kept twice: jax's arrays and the Dataset's) would not fit."""
+    message = over_memory(2 * 8 * n_draws * (n_data + n_values),
+                          "the prior and prior predictive draws (prior draws × data)")
+    if message:
+        raise UsageError.single(message, hint="use fewer --prior-draws", code="U107")
+
+
+def prior_groups(pm, data, x_eval, n_draws: int, seed: int) -> dict:
+    """`prior` (every learned site drawn from its prior, and `prediction` at the evaluation
+    points) and `prior_predictive` (`obs` at every data point under those draws), drawn by
+    numpyro's Predictive from the fit's own model, dims (chain = 1, draw, ...)."""
+    import jax
+    import jax.numpy as jnp
+    import xarray as xr
+    from numpyro.infer import Predictive
+
+    n_data, n_eval = len(data.value), len(x_eval)
+    n_values = sum(int(np.prod(p.batch_shape + p.event_shape)) for p in pm.priors.values())
+    verify_prior_memory(n_draws, n_data + n_eval, n_values)
+    # its own stream of the fit's seed: the posterior predictive replicates use fold_in(…, 1)
+    key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
+    drawn = Predictive(pm.fn, num_samples=n_draws)(key, jnp.asarray(data.x),
+                                                   x_eval=jnp.asarray(x_eval))
+    site_dims = {"y": ("particle", "dim"), "g": ("particle",), "prediction": ("point",)}
+    coords = {"chain": np.arange(1), "draw": np.arange(n_draws)}
+    prior = xr.Dataset(coords=coords)
+    for name in list(pm.priors) + ["prediction"]:
+        value = np.asarray(drawn[name], dtype=float)
+        prior[name] = (("chain", "draw") + site_dims.get(name, ()), value[None])
+    prior["prediction"].attrs["description"] = "the likelihood mean at the evaluation points"
+    pp = xr.Dataset({OBSERVED: (("chain", "draw", "datum"),
+                                np.asarray(drawn[OBSERVED], dtype=float)[None])},
+                    coords={**coords, "datum": np.arange(n_data)})
+    pp[OBSERVED].attrs["description"] = "a replicate of each observation under a prior draw"
+    return {"prior": prior, "prior_predictive": pp}

@@ -31,8 +31,9 @@ class FitData:
         return self.value[self.train]
 
 
-def build_result(model, outcome, data: FitData, eps: float, pm=None):
-    """Turn a runner's FitOutcome into the result of `solve` (Dataset or DataTree)."""
+def build_result(model, outcome, data: FitData, eps: float, pm=None, prior_draws: int = 0):
+    """Turn a runner's FitOutcome into the result of `solve` (Dataset or DataTree); a tree gets
+    the `prior` and `prior_predictive` groups when `prior_draws` > 0."""
     import xarray as xr
 
     from hjdsl.results import stamp
@@ -98,7 +99,7 @@ def build_result(model, outcome, data: FitData, eps: float, pm=None):
     if outcome.samples is None:
         root = root.merge(observed)
         return stamp(root, model, **attrs)
-    return _tree(model, root, observed, outcome, pm, x_eval, attrs, data)
+    return _tree(model, root, observed, outcome, pm, x_eval, attrs, data, prior_draws)
 
 
 def _noise_sd(model, params) -> float:
@@ -111,12 +112,13 @@ def _noise_sd(model, params) -> float:
     return quality.likelihood_sd(obs.likelihood, float(sigma), float(nu))
 
 
-def _tree(model, root, observed, outcome, pm, x_eval, attrs, data):
+def _tree(model, root, observed, outcome, pm, x_eval, attrs, data, prior_draws=0):
     """Sampling methods: root summary + ArviZ's groups (posterior, log_likelihood,
-    posterior_predictive, observed_data, sample_stats) + diagnostics."""
+    posterior_predictive, observed_data, sample_stats; prior, prior_predictive on request)
+    + diagnostics."""
     import xarray as xr
 
-    from hjdsl.fit.arviz_groups import observation_groups
+    from hjdsl.fit.arviz_groups import observation_groups, prior_groups
     from hjdsl.fit.infer import predict
     from hjdsl.results import describe_tree, stamp
 
@@ -141,6 +143,8 @@ def _tree(model, root, observed, outcome, pm, x_eval, attrs, data):
               # ArviZ's group for what the model conditions on but does not model (not
               # observed_data: az.plot_ppc would look for replicates of every variable there)
               "constant_data": observed[["x_data", "is_train"]]}
+    if prior_draws:
+        groups.update(prior_groups(pm, data, x_eval, prior_draws, outcome.info.get("seed", 0)))
     if outcome.sample_stats is not None:
         groups["sample_stats"] = xr.Dataset(
             {k: (("chain", "draw"), np.asarray(v)) for k, v in outcome.sample_stats.items()},

@@ -16,6 +16,8 @@ METHOD_VIEWS = {"map": "fit_probabilistic", "svi": "fit_probabilistic",
                 "nuts": "fit_probabilistic", "convex": "fit_convex", "hopf_lax": "fit_hopf_lax"}
 SETTINGS = ("steps", "lr", "restarts", "seed", "polish", "chains", "warmup", "draws")
 MIN_POINTS = 2
+# Methods whose result is a tree of ArviZ groups, so it can hold the prior groups too.
+SAMPLING = ("svi", "nuts")
 
 
 def solve(model, method: str | None = None, data=None, **options):
@@ -23,17 +25,20 @@ def solve(model, method: str | None = None, data=None, **options):
 
     `data`: None (the spec's data), an `(x, value)` pair, or a CSV / NetCDF path read with the
     spec's column mapping. Options: steps, lr, restarts, seed, polish (map); chains, warmup, draws
-    (nuts); draws (svi posterior draws); eps (the ε to fit at); quiet (no progress bar).
+    (nuts); draws (svi posterior draws); eps (the ε to fit at); quiet (no progress bar);
+    prior_draws (svi, nuts: that many draws in the `prior` and `prior_predictive` groups; 0 off).
 
     >>> ds = model.solve(method="map", steps=4000, lr=0.01, restarts=3, seed=0)  # doctest: +SKIP
     >>> ds["g_hat"].values                                                        # doctest: +SKIP
     """
     quiet = bool(options.pop("quiet", True))
     eps_option = options.pop("eps", None)
+    prior_draws = options.pop("prior_draws", None)
     unknown = set(options) - set(SETTINGS)
     if unknown:
         raise UsageError.single(f"unknown solve option(s): {', '.join(sorted(unknown))}",
-                                hint="options: " + ", ".join(SETTINGS + ("eps", "quiet")),
+                                hint="options: " + ", ".join(SETTINGS + ("eps", "prior_draws",
+                                                                         "quiet")),
                                 code="U101")
     settings = dataclasses.replace(model.fit, **{k: v for k, v in options.items() if v is not None})
     verify_settings(settings)
@@ -41,10 +46,17 @@ def solve(model, method: str | None = None, data=None, **options):
     if method not in METHODS:
         raise UsageError.single(f"unknown method {method!r}", hint="choose one of " + ", ".join(METHODS),
                                 code="U102")
+    prior_draws = verify_prior_draws(prior_draws, method)
     verify_hamiltonian(model, method)
     fit_data = resolve_data(model, data)
     x, v = fit_data.x_train, fit_data.v_train
     verify_memory(model, method, settings, len(v))
+    if prior_draws:
+        from hjdsl.fit.arviz_groups import verify_prior_memory
+        from hjdsl.fit.budget import n_parameters
+
+        verify_prior_memory(prior_draws, len(fit_data.value) + len(model.evaluate),
+                            n_parameters(model))
     if method == "hopf_lax":
         from hjdsl.fit.hopf_lax_fit import run_hopf_lax
 
@@ -70,7 +82,25 @@ def solve(model, method: str | None = None, data=None, **options):
             outcome = infer.run_nuts(model, pm, x, v, chains=settings.chains,
                                      warmup=settings.warmup, draws=settings.draws,
                                      seed=settings.seed, start=start, quiet=quiet)
-    return build_result(model, outcome, fit_data, eps, pm)
+    return build_result(model, outcome, fit_data, eps, pm, prior_draws)
+
+
+def verify_prior_draws(value, method: str) -> int:
+    """The number of prior draws asked for (0 = none): an integer in [0, 2³¹ − 1] (U103), and
+    only for svi / nuts (U109): a map or convex result is one Dataset of point estimates, with no
+    ArviZ groups to add the prior to, so asking there is refused rather than silently dropped."""
+    from hjdsl.fit.budget import MAX_COUNT, _is_int
+
+    if value is None or (_is_int(value) and value == 0):
+        return 0
+    if not _is_int(value) or not 0 <= value <= MAX_COUNT:
+        raise UsageError.single(f"--prior-draws must be an integer from 0 (none) to {MAX_COUNT:,}, "
+                                f"got {value!r}", code="U103")
+    if method not in SAMPLING:
+        raise UsageError.single(f"--prior-draws is for the sampling methods; --method {method} "
+                                "gives point estimates, with no ArviZ groups to add the prior to",
+                                hint="use --method svi or nuts, or drop --prior-draws", code="U109")
+    return int(value)
 
 
 def verify_hamiltonian(model, method: str = "map") -> None:
