@@ -176,7 +176,8 @@ def test_every_file_a_command_reads_is_shipped():
             named = [(ex.source, _python_file_names(ex.source)) for ex in b.examples]
         for text, names in named:
             for name in names:
-                written = re.search(rf"(-o|--output|--plot)[ =]{re.escape(name)}", text)
+                written = re.search(rf"(-o|--output|--plot)[ =]{re.escape(name)}|>\s*{re.escape(name)}\b",
+                                    text)
                 if written:
                     made.add(name)
                 elif name not in made and not (ROOT / name).exists():
