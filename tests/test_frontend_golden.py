@@ -19,7 +19,7 @@ CASES = sorted(BAD.glob("*.hj"))
 
 
 def run_check(path: str, capsys) -> tuple[int, str, str]:
-    code = check_command.run(argparse.Namespace(files=[path], json=False, quiet=False))
+    code = check_command.run(argparse.Namespace(files=[path], json=False, quiet=False, set=[]))
     out, err = capsys.readouterr()
     return code, out, err
 
