@@ -187,41 +187,6 @@ def test_observation_groups_respect_the_memory_budget(monkeypatch):
         == (2, 5, 1000)
 
 
-@pytest.mark.slow  # two more NUTS runs
-def test_nuts_draws_in_blocks_are_the_same_chains_with_progress(tree, monkeypatch):
-    """The draws run in equal blocks (one progress update each); each block continues from the
-    last state, so the chains are bit for bit those of a run in one call."""
-    import contextlib
-
-    import hjdsl.fit.infer as infer
-    import hjdsl.progress
-
-    bars = []
-
-    @contextlib.contextmanager
-    def recording(description, total, enabled=True):
-        bar = [description, total, []]
-        bars.append(bar)
-        yield lambda n=1: bar[2].append(n)
-
-    monkeypatch.setattr(hjdsl.progress, "progress", recording)
-    monkeypatch.setattr(infer, "draw_block", lambda draws: draws)   # one call, no blocks
-    whole = hjdsl.parse(SPEC).solve(method="nuts", chains=CHAINS, warmup=100, draws=DRAWS,
-                                    seed=0, steps=100)
-    for group in ("posterior", "sample_stats"):
-        for name, var in tree[group].data_vars.items():
-            np.testing.assert_array_equal(var.values, whole[group][name].values, err_msg=name)
-    monkeypatch.undo()
-    monkeypatch.setattr(hjdsl.progress, "progress", recording)
-    bars.clear()
-    hjdsl.parse(SPEC).solve(method="nuts", chains=CHAINS, warmup=100, draws=DRAWS, seed=0,
-                            steps=100)
-    draws_bar = next(b for b in bars if b[0].startswith("nuts draws"))
-    assert draws_bar[1] == DRAWS and sum(draws_bar[2]) == DRAWS
-    assert len(draws_bar[2]) == DRAWS // infer.draw_block(DRAWS) > 1
-    assert any(b[0].startswith("nuts warm-up") for b in bars)
-
-
 # prior and prior_predictive, on request (--prior-draws N / prior_draws=N)
 PRIOR_DRAWS = 400
 PRIOR_SPEC = SPEC.replace("sigma = 0.05", "sigma ~ half_normal(0.1)")

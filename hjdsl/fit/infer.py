@@ -10,7 +10,6 @@ from hjdsl.errors import run_error
 from hjdsl.fit.init import initial_point, optimiser_scales
 
 # Number of progress-bar updates per run; each is one jitted lax.scan over a block of steps.
-DRAW_UPDATES = 20  # NUTS: draws come in about this many equal blocks
 BLOCKS = 20
 # L-BFGS-B polish settings (shared with the generated code so both give the same numbers).
 POLISH = {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}
@@ -201,27 +200,17 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
 
     x, value = jnp.asarray(x), jnp.asarray(value)
     kernel = NUTS(pm.fn, init_strategy=init_to_value(values=start))
-    block = draw_block(draws)
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=block, num_chains=chains,
+    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
                 chain_method="vectorized", progress_bar=False)
     fields = tuple(NUTS_STATS)
-    chained = f"{chains} chain{'s' if chains > 1 else ''}, vectorised"
-    # Warm-up adapts its step size and mass matrix on a schedule over all its steps, so it runs
-    # as one call (a bar without a total). The draws run in equal blocks, each continuing from
-    # the last state with its own key: the chains are the same as from one call, bit for bit.
-    with progress(f"nuts warm-up ({warmup} steps, {chained})", None, enabled=not quiet):
+    with progress("nuts", warmup + draws, enabled=not quiet) as advance:
         mcmc.warmup(jax.random.PRNGKey(seed), x, value, extra_fields=fields)
-    parts, extras = [], []
-    with progress(f"nuts draws ({chained})", draws, enabled=not quiet) as advance:
-        for _ in range(draws // block):
-            mcmc.run(mcmc.post_warmup_state.rng_key, x, value, extra_fields=fields)
-            parts.append(mcmc.get_samples(group_by_chain=True))
-            extras.append(mcmc.get_extra_fields(group_by_chain=True))
-            mcmc.post_warmup_state = mcmc.last_state
-            advance(block)
-    samples = {k: np.concatenate([np.asarray(p[k]) for p in parts], axis=1)
-               for k in parts[0] if k in pm.priors}
-    extra = {k: np.concatenate([np.asarray(e[k]) for e in extras], axis=1) for k in extras[0]}
+        advance(warmup)
+        mcmc.run(mcmc.post_warmup_state.rng_key, x, value, extra_fields=fields)
+        advance(draws)
+    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()
+               if k in pm.priors}
+    extra = mcmc.get_extra_fields(group_by_chain=True)
     stats = arviz_stats(extra)
     if not all(np.all(np.isfinite(v)) for v in samples.values()):
         raise run_error("NUTS failed: the chains produced non-finite samples",
@@ -247,19 +236,6 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
                             "min_ess_tail": float(min(np.min(v) for v in diag["ess_tail"].values())),
                             "diagnostics": ESTIMATORS, **diag},
                       warnings=warnings)
-
-
-def draw_block(draws: int, updates: int = DRAW_UPDATES) -> int:
-    """Draws per sampling call: the divisor of `draws` nearest draws/updates, with at most
-    2·updates calls (every block the same size, so the sampler compiles once; a prime number
-    of draws runs as one call).
-
-    >>> draw_block(1000), draw_block(97), draw_block(30)
-    (50, 97, 2)
-    """
-    target = max(1.0, draws / updates)
-    divisors = [b for b in range(1, draws + 1) if draws % b == 0 and draws // b <= 2 * updates]
-    return min(divisors, key=lambda b: (abs(np.log(b / target)), -b))
 
 
 def arviz_stats(extra: dict) -> dict:
