@@ -181,7 +181,11 @@ print(status("VmHWM") - base, sum(compare_memory(m, eps.size, m.evaluate.shape[0
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=300, check=True).stdout
     measured, estimate = (int(v) for v in out.split())
-    assert measured <= estimate <= 3 * measured, (measured, estimate)
+    # The upper factor only guards against an estimate that has grown absurdly loose. It was 3
+    # when the run peaked at 288 MB (estimate 2.75x); since the Hamiltonian refactor the same
+    # run peaks at 261 MB with the estimate unchanged (3.03x), so the factor is 3.5 until the
+    # terms of compare_memory are re-measured. The lower bound (never under) is unchanged.
+    assert measured <= estimate <= 3.5 * measured, (measured, estimate)
 
 
 def test_a_long_compare_is_warned_not_refused(capsys, monkeypatch):
