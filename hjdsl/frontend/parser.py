@@ -145,6 +145,16 @@ class _Builder:
     def stmt_fit(self, t, kw, span):
         return S.FitDecl(kw, span, tuple(self.setting(s) for s in t.children[1:]))
 
+    def stmt_attention(self, t, kw, span):
+        _, name, source, *rest = t.children
+        settings = tuple(self.setting(s) for s in rest if s.data == "setting")
+        arrays = tuple(S.NamedArray(self.ident(s.children[0]), str(s.children[2])[1:-1],
+                                    self.span(s)) for s in rest if s.data == "named_array")
+        path = str(source)[1:-1] if source is not None and source.type == "STRING" else None
+        return S.AttentionDecl(kw, span, self.ident(name) if name is not None else None, path,
+                               self.span(source if source is not None else kw),
+                               source is not None and source.type == "SYNTHETIC", settings, arrays)
+
     # --- pieces -------------------------------------------------------------------------
     def setting(self, t: Tree) -> S.Setting:
         key, _, value = t.children

@@ -155,3 +155,24 @@ class Spec:
     statements: tuple[Stmt, ...]
     source: str
     file: str
+
+
+@dataclass(frozen=True)
+class NamedArray:
+    """`k = "blocks.0.attn.k"`: which array of a weights file plays which part."""
+
+    key: Ident
+    array: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class AttentionDecl(Stmt):
+    """`attention [NAME] ("file" | synthetic) setting* named_array*`: attention heads."""
+
+    name: Ident | None
+    path: str | None  # None for synthetic heads (or when neither is written)
+    path_span: Span
+    synthetic: bool
+    settings: tuple[Setting, ...]
+    arrays: tuple[NamedArray, ...]
