@@ -155,6 +155,13 @@ class _Builder:
                                self.span(source if source is not None else kw),
                                source is not None and source.type == "SYNTHETIC", settings, arrays)
 
+    def stmt_weights(self, t, kw, span):
+        _, source, *rest = t.children
+        settings = tuple(self.setting(s) for s in rest if s.data == "setting")
+        arrays = tuple(S.NamedArray(self.ident(s.children[0]), str(s.children[2])[1:-1],
+                                    self.span(s)) for s in rest if s.data == "named_array")
+        return S.WeightsDecl(kw, span, str(source)[1:-1], self.span(source), settings, arrays)
+
     # --- pieces -------------------------------------------------------------------------
     def setting(self, t: Tree) -> S.Setting:
         key, _, value = t.children

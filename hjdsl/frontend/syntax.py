@@ -176,3 +176,13 @@ class AttentionDecl(Stmt):
     synthetic: bool
     settings: tuple[Setting, ...]
     arrays: tuple[NamedArray, ...]
+
+
+@dataclass(frozen=True)
+class WeightsDecl(Stmt):
+    """`weights "layer.safetensors" W = "head.weight" b = "head.bias"`: an LSE layer from a file."""
+
+    path: str
+    path_span: Span
+    settings: tuple[Setting, ...]
+    arrays: tuple[NamedArray, ...]

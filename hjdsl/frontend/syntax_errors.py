@@ -10,7 +10,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from hjdsl.errors import Diagnostic, Span
 
 KEYWORDS = ("model", "dim", "time", "let", "viscosity", "hamiltonian", "particles", "initial",
-            "data", "observe", "split", "evaluate", "fit", "attention")
+            "data", "observe", "split", "evaluate", "fit", "attention", "weights")
 
 # How each declaration is written: the hint of a syntax error inside it.
 SYNTAX = {
@@ -30,6 +30,7 @@ SYNTAX = {
     "fit": "fit method = map steps = 2000 lr = 0.01",
     "attention": 'attention "heads.safetensors" heads = 2 causal = true   or   '
                  "attention synthetic heads = 2 queries = 6 keys = 6 d_k = 8 seed = 1",
+    "weights": 'weights "layer.safetensors" W = "head.weight" b = "head.bias"',
 }
 
 _EXPR_START = {"NUMBER", "NAME", "LSQB", "LPAR", "MINUS", "PLUS"}
