@@ -12,6 +12,7 @@ from hjdsl.frontend.check_data import check_data
 from hjdsl.frontend.check_hamiltonian import check_hamiltonian
 from hjdsl.frontend.check_settings import check_evaluate, check_fit, check_observe
 from hjdsl.frontend.check_values import SWEEPS, Invalid, Reporter, frozen
+from hjdsl.frontend.check_weights import layer_atoms, layer_viscosity, read_layer, stands_in
 from hjdsl.model import distributions as D
 from hjdsl.model import expr as E
 from hjdsl.model.ir import InitialData, Model, Particles, Viscosity
@@ -49,14 +50,19 @@ class _Checker(Reporter):
         self.t = self.step(self.check_time)
         self.env["t"] = np.float64(self.t if self.t is not None else 1.0)
         viscosity = self.step(self.check_viscosity)
+        layer = self.step(read_layer, self, self.decls.get("weights"))  # W, b, ε of a file
+        viscosity = self.step(layer_viscosity, self, viscosity, layer)
         initial = evaluate_points = None
         if viscosity is not None and viscosity.values.size == 1 and not viscosity.learned:
             self.env["eps"] = viscosity.values[0]
         if self.d is not None:
             self.hamiltonian = self.step(check_hamiltonian, self, self.decls.get("hamiltonian"))
             self.data = self.step(check_data, self, self.decls.get("data"))
-            self.particles = self.step(self.check_particles)
-            initial = self.step(self.check_initial)
+            if "weights" in self.decls:  # the file's layer stands in for particles and initial
+                self.particles, initial = layer_atoms(self, layer)
+            else:
+                self.particles = self.step(self.check_particles)
+                initial = self.step(self.check_initial)
             evaluate_points = self.step(check_evaluate, self, self.decls.get("evaluate"))
         observe = self.step(check_observe, self, self.decls.get("observe"), self.decls.get("split"))
         fit = self.step(check_fit, self, self.decls.get("fit"))
@@ -103,7 +109,7 @@ class _Checker(Reporter):
         if "model" in self.decls and statements[0] is not self.decls["model"]:
             self.error("`model` must be the first declaration", self.decls["model"].keyword.span,
                        code="E103", hint="move this line to the top of the file")
-        missing = [kw for kw in REQUIRED if kw not in self.decls]
+        missing = [kw for kw in REQUIRED if kw not in self.decls and not stands_in(kw, self.decls)]
         for kw in missing:
             self.error(f"missing `{kw}` declaration", Span.point(self.file, 1, 1), code="E104",
                        hint=f"add a line such as `{EXAMPLE[kw]}`")

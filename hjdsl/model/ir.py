@@ -69,11 +69,12 @@ class Viscosity:
 class Particles:
     """The atoms y_j. `points` is (N, d) whenever they are known before fitting.
 
-    source: literal | grid | random | data | learned. For `learned`, `prior` is set and `points`
-    holds the deterministic starting positions (a seeded draw from the prior).
+    source: literal | grid | random | data | learned | weights (from an LSE layer's file). For
+    `learned`, `prior` is set and `points` holds the deterministic starting positions (a seeded
+    draw from the prior).
     """
 
-    source: Literal["literal", "grid", "random", "data", "learned"]
+    source: Literal["literal", "grid", "random", "data", "learned", "weights"]
     points: np.ndarray
     prior: Prior | None = None
     span: Span | None = None
