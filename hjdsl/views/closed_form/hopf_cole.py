@@ -103,14 +103,27 @@ def _hopf_cole_body(weights: bool):
 
 
 def hopf_cole_view(x, y, g, t: float, hamiltonian, eps, *, weights: bool = True,
-                   chunk: int | None = None) -> dict:
+                   chunk: int | None = None, pruning=None) -> dict:
     """u_ε at points x (n, d) for every ε (numpy arrays, ε axis first).
 
     Returns u (n_eps, n) and, with `weights`, pi (n_eps, n, N) and entropy (n_eps, n), both NaN
-    where no atom reaches the point (a Lagrangian with a bounded domain).
+    where no atom reaches the point (a Lagrangian with a bounded domain). For a quadratic H,
+    where it pays, atoms are pruned with a certificate (see `network_view`).
     """
-    y = np.asarray(y, dtype=np.float64)
+    from hjdsl.views.closed_form.prune import prunable
+    from hjdsl.views.closed_form.prune_views import hopf_cole_pruned, should_prune
+
+    x = np.asarray(x, dtype=np.float64)
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
+    if prunable(hamiltonian) and should_prune(x, np.shape(y)[0], pruning):
+        return hopf_cole_pruned(x, y, g, t, hamiltonian, eps, weights=bool(weights),
+                                pruning=pruning, dense=lambda xs, es: _dense_view(
+                                    xs, y, g, t, hamiltonian, es, weights, chunk))
+    return _dense_view(x, y, g, t, hamiltonian, eps, weights, chunk)
+
+
+def _dense_view(x, y, g, t, hamiltonian, eps, weights, chunk) -> dict:
+    y = np.asarray(y, dtype=np.float64)
     chunk = chunk or chunk_size(y.shape[0], y.shape[1])
     kernel = cost_kernel("hopf_cole", hamiltonian, _hopf_cole_body(bool(weights)), bool(weights))
     g = np.asarray(g, dtype=np.float64)

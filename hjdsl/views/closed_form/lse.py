@@ -163,3 +163,31 @@ def map_chunks(fn: Callable, x: np.ndarray, chunk: int):
             block = np.concatenate([block, pad])
         pieces.append(jax.device_get(fn(block)))
     return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts)[:n], *pieces)
+
+
+def gibbs_numpy(z: np.ndarray, eps: float):
+    """(f, π, Ent) of logits z (…, k), all finite, at one ε ≥ 0, in numpy: the twin of `lse`,
+    `softmax_weights` and `entropy_of_logits` (the same max shift and far-atom sums, see
+    `_gibbs_parts`) for the pruned views' small blocks, whose many shapes jit would recompile.
+    At ε = 0, π is the one-hot of the first maximiser along the last axis and Ent = 0.
+
+    >>> f, pi, ent = gibbs_numpy(np.array([0.0, 0.0]), 1.0)
+    >>> float(f), pi.tolist(), float(ent)
+    (0.6931471805599453, [0.5, 0.5], 0.6931471805599453)
+    """
+    z = np.asarray(z, dtype=np.float64)
+    m = z.max(axis=-1)
+    if eps == 0:
+        hard = (np.arange(z.shape[-1]) == np.argmax(z, axis=-1)[..., None]).astype(np.float64)
+        return m, hard, np.zeros_like(m)
+    with np.errstate(under="ignore"):
+        a = np.minimum((z - m[..., None]) / max(float(eps), EPS_FLOOR), 0.0)
+        w = np.exp(a)
+    s = w.sum(axis=-1)
+    terms = w * -a
+    far = w < NEAR_TOP
+    small = s < 1.0 + NEAR_TOP
+    rest = np.where(small, np.where(far, w, 0.0).sum(axis=-1), s - 1.0)
+    weighted = np.where(small, np.where(far, terms, 0.0).sum(axis=-1), terms.sum(axis=-1))
+    log_s = np.log1p(rest)
+    return m + eps * log_s, w / s[..., None], log_s + weighted / (1.0 + rest)

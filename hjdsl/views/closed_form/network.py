@@ -62,14 +62,27 @@ def _network_kernel(weights: bool):
     return jax.jit(run)
 
 
-def network_view(x, W, b, eps, *, weights: bool = True, chunk: int | None = None) -> dict:
+def network_view(x, W, b, eps, *, weights: bool = True, chunk: int | None = None,
+                 pruning=None) -> dict:
     """The LSE layer at points x (n, d) for every ε: numpy arrays, ε axis first.
 
     Returns f (n_eps, n), f0 (n,) = max_j z_j and, with `weights`, pi (n_eps, n, N) and
-    entropy (n_eps, n).
+    entropy (n_eps, n). Where it pays, atoms are pruned with a certificate (prune.py; `pruning`
+    a prune.Pruning: its δ, or dense=True for the dense path); the result then also carries the
+    certificate's arrays (prune_views.py).
     """
-    W = np.asarray(W, dtype=np.float64)
+    from hjdsl.views.closed_form.prune_views import network_pruned, should_prune
+
+    x = np.asarray(x, dtype=np.float64)
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
+    if should_prune(x, np.shape(W)[0], pruning):
+        return network_pruned(x, W, b, eps, weights=bool(weights), pruning=pruning,
+                              dense=lambda xs, es: _dense_view(xs, W, b, es, weights, chunk))
+    return _dense_view(x, W, b, eps, weights, chunk)
+
+
+def _dense_view(x, W, b, eps, weights, chunk) -> dict:
+    W = np.asarray(W, dtype=np.float64)
     chunk = chunk or chunk_size(W.shape[0])
     kernel = _network_kernel(bool(weights))
     b = np.asarray(b, dtype=np.float64)

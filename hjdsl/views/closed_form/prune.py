@@ -1,0 +1,164 @@
+"""Certified pruning: the Gibbs measure of a quadratic-cost model on the atoms that carry weight.
+
+For a point x and ε > 0 let S be the k cheapest atoms (the k nearest in the lifted index, see
+prune_index.py), c_min their least cost, and L ≤ c_j for every atom j ∉ S (the index's bound).
+With s = (L − c_min)/ε, each neglected atom has relative weight e^{−(c_j − c_min)/ε} ≤ e^{−s},
+so the neglected mass relative to the cheapest atom is
+
+    R ≤ R̄ = (N − k)·e^{−s},
+
+and S is accepted once R̄ ≤ δ, i.e. L − c_min ≥ ε·log((N − k)/δ) — the threshold ε·log(N/δ)
+with the count of atoms actually neglected. With Z_S ≥ 1 the mass of S (the cheapest atom gives
+1), the values evaluated on S differ from the full ones by
+
+    0 ≤ u_S − u = f − f_S = ε·log(1 + R/Z_S) ≤ ε·log1p(R̄) ≤ ε·δ,
+    |π_S,j − π_j| ≤ R̄ for every j (π_j ≤ e^{−s} ≤ R̄ on the neglected atoms),
+    |Ent_S − Ent| ≤ max(R̄ + Q̄, s_S·R̄),  Q̄ = (N − k)·max_{σ ≥ s} σe^{−σ},
+
+s_S the largest (c_j − c_min)/ε over S: Ent = log Z + Σ_j w_j σ_j/Z, and the neglected atoms add
+log(1 + R/Z_S) ≤ R and at most Q̄ to the second sum while rescaling it by Z_S/(Z_S + R).
+At ε = 0 S is accepted once L > c_min (every tie is in S): the values are then exact, R̄ = 0.
+
+A cost model picks, per ε, pruned or dense: it runs the search on a sample of points and prunes
+only when their supports stay below N / DENSE_RATIO (at large ε every atom matters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from hjdsl.errors import UsageError
+from hjdsl.views.closed_form.lse import gibbs_numpy
+
+# The default δ: R̄ ≤ 1e-17 keeps every weight's error under a tenth of an ulp of 1 and the value's
+# under ε·1e-17 — below the round-off of the dense evaluation itself.
+DELTA = 1e-17
+DENSE_RATIO = 24      # prune an ε when its sampled supports are ≤ N/24 atoms (bench_prune.py)
+MIN_WORK = 1 << 23    # points × atoms below which the dense path always wins (no index build)
+SAMPLE_POINTS = 48
+K_START = 16
+GROWTH = 4
+GATHER_ELEMENTS = 1 << 21  # floats of one gathered (points × k × d) block
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """How the closed-form views prune: the certificate's δ, or `dense` to force the dense path."""
+
+    delta: float = DELTA
+    dense: bool = False
+
+    def __post_init__(self):
+        delta = self.delta
+        if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating)) \
+                or not 0 < float(delta) < 1:
+            raise UsageError.single(f"the pruning δ must be a number in (0, 1), got {delta!r}",
+                                    hint="e.g. --prune-delta 1e-12; the default is 1e-17")
+
+
+def prunable(hamiltonian) -> bool:
+    """Only the quadratic family has a cost that is a squared Euclidean distance (its factor)."""
+    return getattr(hamiltonian, "kind", None) == "quadratic" and hasattr(hamiltonian, "factor")
+
+
+def worth_pruning(n_points: int, n_atoms: int, pruning: Pruning | None) -> bool:
+    """Whether to build an index at all: never when forced dense or when the dense work is small."""
+    pruning = pruning or Pruning()
+    return not pruning.dense and n_atoms > 4 * K_START and n_points * n_atoms >= MIN_WORK
+
+
+@dataclass
+class Rows:
+    """Per-point results of one ε: values, entropy, certificate, support size, weights (sparse)."""
+
+    value: np.ndarray
+    entropy: np.ndarray
+    neglected: np.ndarray       # R̄
+    entropy_bound: np.ndarray
+    size: np.ndarray
+    pieces: list                # (rows, idx (r, k), π (r, k)) blocks
+    undone: np.ndarray          # rows whose support exceeded the cap: the dense path does them
+
+
+def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, delta: float,
+           k0: int, cap: int, weights: bool) -> Rows:
+    """Grow k (×GROWTH from k0) per point until the certificate holds or k passes `cap`.
+
+    `logits(rows, idx)` gives the exact logits of atoms idx (r, k) at those points (z for a
+    layer, −c for Hopf–Cole); `offset[rows]` turns them into the index's cost, offset − z.
+    """
+    n, N = len(rows), index.n_atoms
+    out = Rows(np.full(n, np.nan), np.full(n, np.nan), np.zeros(n), np.zeros(n),
+               np.zeros(n, np.int64), [], np.zeros(0, np.int64))
+    where = np.arange(n)
+    k, undone = int(min(k0, N)), []
+    d = q.shape[1]
+    while where.size:
+        batch = max(1, GATHER_ELEMENTS // (k * d))
+        failed = []
+        for start in range(0, where.size, batch):
+            part = where[start:start + batch]
+            idx, bound = index.nearest(q[rows[part]], k)
+            idx = np.sort(idx, axis=1)  # atom order: ties resolve to the first atom, as dense
+            z = logits(rows[part], idx)
+            z_max = z.max(axis=1)
+            gap = bound - (offset[rows[part]] - z_max)  # L − c_min
+            rest = N - k
+            if eps > 0:
+                s = gap / eps
+                with np.errstate(under="ignore", over="ignore"):
+                    r_bar = np.where(rest > 0, rest * np.exp(-s), 0.0)
+                ok = r_bar <= delta
+            else:
+                r_bar = np.zeros(part.size)
+                ok = (gap > 0) | (rest == 0)
+            if not ok.all():
+                failed.append(part[~ok])
+            sel, keep = part[ok], ok
+            if not sel.size:
+                continue
+            f, pi, ent = gibbs_numpy(z[keep], eps)
+            out.value[sel], out.entropy[sel], out.size[sel] = f, ent, k
+            out.neglected[sel] = r_bar[keep]
+            if eps > 0:
+                s_in = (z_max[keep, None] - z[keep]).max(axis=1) / eps
+                s_k = s[keep]
+                with np.errstate(under="ignore", over="ignore"):
+                    q_bar = rest * np.where(s_k >= 1.0, s_k * np.exp(-s_k), np.exp(-1.0))
+                    out.entropy_bound[sel] = np.maximum(r_bar[keep] + q_bar, s_in * r_bar[keep])
+            if weights:
+                out.pieces.append((sel, idx[keep], pi))
+        where = np.concatenate(failed) if failed else np.zeros(0, np.int64)
+        if k >= N:
+            break
+        k = min(k * GROWTH, N)
+        if k > cap:
+            undone.append(where)
+            break
+    out.undone = np.concatenate(undone) if undone else np.zeros(0, np.int64)
+    return out
+
+
+def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float) -> list:
+    """Per ε the k to start from (pruned), or None (dense), from a sample of the points.
+
+    A support over N/DENSE_RATIO atoms costs more per point than the dense path saves; supports
+    grow with ε, so once one ε goes dense every larger one does.
+    """
+    n, N = q.shape[0], index.n_atoms
+    sample = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_POINTS)).astype(np.int64))
+    cap = N // DENSE_RATIO
+    choice, dense_from = [None] * eps.size, np.inf
+    for i in np.argsort(eps, kind="stable"):
+        if eps[i] >= dense_from:
+            continue
+        trial = search(index, q, offset, logits, sample, float(eps[i]), delta, K_START, cap,
+                       weights=False)
+        if trial.undone.size:
+            dense_from = eps[i]
+            continue
+        choice[i] = int(max(K_START, np.quantile(trial.size, 0.5)))
+    return choice

@@ -1,0 +1,119 @@
+"""The pruned network and Hopf–Cole views: one index, a plan per ε, the search, the dense rest.
+
+Both return the dense views' keys (f, f0 / u, pi, entropy, ε axis first) plus the certificate
+of prune.py per (ε, point): `neglected` R̄ (0 where dense), `value_bound` ε·log1p(R̄) on f and u,
+`entropy_bound`, `support` (atoms evaluated: N where dense) and `pruned` per ε.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+import numpy as np
+
+from hjdsl.views.closed_form.prune import Pruning, plan, search, worth_pruning
+from hjdsl.views.closed_form.prune_index import atoms_index, layer_index
+
+_INDEXES: dict = {}  # the last few indexes by (kind, digest of their arrays): compare calls twice
+
+
+def _cached(kind: str, build: Callable, *arrays):
+    digest = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+        digest.update(str(np.shape(a)).encode())
+    key = (kind, digest.hexdigest())
+    if key not in _INDEXES:
+        while len(_INDEXES) >= 2:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        _INDEXES[key] = build(*arrays)
+    return _INDEXES[key]
+
+
+def network_pruned(x, W, b, eps, *, weights: bool, pruning: Pruning | None, dense: Callable):
+    """f_ε of the layer (W, b) at x, pruned where the plan says so; `dense(x, eps)` the rest."""
+    W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    index = _cached("layer", layer_index, W, b)
+
+    def logits(rows, idx):
+        return np.einsum("nkd,nd->nk", W[idx], x[rows]) + b[idx]
+
+    offset = 0.5 * np.einsum("nd,nd->n", x, x)
+    return _run(index, x, eps, logits, offset, weights, pruning, dense, "f", sign=1.0)
+
+
+def hopf_cole_pruned(x, y, g, t: float, hamiltonian, eps, *, weights: bool,
+                     pruning: Pruning | None, dense: Callable):
+    """u_ε of a quadratic H's atoms at x, pruned where the plan says so; `dense(x, eps)` the rest."""
+    y, g = np.asarray(y, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    factor = np.asarray(hamiltonian.factor, dtype=np.float64)
+    index = _cached("atoms", lambda y_, g_, f_: atoms_index(y_, g_, t, f_), y, g, factor)
+    xs, ys = x @ factor, y @ factor  # the costs as the dense kernel forms them (kernel_costs)
+
+    def logits(rows, idx):
+        diff = xs[rows][:, None, :] - ys[idx]
+        return -(g[idx] + np.einsum("nkd,nkd->nk", diff, diff) / (4.0 * t))
+
+    return _run(index, x, eps, logits, np.zeros(x.shape[0]), weights, pruning, dense, "u",
+                sign=-1.0)
+
+
+def should_prune(x, n_atoms: int, pruning: Pruning | None) -> bool:
+    return worth_pruning(np.shape(x)[0], n_atoms, pruning)
+
+
+def _run(index, x, eps, logits, offset, weights, pruning, dense, key, sign):
+    pruning = pruning or Pruning()
+    E, n, N = eps.size, x.shape[0], index.n_atoms
+    q = index.lift(x)
+    choice = plan(index, q, offset, logits, eps, pruning.delta)
+    out = {key: np.empty((E, n)), "entropy": np.empty((E, n)), "neglected": np.zeros((E, n)),
+           "entropy_bound": np.zeros((E, n)), "support": np.full((E, n), N, dtype=np.int64),
+           "pruned": np.array([c is not None for c in choice])}
+    if weights:
+        out["pi"] = np.zeros((E, n, N))
+    dense_eps = np.flatnonzero(~out["pruned"])
+    if dense_eps.size:
+        _fill(out, dense(x, eps[dense_eps]), dense_eps, slice(None), key, weights)
+    for i in np.flatnonzero(out["pruned"]):
+        rows = search(index, q, offset, logits, np.arange(n), float(eps[i]), pruning.delta,
+                      choice[i], N, weights)
+        done = np.ones(n, bool)
+        done[rows.undone] = False
+        out[key][i, done] = sign * rows.value[done]
+        for name in ("entropy", "neglected", "entropy_bound"):
+            out[name][i, done] = getattr(rows, name)[done]
+        out["support"][i, done] = rows.size[done]
+        for sel, idx, pi in rows.pieces:
+            out["pi"][i, sel[:, None], idx] = pi
+        if rows.undone.size:  # the few points whose support outgrew the plan: dense, exact
+            _fill(out, dense(x[rows.undone], eps[i:i + 1]), [i], rows.undone, key, weights)
+    if key == "f":  # f at ε = 0 equals f0 bit for bit, as in the dense view
+        zero = np.flatnonzero(eps == 0)
+        if zero.size:
+            out["f0"] = out["f"][zero[0]].copy()
+        elif "f0" not in out:
+            out["f0"] = _tropical(index, q, offset, logits, dense, x, n)
+    if not weights:  # as the dense view: no entropy without the weights
+        out.pop("entropy")
+    out["value_bound"] = eps[:, None] * np.log1p(out["neglected"])
+    return out
+
+
+def _fill(out, part, eps_at, rows, key, weights):
+    for name in (key,) + (("entropy", "pi") if weights else ()):
+        block = np.asarray(part[name])
+        for j, i in enumerate(eps_at):
+            out[name][i, rows] = block[j]
+    if "f0" in part and isinstance(rows, slice):
+        out.setdefault("f0", np.asarray(part["f0"]))
+
+
+def _tropical(index, q, offset, logits, dense, x, n):
+    """f_0 = max_j z_j, from the ε = 0 search (certified to hold every tie of the maximum)."""
+    rows = search(index, q, offset, logits, np.arange(n), 0.0, 1.0, 16, index.n_atoms, False)
+    f0 = rows.value
+    if rows.undone.size:
+        f0[rows.undone] = np.asarray(dense(x[rows.undone], np.zeros(1))["f0"])
+    return f0
