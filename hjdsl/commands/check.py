@@ -50,6 +50,8 @@ def check_one(path: str, overrides=()):
 
 def summary(model) -> str:
     """`name: ok (model m, d=1, 30 atoms, 5 ε values)`."""
+    if hasattr(model, "summary"):  # another kind of spec (a stack of layers) says its own
+        return model.summary()
     n_eps = model.eps.size
     parts = [f"model {model.name}", f"d={model.dim}",
              f"{model.n_atoms} atom{'s' if model.n_atoms != 1 else ''}",

@@ -28,6 +28,10 @@ DEFAULT_EPS = 0.1
 
 def check(spec: S.Spec, base_dir: Path | None = None, path: str | None = None) -> Model:
     """Check a parsed spec and build its Model; raise SpecError/DataError listing every problem."""
+    if any(isinstance(s, S.LayerDecl) for s in spec.statements):  # a stack of LSE layers
+        from hjdsl.frontend.check_stack import check_stack
+
+        return check_stack(spec, base_dir or Path.cwd(), path)
     with np.errstate(all="ignore"):  # overflow and invalid values are checked explicitly
         return _Checker(spec, base_dir or Path.cwd(), path).run()
 

@@ -162,6 +162,16 @@ class _Builder:
                                     self.span(s)) for s in rest if s.data == "named_array")
         return S.WeightsDecl(kw, span, str(source)[1:-1], self.span(source), settings, arrays)
 
+    def stmt_layer(self, t, kw, span):
+        _, name, kind, source, *rest = t.children
+        settings = tuple(self.setting(s) for s in rest if s.data == "setting")
+        arrays = tuple(S.NamedArray(self.ident(s.children[0]), str(s.children[2])[1:-1],
+                                    self.span(s)) for s in rest if s.data == "named_array")
+        items = tuple(self.item(i) for s in rest if s.data == "block" for i in s.children)
+        return S.LayerDecl(kw, span, self.ident(name), self.ident(kind) if kind is not None else None,
+                           str(source)[1:-1] if source is not None else None,
+                           self.span(source if source is not None else name), settings, arrays, items)
+
     # --- pieces -------------------------------------------------------------------------
     def setting(self, t: Tree) -> S.Setting:
         key, _, value = t.children

@@ -186,3 +186,16 @@ class WeightsDecl(Stmt):
     path_span: Span
     settings: tuple[Setting, ...]
     arrays: tuple[NamedArray, ...]
+
+
+@dataclass(frozen=True)
+class LayerDecl(Stmt):
+    """`layer NAME [lse | softplus] ["file"] setting* named_array* { W ~ ...; b = ... }`."""
+
+    name: Ident
+    kind: Ident | None
+    path: str | None
+    path_span: Span
+    settings: tuple[Setting, ...]
+    arrays: tuple[NamedArray, ...]
+    items: tuple[Item, ...]

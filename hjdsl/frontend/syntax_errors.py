@@ -10,7 +10,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from hjdsl.errors import Diagnostic, Span
 
 KEYWORDS = ("model", "dim", "time", "let", "viscosity", "hamiltonian", "particles", "initial",
-            "data", "observe", "split", "evaluate", "fit", "attention", "weights")
+            "data", "observe", "split", "evaluate", "fit", "attention", "weights",
+            "layer")
 
 # How each declaration is written: the hint of a syntax error inside it.
 SYNTAX = {
@@ -31,6 +32,8 @@ SYNTAX = {
     "attention": 'attention "heads.safetensors" heads = 2 causal = true   or   '
                  "attention synthetic heads = 2 queries = 6 keys = 6 d_k = 8 seed = 1",
     "weights": 'weights "layer.safetensors" W = "head.weight" b = "head.bias"',
+    "layer": "layer hidden lse width = 8 atoms = 4 eps = 0.1 seed = 1   or   "
+             "layer out softplus eps = 0.05 { W = [[1, -1]]; b = [0] }",
 }
 
 _EXPR_START = {"NUMBER", "NAME", "LSQB", "LPAR", "MINUS", "PLUS"}
