@@ -32,6 +32,10 @@ def check(spec: S.Spec, base_dir: Path | None = None, path: str | None = None) -
         from hjdsl.frontend.check_stack import check_stack
 
         return check_stack(spec, base_dir or Path.cwd(), path)
+    if any(isinstance(s, S.FlowDecl) for s in spec.statements):  # a residual or recurrent net
+        from hjdsl.frontend.check_residual import check_flow
+
+        return check_flow(spec, base_dir or Path.cwd(), path)
     with np.errstate(all="ignore"):  # overflow and invalid values are checked explicitly
         return _Checker(spec, base_dir or Path.cwd(), path).run()
 

@@ -172,6 +172,14 @@ class _Builder:
                            str(source)[1:-1] if source is not None else None,
                            self.span(source if source is not None else name), settings, arrays, items)
 
+    def stmt_residual(self, t, kw, span):
+        _, cell, *rest = t.children
+        settings = tuple(self.setting(s) for s in rest if s.data == "setting")
+        items = tuple(self.item(i) for s in rest if s.data == "block" for i in s.children)
+        return S.FlowDecl(kw, span, self.ident(cell) if cell is not None else None, settings, items)
+
+    stmt_recurrent = stmt_residual
+
     # --- pieces -------------------------------------------------------------------------
     def setting(self, t: Tree) -> S.Setting:
         key, _, value = t.children

@@ -199,3 +199,13 @@ class LayerDecl(Stmt):
     settings: tuple[Setting, ...]
     arrays: tuple[NamedArray, ...]
     items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class FlowDecl(Stmt):
+    """`residual tanh steps = 10 h = 0.1 { W = ... }` or `recurrent lstm width = 4` (the keyword
+    says which)."""
+
+    cell: Ident | None
+    settings: tuple[Setting, ...]
+    items: tuple[Item, ...]

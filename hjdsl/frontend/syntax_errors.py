@@ -11,7 +11,7 @@ from hjdsl.errors import Diagnostic, Span
 
 KEYWORDS = ("model", "dim", "time", "let", "viscosity", "hamiltonian", "particles", "initial",
             "data", "observe", "split", "evaluate", "fit", "attention", "weights",
-            "layer")
+            "layer", "residual", "recurrent")
 
 # How each declaration is written: the hint of a syntax error inside it.
 SYNTAX = {
@@ -34,6 +34,8 @@ SYNTAX = {
     "weights": 'weights "layer.safetensors" W = "head.weight" b = "head.bias"',
     "layer": "layer hidden lse width = 8 atoms = 4 eps = 0.1 seed = 1   or   "
              "layer out softplus eps = 0.05 { W = [[1, -1]]; b = [0] }",
+    "residual": "residual tanh steps = 10 h = 0.1 seed = 0   or   residual lse width = 4 eps = 0.5",
+    "recurrent": "recurrent lstm width = 4 seed = 0   (cells: elman, lstm, ssm)",
 }
 
 _EXPR_START = {"NUMBER", "NAME", "LSQB", "LPAR", "MINUS", "PLUS"}
