@@ -59,6 +59,12 @@ def run(args) -> int:
 
     check_outputs(args)
     model = load_model(args.file, args.set)
+    from hjdsl.networks.flow import FlowModel
+
+    if isinstance(model, FlowModel):  # a residual or recurrent network: the PMP checks
+        from hjdsl.commands.compare_flow import run_flow
+
+        return run_flow(model, args)
     warnings = [w.to_json() for w in model.warnings]  # load_model printed them to stderr
     if args.fit:
         model, fit_warnings = _load_fit(model, args.fit)
