@@ -107,10 +107,13 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
             z_max = z.max(axis=1)
             gap = bound - (offset[rows[part]] - z_max)  # L − c_min
             rest = N - k
-            if eps > 0:
+            if rest == 0:  # every atom in: nothing neglected (the bound is −inf)
+                s, r_bar = np.full(part.size, np.inf), np.zeros(part.size)
+                ok = np.ones(part.size, bool)
+            elif eps > 0:
                 s = gap / eps
                 with np.errstate(under="ignore", over="ignore"):
-                    r_bar = np.where(rest > 0, rest * np.exp(-s), 0.0)
+                    r_bar = rest * np.exp(-s)
                 ok = r_bar <= delta
             else:
                 r_bar = np.zeros(part.size)
@@ -126,9 +129,10 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
             if eps > 0:
                 s_in = (z_max[keep, None] - z[keep]).max(axis=1) / eps
                 s_k = s[keep]
-                with np.errstate(under="ignore", over="ignore"):
-                    q_bar = rest * np.where(s_k >= 1.0, s_k * np.exp(-s_k), np.exp(-1.0))
-                    out.entropy_bound[sel] = np.maximum(r_bar[keep] + q_bar, s_in * r_bar[keep])
+                with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+                    q_bar = rest * np.where(s_k >= 1.0, s_k * np.exp(-s_k), np.exp(-1.0)) \
+                        if rest else 0.0
+                out.entropy_bound[sel] = np.maximum(r_bar[keep] + q_bar, s_in * r_bar[keep])
             if weights:
                 out.pieces.append((sel, idx[keep], pi))
         where = np.concatenate(failed) if failed else np.zeros(0, np.int64)
