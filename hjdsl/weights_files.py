@@ -21,7 +21,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -64,13 +64,16 @@ def file_kind(name: str) -> str | None:
     return WEIGHTS_SUFFIXES.get(Path(name).suffix.lower())
 
 
-def read_arrays(name: str, folder: Path, wanted: Mapping[str, str], *, confined: bool = True
+def read_arrays(name: str, folder: Path, wanted: Mapping[str, str], *, confined: bool = True,
+                check_shapes: Callable[[dict[str, tuple[int, ...]]], None] | None = None
                 ) -> dict[str, np.ndarray]:
     """{role: float64 array} of the arrays `wanted` maps roles to, read from the file `name`.
 
     `name` is relative to `folder`; `confined` (a spec's own file) refuses a file outside the
     folder's tree and those in $HJDSL_DATA_DIRS, as data files are. Only float and integer
     arrays are read, every value finite; a failure is a DataFileError with `part` = the role.
+    `check_shapes({role: shape})` runs on the header's shapes before any array is read (raise a
+    DataFileError with `part` to refuse them).
 
     >>> read_arrays("layer.safetensors", Path("."), {"W": "head.weight", "b": "head.bias"})
     ... # doctest: +SKIP
@@ -98,6 +101,8 @@ def read_arrays(name: str, folder: Path, wanted: Mapping[str, str], *, confined:
                 raise DataFileError(f"array `{_short(array)}` not found in `{shown}`", "D003",
                                     hint=names_hint(infos), part=role)
             _check_dtype(infos[array], array, shown, role)
+        if check_shapes is not None:
+            check_shapes({role: infos[array].shape for role, array in wanted.items()})
         total = sum(infos[a].size for a in wanted.values())
         # the stored arrays and their float64 copies are held together at the peak
         problem = over_memory(16 * total, f"reading {total:,} numbers from `{shown}`")
@@ -209,9 +214,10 @@ class _Npz(_Reader):
     def read(self, name: str, info: ArrayInfo):
         try:
             with self.zip.open(name + ".npy") as fh:
-                return np.lib.format.read_array(fh, allow_pickle=False)
+                values = np.lib.format.read_array(fh, allow_pickle=False)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, RuntimeError):
             raise _damaged(self.shown) from None
+        return values
 
     def close(self) -> None:
         if getattr(self, "zip", None) is not None:
@@ -250,7 +256,7 @@ class _Safetensors(_Reader):
         if not isinstance(header, dict):
             raise _damaged(self.shown, "its header is not a JSON object")
         header.pop("__metadata__", None)
-        out, data = {}, self.size - 8 - n
+        out, self.ends = {}, {}
         for name, entry in header.items():
             try:
                 dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
@@ -262,15 +268,16 @@ class _Safetensors(_Reader):
                     from None
             if not ok or (itemsize and end - begin != math.prod(shape) * itemsize):
                 raise _damaged(self.shown, f"its header entry for `{_short(name)}` is malformed")
-            if end > data:
-                raise _damaged(self.shown, f"it is truncated: `{_short(name)}` ends at byte "
-                                           f"{8 + n + end:,} of a {self.size:,}-byte file")
             out[name] = ArrayInfo(shape, kind, dtype)
+            self.ends[name] = 8 + n + end
         return out
 
     def read(self, name: str, info: ArrayInfo):
         from safetensors import SafetensorError, safe_open
 
+        if self.ends[name] > self.size:
+            raise _damaged(self.shown, f"it is truncated: `{_short(name)}` ends at byte "
+                                       f"{self.ends[name]:,} of a {self.size:,}-byte file")
         try:
             with safe_open(self.real, framework="np") as fh:
                 return fh.get_tensor(name)

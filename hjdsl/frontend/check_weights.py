@@ -8,6 +8,7 @@ every verb sees an ordinary model with fixed initial data.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,37 +59,41 @@ def read_layer(c, decl: S.WeightsDecl | None) -> Layer | None:
     if len(c.diagnostics) > before:  # a misspelt entry: reading the default name would add noise
         raise Invalid("bad weights entries")
     try:
-        arrays = read_arrays(decl.path, c.base_dir, wanted, confined=True)
+        arrays = read_arrays(decl.path, c.base_dir, wanted, confined=True,
+                             check_shapes=lambda shapes: _check_shapes(shapes, wanted, c.d))
     except DataFileError as err:  # the reader's message, located at the text that named the array
         first = err.diagnostics[0]
         raise c.error(first.message, spans.get(err.part, decl.path_span), hint=first.hint,
                       code=first.code) from None
-    W, b = arrays["W"], arrays["b"]
-    if W.ndim != 2 or W.shape[0] == 0 or W.shape[1] == 0:
-        raise c.error(f"W must be a matrix with one row per unit (N × d), but `{wanted['W']}` has "
-                      f"shape {W.shape}", spans["W"], code="D006",
-                      hint="a PyTorch nn.Linear(d, N) stores its weight as (N, d)")
-    n, d = W.shape
-    if n > MAX_ATOMS:
-        raise c.error(f"W has {n:,} rows (units); the limit is {MAX_ATOMS:,} atoms", spans["W"],
-                      code="E113")
-    if b.shape != (n,):
-        raise c.error(f"b must hold one number per row of W ({n}), but `{wanted['b']}` has shape "
-                      f"{b.shape}", spans["b"], code="D006")
-    if c.d is not None and d != c.d:
-        raise c.error(f"W has {d} column{'s' if d != 1 else ''} (inputs) but the spec says dim "
-                      f"{c.d}", spans["W"], code="D006", hint=f"write `dim {d}`")
     eps = None
     if "eps" in arrays:
-        value = arrays["eps"]
-        if value.size != 1:
-            raise c.error(f"eps must be one number, but `{wanted['eps']}` has shape {value.shape}",
-                          spans["eps"], code="D006")
-        eps = float(value.reshape(()))
+        eps = float(arrays["eps"].reshape(()))
         if eps < 0:
             raise c.error(f"eps must be ≥ 0, but `{wanted['eps']}` is {eps:g}", spans["eps"],
                           code="E112")
-    return Layer(W, b, eps, decl, spans)
+    return Layer(arrays["W"], arrays["b"], eps, decl, spans)
+
+
+def _check_shapes(shapes: dict, wanted: dict, d: int | None) -> None:
+    """Refuse, from the file's header and before reading, shapes that are not an LSE layer's."""
+    W = shapes["W"]
+    if len(W) != 2 or 0 in W:
+        raise DataFileError(f"W must be a matrix with one row per unit (N × d), but "
+                            f"`{wanted['W']}` has shape {W}", "D006", part="W",
+                            hint="a PyTorch nn.Linear(d, N) stores its weight as (N, d)")
+    n, cols = W
+    if n > MAX_ATOMS:
+        raise DataFileError(f"W has {n:,} rows (units); the limit is {MAX_ATOMS:,} atoms", "D007",
+                            part="W")
+    if d is not None and cols != d:
+        raise DataFileError(f"W has {cols} column{'s' if cols != 1 else ''} (inputs) but the spec "
+                            f"says dim {d}", "D006", part="W", hint=f"write `dim {cols}`")
+    if shapes["b"] != (n,):
+        raise DataFileError(f"b must hold one number per row of W ({n}), but `{wanted['b']}` has "
+                            f"shape {shapes['b']}", "D006", part="b")
+    if "eps" in shapes and math.prod(shapes["eps"]) != 1:
+        raise DataFileError(f"eps must be one number, but `{wanted['eps']}` has shape "
+                            f"{shapes['eps']}", "D006", part="eps")
 
 
 def layer_viscosity(c, viscosity: Viscosity | None, layer: Layer | None) -> Viscosity | None:
