@@ -59,6 +59,10 @@ def run(args) -> int:
 
     check_outputs(args, "robustness_plot")
     model = load_model(args.file, args.set)
+    if getattr(model, "heads", None) is not None:  # an attention spec: views per head
+        from hjdsl.attention.commands import run_attribute
+
+        return run_attribute(model, args)
     if args.fit:
         model = load_fit(model, args.fit)
     if args.plot:  # refused now rather than after the analysis

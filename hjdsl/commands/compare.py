@@ -65,6 +65,10 @@ def run(args) -> int:
         from hjdsl.commands.compare_flow import run_flow
 
         return run_flow(model, args)
+    if getattr(model, "heads", None) is not None:  # an attention spec: views per head
+        from hjdsl.attention.commands import run_compare
+
+        return run_compare(model, args)
     warnings = [w.to_json() for w in model.warnings]  # load_model printed them to stderr
     if args.fit:
         model, fit_warnings = _load_fit(model, args.fit)

@@ -8,6 +8,7 @@ import numpy as np
 
 from hjdsl.errors import DataError, Span, SpecError
 from hjdsl.frontend import syntax as S
+from hjdsl.frontend.check_attention import check_attention, is_attention
 from hjdsl.frontend.check_data import check_data
 from hjdsl.frontend.check_hamiltonian import check_hamiltonian
 from hjdsl.frontend.check_settings import check_evaluate, check_fit, check_observe
@@ -51,6 +52,8 @@ class _Checker(Reporter):
 
     def run(self) -> Model:
         self.collect()
+        if is_attention(self.decls):  # heads from a file or drawn: their own statement checks
+            return check_attention(self)
         self.d = self.step(self.check_dim)
         for decl in self.spec.statements:
             if isinstance(decl, S.LetDecl):
@@ -117,7 +120,8 @@ class _Checker(Reporter):
         if "model" in self.decls and statements[0] is not self.decls["model"]:
             self.error("`model` must be the first declaration", self.decls["model"].keyword.span,
                        code="E103", hint="move this line to the top of the file")
-        missing = [kw for kw in REQUIRED if kw not in self.decls and not stands_in(kw, self.decls)]
+        missing = [kw for kw in REQUIRED if kw not in self.decls and not stands_in(kw, self.decls)
+                   and not (kw != "model" and is_attention(self.decls))]
         for kw in missing:
             self.error(f"missing `{kw}` declaration", Span.point(self.file, 1, 1), code="E104",
                        hint=f"add a line such as `{EXAMPLE[kw]}`")
