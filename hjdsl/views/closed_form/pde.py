@@ -1,4 +1,5 @@
-"""The PDE residual u_t + H(∇u) − ε tr(A∇²u) + εd/(2t) of u_ε, by automatic differentiation."""
+"""The PDE residual u_t + H(∇u) − ε tr(A∇²u) + εd/(2t) of u_ε: closed-form Gibbs moments, and
+the autodiff of the costs (`residual_terms`) as their independent check."""
 
 from __future__ import annotations
 
@@ -79,6 +80,37 @@ def pde_residual(x, t, y, g, A, eps):
     return u_t + h - lap + eps * x.shape[-1] / (2.0 * t)
 
 
+def moment_terms(points, t, yl, g, eps):
+    """(u_t, ∇uᵀA∇u, ε·tr(A∇²u), their sizes) at points (n, d) for one ε, in closed form.
+
+    With D_j = (x − y_j)·L (so c_j = g_j + |D_j|²/(4t), ∇c_j = L·D_j/(2t) and LᵀAL = I) the
+    soft-min's chain rule of `residual_terms` reduces to Gibbs moments of D:
+      u_t = −E_π|D|²/(4t²),  ∇uᵀA∇u = |E_π D|²/(4t²),  tr(A Cov_π(∇c)) = E_π|D − E_π D|²/(4t²),
+    and tr(A∇²c_j) = d/(2t) for every atom. O(N·d) per point instead of N Hessians; yl = y·L.
+    """
+    jnp = _jnp()
+    from hjdsl.views.closed_form.lse import softmax_weights
+
+    d = points.shape[-1]
+    xl = points  # the points arrive as x·L (one product per chunk, not per ε)
+    diff = xl[:, None, :] - yl[None, :, :]                     # (n, N, d), as point_costs
+    sq = jnp.sum(diff * diff, axis=-1)                         # |D_j|²
+    pi = softmax_weights(-(g + sq / (4.0 * t)), eps)           # (n, N)
+    four_t2 = 4.0 * t * t
+    u_t = -(jnp.sum(pi * sq, axis=-1) / four_t2)
+    mean = jnp.einsum("nj,njk->nk", pi, diff)                  # E_π D
+    h = jnp.sum(mean * mean, axis=-1) / four_t2
+    centred = diff - mean[:, None, :]                          # centred form: no cancellation
+    cov_term = jnp.sum(pi * jnp.sum(centred * centred, axis=-1), axis=-1) / four_t2
+    curv_term = eps * d / (2.0 * t) * jnp.sum(pi, axis=-1)     # ε Σπ tr(A∇²c)
+    # the round-off of x − y_j near an atom, as in `residual_terms`
+    xn, yn = jnp.linalg.norm(xl, axis=-1)[:, None], jnp.linalg.norm(yl, axis=-1)[None, :]
+    dl = jnp.sqrt(sq) + ULP * (xn + yn)
+    near = jnp.sum(pi * ((xn + yn) * dl), axis=-1) / (2.0 * t * t)
+    sizes = jnp.abs(u_t) + jnp.abs(h) + jnp.abs(curv_term) + cov_term + near
+    return u_t, h, curv_term - cov_term, sizes
+
+
 @functools.lru_cache(maxsize=None)
 def _residual_kernel():
     """The jitted per-chunk function (arrays are arguments, so jit caches by shape)."""
@@ -86,34 +118,38 @@ def _residual_kernel():
 
     jax = jax_x64()
 
-    def one(x, t, y, g, A, factor, e):
-        u_t, h, lap, sizes = residual_terms(x, t, y, g, A, factor, e)
-        norm = e * x.shape[-1] / (2.0 * t)
-        return u_t + h - lap + norm, sizes + norm
+    def run(points, t, yl, g, eps):
+        d = points.shape[-1]
 
-    def run(points, t, y, g, A, factor, eps):
-        per_eps = jax.vmap(lambda x, e: one(x, t, y, g, A, factor, e), in_axes=(None, 0))
-        residual, scale = jax.vmap(lambda x: per_eps(x, eps))(points)
+        def one(e):
+            u_t, h, lap, sizes = moment_terms(points, t, yl, g, e)
+            norm = e * d / (2.0 * t)
+            return u_t + h - lap + norm, sizes + norm
+
+        residual, scale = jax.vmap(one, out_axes=1)(eps)
         return {"residual": residual, "scale": scale}
 
     return jax.jit(run)
 
 
 def residual_view(model, x, eps) -> dict:
-    """The autodiff PDE residual at points x (n, d) for every ε (quadratic H).
+    """The PDE residual at points x (n, d) for every ε (quadratic H), from the Gibbs moments.
 
     Returns residual (n_eps, n) and scale (n_eps, n) = cond(A)·(|u_t| + |H(∇u)| +
     ε|Σπ tr(A∇²c)| + tr(A Cov_π(∇c)) + εd/(2t) + Σπ(|xL| + |y_jL|)|(x − y_j)L|/(2t²)): the size
     of the terms that cancel (the last one: the round-off of x − y_j near an atom), times the
     factor by which A⁻¹'s round-off is amplified against A (see hjdsl.views.tolerances).
+    The derivatives are the closed forms of `moment_terms`; tests check them against the
+    autodiff of `residual_terms`.
     """
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
-    # The Hessian per point is d×d per atom; keep chunks smaller than for plain values.
-    chunk = max(chunk_size(model.n_atoms, model.dim * model.dim) // 4, 16)
+    # per point: the (N, d) differences and a few (N,) moments per ε
+    chunk = chunk_size(model.n_atoms * max(eps.size, 1), model.dim + 3)
     ham, t, kernel = model.hamiltonian, float(model.t), _residual_kernel()
-    args = (t, np.asarray(model.y), np.asarray(model.g), np.asarray(ham.matrix),
-            metric_factor(ham), eps)
-    out = map_chunks(lambda block: kernel(block, *args), np.asarray(x, dtype=np.float64), chunk)
+    factor = metric_factor(ham)
+    yl, g = np.asarray(model.y) @ factor, np.asarray(model.g)
+    xl = np.asarray(x, dtype=np.float64) @ factor
+    out = map_chunks(lambda block: kernel(block, t, yl, g, eps), xl, chunk)
     out = {key: np.moveaxis(value, 1, 0) for key, value in out.items()}
     out["scale"] = out["scale"] * ham.condition
     return out
