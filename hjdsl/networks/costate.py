@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,31 +65,41 @@ def pmp(net: Net) -> Pmp:
     """
     from hjdsl.jaxsetup import jax_x64
 
-    jax = jax_x64()
-    import jax.numpy as jnp
-
-    cell, eps, h = net.cell, net.eps, net.h
-    F = jax.jit(lambda x, th, u: cell.F(x, th, u, eps))
-    ham_grad = jax.jit(jax.grad(lambda x, p, th, u: jnp.sum(p * cell.F(x, th, u, eps)),
-                                argnums=(0, 2)))
-    xs = [jnp.asarray(net.x0)]
+    jax_x64()  # every call: the cached functions run in the caller's float64 scope
+    h = net.h
+    F, ham_grad = compiled(net.cell, net.eps)
+    xs = [np.asarray(net.x0)]
     for k in range(net.steps):
-        xs.append(xs[-1] + h * F(xs[-1], net.theta_at(k), net.u_at(k)))
+        xs.append(xs[-1] + h * np.asarray(F(xs[-1], net.theta_at(k), net.u_at(k))))
     r = net.readout
     residual = np.asarray(xs[-1]) @ r - net.v
-    p = jnp.asarray(-(2.0 / net.v.size) * residual[:, None] * r[None, :])
+    p = -(2.0 / net.v.size) * residual[:, None] * r[None, :]
     ps, grads, hams = [p], [], []
     for k in reversed(range(net.steps)):
         th, u = net.theta_at(k), net.u_at(k)
-        hams.append(np.sum(np.asarray(p) * np.asarray(F(xs[k], th, u)), axis=1))
+        hams.append(np.sum(p * np.asarray(F(xs[k], th, u)), axis=1))
         dx, dth = ham_grad(xs[k], p, th, u)
         grads.append({n: np.asarray(a) for n, a in dth.items()})
-        p = p + h * dx
+        p = p + h * np.asarray(dx)
         ps.append(p)
     grads.reverse()
     dtheta = {n: np.stack([g[n] for g in grads]) for n in net.theta}
-    return Pmp(np.stack([np.asarray(x) for x in xs]), np.stack([np.asarray(q) for q in ps[::-1]]),
-               np.stack(hams[::-1]), dtheta, net.loss(xs[-1]))
+    return Pmp(np.stack(xs), np.stack(ps[::-1]), np.stack(hams[::-1]), dtheta, net.loss(xs[-1]))
+
+
+@functools.lru_cache(maxsize=32)
+def compiled(cell: Cell, eps: float):
+    """The jitted F and (∂_xℋ, ∂_θℋ) of a cell, compiled once per cell and ε (an Adam fit or a
+    refinement calls them thousands of times)."""
+    from hjdsl.jaxsetup import jax_x64
+
+    jax = jax_x64()
+    import jax.numpy as jnp
+
+    F = jax.jit(lambda x, th, u: cell.F(x, th, u, eps))
+    ham_grad = jax.jit(jax.grad(lambda x, p, th, u: jnp.sum(p * cell.F(x, th, u, eps)),
+                                argnums=(0, 2)))
+    return F, ham_grad
 
 
 def autodiff(net: Net) -> tuple[np.ndarray, dict]:

@@ -10,8 +10,12 @@ import numpy as np
 from hjdsl.networks.costate import autodiff, pmp, relative_error
 from hjdsl.networks.train import adam, weight_gradient
 
-SIGN_CONVENTION = ("p_k = -dLoss/dx_k; H(x, p, theta) = p . F(x, theta); "
-                   "dLoss/dtheta_k = -h sum_i dH/dtheta(x_k^i, p_{k+1}^i, theta_k)")
+SIGN_CONVENTION = {
+    "residual": "p_k = -dLoss/dx_k; H(x, p, theta) = p . F(x, theta); "
+                "dLoss/dtheta_k = -h sum_i dH/dtheta(x_k^i, p_{k+1}^i, theta_k)",
+    "recurrent": "x_{k+1} = x_k + F, F = f(x_k, u_k) - x_k (h = 1); p_k = -dLoss/dx_k; "
+                 "H = p . F; dLoss/dtheta = -sum_k sum_i dH/dtheta(x_k^i, p_{k+1}^i, theta, u_k^i)",
+}
 NO_ODE = ("a recurrence x_{k+1} = f(x_k, u_k) has its step fixed at 1 by the sequence index: "
           "there is no h to refine toward an ODE")
 
@@ -110,7 +114,7 @@ def _stamp(ds, model):
         "cell": model.cell_name, "formula": model.cell.formula, "steps": model.steps,
         "h": model.h, "horizon_T": model.h * model.steps, "state_width": model.width,
         "cell_eps": model.eps, "parameters": model.param_source, "learn_steps": model.learn,
-        "sign_convention": SIGN_CONVENTION,
+        "sign_convention": SIGN_CONVENTION[model.kind],
         "loss": "mean over samples of (r . x_K - value)^2, r the fixed readout",
         "declared_hamiltonian": declared.hamiltonian if declared else "",
         "declared_eps": list(declared.eps) if declared and declared.eps else None,

@@ -39,14 +39,15 @@ def ode_solution(net: Net) -> np.ndarray:
     from scipy.integrate import solve_ivp
 
     from hjdsl.jaxsetup import jax_x64
+    from hjdsl.networks.costate import compiled
 
-    jax = jax_x64()
-    F = jax.jit(lambda x, th: net.cell.F(x, th, None, net.eps))
+    jax_x64()
+    F = compiled(net.cell, net.eps)[0]
     shape = net.x0.shape
     x = net.x0.reshape(-1)
     for k in range(net.steps):
         th = net.theta_at(k)
-        sol = solve_ivp(lambda s, z: np.asarray(F(z.reshape(shape), th)).reshape(-1),
+        sol = solve_ivp(lambda s, z: np.asarray(F(z.reshape(shape), th, None)).reshape(-1),
                         (0.0, net.h), x, method="DOP853", rtol=ODE_TOL, atol=ODE_TOL)
         if not sol.success:
             from hjdsl.errors import RunError
