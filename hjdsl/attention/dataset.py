@@ -31,6 +31,20 @@ LONG_NAMES = {
 }
 
 
+def pi_bound(gap: np.ndarray, eps: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """‖π̂ − π*‖_∞ ≤ √((gap + δ)/(2ε)) (H, E, Q): the entropic program is ε-strongly convex in
+    ‖·‖₁ on the simplex, so gap ≥ (ε/2)‖π̂ − π*‖₁² and ‖·‖_∞ ≤ ‖·‖₁/2. δ is the rounding of the
+    gap itself, a difference of primal and dual values: each of their N + 2 terms is at most
+    ε(1 + log N) in the solver's shifted costs (E_π c̃ ≤ ε log N), so δ = 8(N + 2)·ulp·2ε(1 + log N).
+    NaN where ε = 0 (the LP has no such bound) or the query was not audited."""
+    from hjdsl.views.tolerances import ULP
+
+    e = eps[None, :, None]
+    delta = 8.0 * (n + 2) * ULP * 2.0 * e * (1.0 + np.log(n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(e > 0, np.sqrt((np.maximum(gap, 0.0) + delta) / (2.0 * e)), np.nan)
+
+
 def build(model, eps: np.ndarray, closed: dict, convex: dict, n_audit: int):
     """One Dataset of every head's views, stamped by hjdsl/results.py."""
     import xarray as xr
@@ -40,10 +54,7 @@ def build(model, eps: np.ndarray, closed: dict, convex: dict, n_audit: int):
     h = model.heads
     heq, heqk = ("head", "eps", "query"), ("head", "eps", "query", "key")
     hq, hqk = ("head", "query"), ("head", "query", "key")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bound = np.where(eps[None, :, None] > 0,
-                         np.sqrt(np.maximum(convex["gap"], 0.0) / (2 * eps[None, :, None])),
-                         np.nan)
+    bound = pi_bound(convex["gap"], eps, closed["n_allowed"])
     data = {
         "q": (("head", "query", "dim"), h.q), "k": (("head", "key", "dim"), h.k),
         "v": (("head", "key", "value_dim"), h.v),
