@@ -12,14 +12,14 @@ from hjdsl.version import __version__
 
 def provenance(model) -> dict:
     """Attributes every result carries: what produced it, from which spec, when."""
-    ham = model.hamiltonian
+    ham = getattr(model, "hamiltonian", None)  # None: a stack, with an H and a t per layer
     return {
         "model": model.name,
         "description": model.description,
-        "t": float(model.t),
+        "t": float(model.t) if ham is not None else None,
         "dim_d": int(model.dim),
-        "hamiltonian": ham.text,
-        "hamiltonian_kind": ham.kind,
+        "hamiltonian": ham.text if ham is not None else None,
+        "hamiltonian_kind": ham.kind if ham is not None else None,
         "spec_sha256": model.spec_sha256,
         "spec_path": model.path or "",
         "overrides": json.dumps(dict(o.split("=", 1) for o in getattr(model, "overrides", ()))),

@@ -63,6 +63,10 @@ def run(args) -> int:
         from hjdsl.attention.commands import run_attribute
 
         return run_attribute(model, args)
+    if getattr(model, "kind", None) == "stack":  # a stack of LSE layers: readout curvature
+        from hjdsl.networks.stack_command import attribute_command
+
+        return attribute_command(args, model)
     if args.fit:
         model = load_fit(model, args.fit)
     if args.plot:  # refused now rather than after the analysis

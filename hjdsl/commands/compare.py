@@ -69,6 +69,10 @@ def run(args) -> int:
         from hjdsl.attention.commands import run_compare
 
         return run_compare(model, args)
+    if getattr(model, "kind", None) == "stack":  # a stack of LSE layers: its own rows
+        from hjdsl.networks.stack_command import compare_command
+
+        return compare_command(args, model)
     warnings = [w.to_json() for w in model.warnings]  # load_model printed them to stderr
     if args.fit:
         model, fit_warnings = _load_fit(model, args.fit)
