@@ -174,7 +174,7 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
     from hjdsl.views.closed_form.hopf_cole import hopf_cole_view
     from hjdsl.views.closed_form.network import network_view
     from hjdsl.views.closed_form.pde import residual_view
-    from hjdsl.views.tolerances import identity_scale, kink_points
+    from hjdsl.views.tolerances import kink_points
     from hjdsl.views.closed_form.tropical import tropical_view
 
     ham, n_eps, n = model.hamiltonian, eps.size, x.shape[0]
@@ -190,8 +190,7 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
         out.update(network=net["f"], tropical=net["f0"], hopf_cole=hc["u"], quadratic=quad,
                    attribution=net["pi"], entropy=net["entropy"],
                    identity=net["f"] + hc["u"] - quad,
-                   identity_scale=identity_scale(model, x, net["pi"], net["f"], hc["u"], quad,
-                                                 trop["active"]))
+                   identity_scale=_identity_scale(model, x, net, hc["u"], quad, trop["active"]))
     else:
         hc = by_eps_blocks(lambda e: hopf_cole_view(x, model.y, model.g, model.t, ham, e,
                                                      weights=True, chunk=chunk), eps, model, n)
@@ -213,6 +212,25 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
         pde, scale = np.full((n_eps, n), np.nan), np.full((n_eps, n), np.nan)
         pde[eps == 0], scale[eps == 0] = res["residual"], res["scale"]
         out.update(pde=pde, pde_scale=scale, pde_excluded=res["excluded"])
+    return out
+
+
+# Points per block of the identity's tolerance: its points × atoms × d workspace stays this small
+SCALE_ELEMENTS = 1 << 20
+
+
+def _identity_scale(model, x, net, u, quad, active) -> np.ndarray:
+    """`identity_scale` over blocks of points: its term sizes and NaN-free π stay one block big
+    (called on all points at once they are each a points × atoms array, π copied whole)."""
+    from hjdsl.views.tolerances import identity_scale
+
+    pi, f = net["pi"], net["f"]
+    rows = max(1, SCALE_ELEMENTS // max(1, model.n_atoms * (model.dim + 1) * f.shape[0]))
+    out = np.empty(f.shape)
+    for start in range(0, x.shape[0], rows):
+        block = slice(start, start + rows)
+        out[:, block] = identity_scale(model, x[block], pi[:, block], f[:, block], u[:, block],
+                                       quad[block], active[block])
     return out
 
 
@@ -256,8 +274,9 @@ def by_eps_blocks(view, eps, model, n_points: int) -> dict:
 def convex_part(model, eps, x, audit, quiet: bool = True) -> dict:
     """The convex view's arrays, or NaN-filled ones with a note when it is skipped or missing."""
     n_eps, n, N = eps.size, x.shape[0], model.n_atoms
-    # π is (ε × points × atoms): allocated only when the view does not run, not as a placeholder
-    nan_pi = lambda: np.full((n_eps, n, N), np.nan)  # noqa: E731
+    # π is (ε × points × atoms): a view that did not run gets a read-only broadcast NaN, which
+    # holds no memory (a filled array of that shape took seconds at 10⁵ points × 10³ atoms)
+    nan_pi = lambda: no_values((n_eps, n, N))  # noqa: E731
     empty = {"value": np.full((n_eps, n), np.nan),
              "duality_gap": np.full((n_eps, n), np.nan),
              "status": np.full((n_eps, n), "", dtype=object), "audited": np.zeros(n, bool),
@@ -300,6 +319,11 @@ def convex_part(model, eps, x, audit, quiet: bool = True) -> dict:
             "audited": np.asarray(result.audited, dtype=bool),
             "solver": np.asarray(result.solver, dtype=object),
             "exact": bool(result.exact), "note": str(getattr(result, "note", "") or "")}
+
+
+def no_values(shape) -> np.ndarray:
+    """An all-NaN array of `shape` that allocates nothing (read-only, every element one NaN)."""
+    return np.broadcast_to(np.float64(np.nan), shape)
 
 
 def skipped_grid(eps, x, note: str) -> dict:
@@ -426,7 +450,8 @@ DESCRIPTIONS = {
     "attribution": "Gibbs weights pi_j(x; eps) = d f_eps / d b_j",
     "entropy": "Ent(pi) = d f_eps / d eps",
     "identity_residual": "f_eps + u_eps - x'A^-1x/(4t)",
-    "pde_residual": "u_t + H(grad u) - eps tr(A hess u) + eps d/(2t), by autodiff",
+    "pde_residual": "u_t + H(grad u) - eps tr(A hess u) + eps d/(2t), from the Gibbs moments "
+                    "(quadratic H) or autodiff (eps = 0, other H)",
     "pde_scale": "cond(A) (|u_t| + |H(grad u)| + eps|sum pi tr(A hess c)| + tr(A Cov grad c) "
                  "+ eps d/(2t)) (non-quadratic H, eps = 0: |u_t| + |v||grad u| + |H(grad u)|): "
                  "the size of the terms that cancel",

@@ -62,7 +62,8 @@ def term_sizes(model, x) -> np.ndarray:
     L = np.abs(model.hamiltonian.factor)
     metric = L @ L.T
     total = np.abs(np.asarray(x))[:, None, :] + np.abs(np.asarray(model.y))[None, :, :]
-    quad = np.einsum("pnd,de,pne->pn", total, metric, total) / (4.0 * float(model.t))
+    # (total·metric)·total summed over d: one matrix product, not a three-operand einsum loop
+    quad = np.sum((total @ metric) * total, axis=-1) / (4.0 * float(model.t))
     return np.abs(np.asarray(model.g))[None, :] + quad
 
 

@@ -155,14 +155,22 @@ def map_chunks(fn: Callable, x: np.ndarray, chunk: int):
     if n == 0:
         raise ValueError("no evaluation points")
     chunk = min(chunk, 1 << max(int(n - 1).bit_length(), 0))  # small inputs: a small chunk
-    pieces = []
+    out = treedef = None
     for start in range(0, n, chunk):
         block = x[start:start + chunk]
         if block.shape[0] < chunk:
             pad = np.repeat(block[-1:], chunk - block.shape[0], axis=0)
             block = np.concatenate([block, pad])
-        pieces.append(jax.device_get(fn(block)))
-    return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts)[:n], *pieces)
+        leaves, treedef = jax.tree_util.tree_flatten(jax.device_get(fn(block)))
+        if out is None:
+            # The outputs are allocated once at their full size and filled chunk by chunk, so
+            # the result is held once (a list of pieces joined at the end would hold it twice).
+            out = [np.empty((n, *np.shape(leaf)[1:]), dtype=np.asarray(leaf).dtype)
+                   for leaf in leaves]
+        stop = min(start + chunk, n)
+        for full, leaf in zip(out, leaves):
+            full[start:stop] = np.asarray(leaf)[: stop - start]
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def gibbs_numpy(z: np.ndarray, eps: float):

@@ -123,7 +123,10 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
         if points.size else (None, "nothing audited")
 
     value = np.full((n_eps, n_point), np.nan)
-    pi = np.full((n_eps, n_point, n_atoms), np.nan)
+    # π over every point: NaN off the audited ones. With none audited it is a read-only
+    # broadcast NaN that holds no memory (filling ε × points × atoms NaNs took seconds).
+    pi = np.full((n_eps, n_point, n_atoms), np.nan) if points.size else \
+        np.broadcast_to(np.float64(np.nan), (n_eps, n_point, n_atoms))
     gap = np.full((n_eps, n_point), np.nan)
     neglected = np.full((n_eps, n_point), np.nan)
     size = np.zeros((n_eps, n_point), dtype=int)
