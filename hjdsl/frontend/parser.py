@@ -180,6 +180,13 @@ class _Builder:
 
     stmt_recurrent = stmt_residual
 
+    def stmt_study(self, t, kw, span):
+        _, name, text, *rest = t.children
+        settings = tuple(self.setting(s) for s in rest if s.data == "setting")
+        items = tuple(self.item(i) for s in rest if s.data == "block" for i in s.children)
+        return S.StudyDecl(kw, span, self.ident(name) if name is not None else None,
+                           str(text)[1:-1] if text is not None else "", settings, items)
+
     # --- pieces -------------------------------------------------------------------------
     def setting(self, t: Tree) -> S.Setting:
         key, _, value = t.children

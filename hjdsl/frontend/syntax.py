@@ -209,3 +209,13 @@ class FlowDecl(Stmt):
     cell: Ident | None
     settings: tuple[Setting, ...]
     items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class StudyDecl(Stmt):
+    """`study NAME ["description"] { width = [10, 25]; eps = N^(-1/d); ... }`: a sweep of fits."""
+
+    name: Ident | None
+    description: str
+    settings: tuple[Setting, ...]
+    items: tuple[Item, ...]
