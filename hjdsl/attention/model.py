@@ -44,11 +44,29 @@ class AttentionModel:
     span: Span | None = None
 
     def __repr__(self) -> str:
+        """A few lines in the shape of Model's: the heads, the size, ε and H.
+
+        >>> from hjdsl.attention.heads import synthetic
+        >>> AttentionModel("a", 1.0, Viscosity(np.array([2.0, 0.0])), synthetic(0, 2, 3, 4, 5, 2),
+        ...                "synthetic")
+        <hjdsl.Model 'a'
+          attention: 2 heads, 3 queries × 4 keys, d_k = 5, d_v = 2
+          heads: synthetic
+          size: d = 5, t = 1, 4 atoms (each head's keys)
+          ε: 2, 0
+          H(p): |p|^2>
+        """
+        from hjdsl.model.display import number, numbers
+
         h = self.heads
-        return (f"<hjdsl.AttentionModel {self.name!r}: {h.n_heads} head(s), {h.n_queries} "
-                f"queries × {h.n_keys} keys, d_k = {h.d_k}, d_v = {h.d_v}"
-                f"{', causal' if h.causal else ''}; ε: "
-                + ", ".join(f"{e:g}" for e in self.eps) + ">")
+        origin = self.origin if len(self.origin) <= 30 else "…" + self.origin[-29:]
+        facts = [f"{h.n_heads} head{'s' if h.n_heads != 1 else ''}",
+                 f"{h.n_queries} queries × {h.n_keys} keys", f"d_k = {h.d_k}", f"d_v = {h.d_v}",
+                 *(["causal"] if h.causal else []), *(["LayerNorm"] if self.normalised else [])]
+        name = self.name if len(self.name) <= 40 else self.name[:39] + "…"
+        return (f"<hjdsl.Model {name!r}\n  attention: {', '.join(facts)}\n  heads: {origin}\n"
+                f"  size: d = {h.d_k}, t = {number(self.t)}, {h.n_keys} atoms (each head's keys)\n"
+                f"  ε: {numbers(self.eps)}\n  H(p): |p|^2>")
 
     def __getattr__(self, name: str):
         # Verbs written for atom specs (solve, bifurcate, compile) read fields an attention
