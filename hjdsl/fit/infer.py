@@ -190,27 +190,17 @@ def run_svi(model, pm, x, value, *, steps, lr, seed, draws, start, quiet=True):
 def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=True):
     """NUTS (vectorised chains) started at `start`; ArviZ's r_hat, ess_bulk / ess_tail and the
     divergences are recorded."""
-    import jax
     import jax.numpy as jnp
-    from numpyro.infer import MCMC, NUTS
+    from numpyro.infer import NUTS
     from numpyro.infer.initialization import init_to_value
 
     from hjdsl.fit.arviz_groups import ESTIMATORS, diagnostics
-    from hjdsl.progress import progress
 
     x, value = jnp.asarray(x), jnp.asarray(value)
     kernel = NUTS(pm.fn, init_strategy=init_to_value(values=start))
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
-                chain_method="vectorized", progress_bar=False)
-    fields = tuple(NUTS_STATS)
-    with progress("nuts", warmup + draws, enabled=not quiet) as advance:
-        mcmc.warmup(jax.random.PRNGKey(seed), x, value, extra_fields=fields)
-        advance(warmup)
-        mcmc.run(mcmc.post_warmup_state.rng_key, x, value, extra_fields=fields)
-        advance(draws)
-    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()
-               if k in pm.priors}
-    extra = mcmc.get_extra_fields(group_by_chain=True)
+    samples, extra = nuts_chains(kernel, (x, value), chains=chains, warmup=warmup, draws=draws,
+                                 seed=seed, quiet=quiet)
+    samples = {k: v for k, v in samples.items() if k in pm.priors}
     stats = arviz_stats(extra)
     if not all(np.all(np.isfinite(v)) for v in samples.values()):
         raise run_error("NUTS failed: the chains produced non-finite samples",
@@ -236,6 +226,60 @@ def run_nuts(model, pm, x, value, *, chains, warmup, draws, seed, start, quiet=T
                             "min_ess_tail": float(min(np.min(v) for v in diag["ess_tail"].values())),
                             "diagnostics": ESTIMATORS, **diag},
                       warnings=warnings)
+
+
+def nuts_chains(kernel, args: tuple, *, chains: int, warmup: int, draws: int, seed: int,
+                quiet: bool = True):
+    """Run `chains` vectorised NUTS chains: warm-up, then `draws` kept draws, as jitted lax.scan
+    blocks with a progress bar per phase. Returns (constrained samples, extra fields), each
+    (chain, draw, ...).
+
+    The step is numpyro's own kernel and adaptation (the schedule lives in the state), so the
+    chains are bit for bit those of `MCMC(chain_method="vectorized")` with warmup then run; only
+    the loop is ours, so that progress can be shown while the chains move.
+    """
+    import jax
+
+    from hjdsl.progress import progress
+
+    keys = jax.random.split(jax.random.PRNGKey(seed), chains) if chains > 1 else \
+        jax.random.PRNGKey(seed)
+    state = kernel.init(keys, warmup, None, model_args=args, model_kwargs={})
+    constrain = kernel.postprocess_fn(args, {})
+    if chains > 1:
+        constrain = jax.vmap(constrain)
+
+    def step(s, _):
+        s = kernel.sample(s, args, {})
+        return s, (constrain(s.z), {name: _field(s, name) for name in NUTS_STATS})
+
+    run = jax.jit(lambda s, n: jax.lax.scan(step, s, None, length=n), static_argnums=1)
+    size = max(1, (warmup + draws) // (2 * BLOCKS))  # one compiled block length serves both phases
+    kept = []
+    label = f"{chains} chain{'s' if chains > 1 else ''}, vectorised"
+    for phase, steps in ((f"nuts warm-up ({label})", warmup), (f"nuts draws ({label})", draws)):
+        with progress(phase, steps, enabled=not quiet) as advance:
+            for n in _blocks_of(steps, size):
+                state, out = run(state, n)
+                if phase.startswith("nuts draws"):
+                    kept.append(out)
+                advance(n)
+    # scan stacks draws first; chains (when vectorised) come second
+    samples, extra = jax.tree.map(lambda *b: np.concatenate([np.asarray(a) for a in b]), *kept)
+    to_chain_draw = (lambda a: np.swapaxes(a, 0, 1)) if chains > 1 else (lambda a: a[None])
+    return ({k: to_chain_draw(v) for k, v in samples.items()},
+            {k: to_chain_draw(v) for k, v in extra.items()})
+
+
+def _field(state, dotted: str):
+    for part in dotted.split("."):
+        state = getattr(state, part)
+    return state
+
+
+def _blocks_of(steps: int, size: int) -> list[int]:
+    """`steps` as blocks of `size` and one remainder block (so at most two compiled lengths)."""
+    return [size] * (steps // size) + ([steps % size] if steps % size else [])
 
 
 def arviz_stats(extra: dict) -> dict:
