@@ -53,7 +53,7 @@ class _FlowChecker(_Checker):
         data = self.step(check_data, self, self.decls.get("data"))
         if "data" not in self.decls:
             self.error(f"a {flows[0].keyword.text} network needs `data`: its loss is "
-                       "mean (r·x_K − value)^2", Span.point(self.file, 1, 1), code="E722",
+                       "mean (r·x_K − value)^2", flows[0].keyword.span, code="E722",
                        hint="add e.g. `data synthetic n = 16 seed = 1 { x ~ uniform(-1, 1); "
                             "value = x[0] }`")
         flow = self.step(_network, self, flows[0], data) if self.d is not None else None
@@ -112,8 +112,9 @@ def _network(c, decl: S.FlowDecl, data) -> dict:
     else:
         steps = int(s.get("steps", 10))
         if "h" in s and "T" in s:
+            second = [st for st in decl.settings if st.key.text in ("h", "T")][1]
             raise c.error("give the step `h` or the horizon `T` (h = T/steps), not both",
-                          decl.span, code="E724")
+                          second.key.span, code="E724", hint="K·h = T: keep one of the two")
         h = s["h"] if "h" in s else s.get("T", 1.0) / steps
         width, atoms = c.d, int(s.get("width", 4)) if cell.name == "lse" else 0
     shapes = cell.shapes(width, atoms)
@@ -179,12 +180,20 @@ def _literal_params(c, decl: S.FlowDecl, shapes: dict, steps: int | None) -> dic
             value = np.broadcast_to(value, (steps, *shape)).copy()
         wanted = shape if steps is None else (steps, *shape)
         if value.shape != wanted:
-            per = "" if steps is None else f" (or {shape} for every step)"
+            per = "" if steps is None else f" (one per step) or {shape} (shared by every step)"
             c.error(f"{key} must have shape {wanted}{per}, got {value.shape}", item.value.span,
-                    code="E727")
+                    code="E727", hint=_shape_hint(key, shape))
             continue
         out[key] = value
     return out
+
+
+def _shape_hint(key: str, shape: tuple) -> str:
+    if len(shape) == 1:
+        return f"{key} is a vector of {shape[0]} numbers"
+    return f"{key} is {' × '.join(map(str, shape))}: " + ("rows are outputs, columns inputs"
+                                                        if len(shape) == 2 else
+                                                        "(component, atom, input)")
 
 
 def _declared(c, flow) -> DeclaredPair | None:
