@@ -33,6 +33,10 @@ def check(spec: S.Spec, base_dir: Path | None = None, path: str | None = None) -
         from hjdsl.frontend.check_stack import check_stack
 
         return check_stack(spec, base_dir or Path.cwd(), path)
+    if any(isinstance(s, S.StudyDecl) for s in spec.statements):  # a sweep of fits
+        from hjdsl.frontend.check_study import check_study
+
+        return check_study(spec, base_dir or Path.cwd(), path)
     if any(isinstance(s, S.FlowDecl) for s in spec.statements):  # a residual or recurrent net
         from hjdsl.frontend.check_residual import check_flow
 

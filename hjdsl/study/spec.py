@@ -64,6 +64,14 @@ class Study:
     path: str | None = None
     model_name: str = ""
     warnings: tuple = ()
+    overrides: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """What `hjdsl check` prints: `ok (study s: trained, 6 widths × 5 seeds, d=1)`."""
+        d = self.quantities["dim"]
+        dim = f", d={int(d)}" if not isinstance(d, (E.Expr, tuple)) else ""
+        return (f"ok (study {self.name}: {self.kind}, {len(self.values)} values of "
+                f"{self.axis} × {len(self.seeds)} seed{'s' if len(self.seeds) > 1 else ''}{dim})")
 
     @property
     def spec_sha256(self) -> str:

@@ -20,12 +20,13 @@ def draw_data(study, config, seed: int):
     rng = np.random.default_rng([seed, config.dim, config.n])
     x = D.FAMILIES[study.x_family].draw(rng, dict(study.x_params),
                                         (config.n + study.test, config.dim)).astype(float)
-    v = np.asarray(_target(study, x), dtype=float)
+    v = np.asarray(target_values(study, x), dtype=float)
     noisy = v[:config.n] + (rng.normal(0.0, study.noise, config.n) if study.noise > 0 else 0.0)
     return x[:config.n], noisy, x[config.n:], v[config.n:]
 
 
-def _target(study, x, xp=np):
+def target_values(study, x, xp=np):
+    """The target expression at points x (n, d): one value per point."""
     from hjdsl.model.lower import evaluate
 
     pts = x[:, 0] if x.shape[1] == 1 else x
@@ -95,7 +96,7 @@ def _tangent_init(study, config, data) -> dict:
     import jax.numpy as jnp
 
     def total(x):
-        return jnp.sum(_target(study, x, xp=jnp))
+        return jnp.sum(target_values(study, x, xp=jnp))
 
     Ws, bs = [], []
     for seed, (x, _, _, _) in zip(config.seeds, data):
@@ -104,7 +105,7 @@ def _tangent_init(study, config, data) -> dict:
         # a small jitter keeps duplicated points (N > n) and gradient kinks apart
         p = x[pick] + rng.normal(0.0, 1e-3, (config.width, config.dim))
         W = np.asarray(jax.grad(total)(jnp.asarray(p)))
-        v = np.asarray(_target(study, p))
+        v = np.asarray(target_values(study, p))
         Ws.append(W)
         bs.append(v - np.einsum("jk,jk->j", W, p))
     return {"W": np.stack(Ws), "b": np.stack(bs)}
