@@ -19,6 +19,7 @@ VERBS = {
     "solve": "hjdsl.commands.solve",
     "attribute": "hjdsl.commands.attribute",
     "bifurcate": "hjdsl.commands.bifurcate",
+    "study": "hjdsl.commands.study",
     "format": "hjdsl.commands.format",
     "completion": "hjdsl.commands.completion",
 }
