@@ -300,8 +300,9 @@ class _NetCDF(_Reader):
         # a damaged file leaves half-built reader objects whose __del__ raises when collected
         self.hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
         try:
+            # packed variables (scale_factor, add_offset) are unpacked; fill values become NaN
             self.ds = xarray.open_dataset(self.real, engine=engine, decode_times=False,
-                                          decode_timedelta=False, mask_and_scale=False)
+                                          decode_timedelta=False)
         except Exception:  # noqa: BLE001 — a damaged file can make the readers raise anything
             self.ds = None
         if self.ds is None:

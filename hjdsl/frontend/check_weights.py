@@ -17,6 +17,7 @@ from hjdsl.errors import Span
 from hjdsl.frontend import syntax as S
 from hjdsl.frontend.check_values import Invalid
 from hjdsl.hamiltonians.base import NotSupported
+from hjdsl.model import expr as E
 from hjdsl.model.ir import InitialData, Particles, Viscosity, _frozen
 from hjdsl.model.limits import MAX_ATOMS
 from hjdsl.model.maps import weights_to_atoms
@@ -26,7 +27,6 @@ from hjdsl.weights_files import DataFileError, read_arrays
 DEFAULT_NAMES = {"W": "W", "b": "b"}  # the roles a file must hold, and their default array names
 ROLES = ("W", "b", "eps")
 STANDS_IN_FOR = ("particles", "initial")
-EXAMPLE = 'weights "layer.safetensors" W = "head.weight" b = "head.bias" eps = "temperature"'
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def layer_atoms(c, layer: Layer | None) -> tuple[Particles | None, InitialData |
 def _names(c, decl: S.WeightsDecl) -> tuple[dict, dict]:
     """({role: array name}, {role: span}) from `W = "..."` entries, with the defaults W and b."""
     wanted, spans = dict(DEFAULT_NAMES), {role: decl.path_span for role in DEFAULT_NAMES}
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for s in decl.settings:
         key = s.key.text
         if key in ROLES:
@@ -151,7 +151,7 @@ def _names(c, decl: S.WeightsDecl) -> tuple[dict, dict]:
         if key in seen:
             c.error(f"`{key}` is given twice on this line", entry.key.span, code="E102")
             continue
-        seen[key] = entry.span.col
+        seen.add(key)
         wanted[key] = entry.array
         spans[key] = _string_span(entry)
     return wanted, spans
@@ -164,7 +164,5 @@ def _string_span(entry: S.NamedArray) -> Span:
 
 
 def _plain(setting: S.Setting) -> str:
-    from hjdsl.model import expr as E
-
     value = setting.value
     return value.id if isinstance(value, E.Name) else "head.weight"
