@@ -152,7 +152,7 @@ class _Builder:
                                     self.span(s)) for s in rest if s.data == "named_array")
         path = str(source)[1:-1] if source is not None and source.type == "STRING" else None
         return S.AttentionDecl(kw, span, self.ident(name) if name is not None else None, path,
-                               self.span(source if source is not None else kw),
+                               self.span(source) if source is not None else kw.span,
                                source is not None and source.type == "SYNTHETIC", settings, arrays)
 
     def stmt_weights(self, t, kw, span):
