@@ -1,4 +1,5 @@
-"""JAX for hjdsl: the user's platform and a float64 scope around hjdsl's own computations."""
+"""JAX for hjdsl: the user's platform and a float64 scope around hjdsl's own computations
+(with the persistent compilation cache of hjdsl/jaxcache.py active inside it)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ def jax_x64():
         _state.entered = True
         stack.enter_context(jax.enable_x64(True))
         stack.enter_context(_device_context(jax))
+        from hjdsl import jaxcache
+
+        jaxcache.scope(stack)  # compiled programs persist across runs (hjdsl/jaxcache.py)
     return jax
 
 

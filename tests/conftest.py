@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# JAX programs hjdsl compiles are cached on disk (hjdsl/jaxcache.py): never in the real home
+if "HJDSL_JAX_CACHE_DIR" not in os.environ:
+    os.environ["HJDSL_JAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="hjdsl-test-jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["HJDSL_JAX_CACHE_DIR"], True)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
