@@ -24,7 +24,7 @@ def run_flow(model, args) -> int:
     for option, why in NOT_FOR_FLOWS.items():
         if getattr(args, option, None) not in (None, False):
             raise UsageError.single(f"--{option} does not apply to a {model.kind} network "
-                                    f"spec: {why}", code="U004")
+                                    f"spec: {why}", code="U090")
     as_json = bool(getattr(args, "json", False))
     ds = model.compare(quiet=args.quiet or as_json)
     rows = flow_rows(ds)

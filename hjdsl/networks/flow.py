@@ -106,7 +106,8 @@ class FlowModel:
         raise NotAnAtomModel.single(
             f"this is a {self.kind} network spec (model {self.name!r}): it runs with {VERBS}, "
             f"not with a command that needs atoms (it asked for `{name}`)",
-            hint=f"run `hjdsl compare {self.path or 'SPEC'}` for the co-state and gradient checks")
+            hint=f"run `hjdsl compare {self.path or 'SPEC'}` for the co-state and gradient checks",
+            code="U091")
 
     def __repr__(self) -> str:
         return (f"<hjdsl.FlowModel {self.name!r}: {self.kind} {self.cell_name}, {self.steps} "
