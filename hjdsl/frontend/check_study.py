@@ -13,7 +13,8 @@ from hjdsl.model import expr as E
 from hjdsl.study.spec import KINDS, SYMBOLS, Study, resolve
 
 QUANTITIES = ("dim", "width", "n", "eps")
-SETTINGS = {"kind", "seeds", "seed", "x", "value", "noise", "test", "steps", "lr", "polish",
+INITS = ("tangent", "uniform")
+SETTINGS = {"kind", "init", "seeds", "seed", "x", "value", "noise", "test", "steps", "lr", "polish",
             "normalise", "t", *QUANTITIES}
 ALLOWED_STATEMENTS = (S.ModelDecl, S.LetDecl, S.StudyDecl)
 NORMALISATIONS = ("interval", "count")
@@ -79,11 +80,12 @@ class _StudyChecker(Reporter):
                 items[key.text] = (value, key, span)
         kind = self.word(items, "kind", KINDS, "trained")
         normalise = self.word(items, "normalise", NORMALISATIONS, "interval")
+        init = self.word(items, "init", INITS, "tangent")
         quantities, axis, values = self.quantities(items, decl, kind)
         seeds = self.seeds(items, kind)
         x_family, x_params = self.x_distribution(items, kind)
         number = self.number
-        target = self.target(items, kind)
+        target = self.target(items, kind, decl)
         study = Study(
             name=decl.name.text if decl.name else (model.name.text if model else "study"),
             description=decl.description or (model.description if model else ""),
@@ -95,7 +97,7 @@ class _StudyChecker(Reporter):
             steps=int(number(items, "steps", 3000, integer=True, low=1, high=MAX_STEPS)),
             lr=number(items, "lr", 0.006, positive=True),
             polish=bool(number(items, "polish", 0, integer=True, low=0, high=1)),
-            normalise=normalise, t=number(items, "t", 1.0, positive=True),
+            normalise=normalise, init=init, t=number(items, "t", 1.0, positive=True),
             source=self.spec.source, path=self.path,
             model_name=model.name.text if model else "")
         if any(d.severity == "error" for d in self.diagnostics):
@@ -201,11 +203,11 @@ class _StudyChecker(Reporter):
             return "uniform", {"low": -2.0, "high": 2.0}
         return prior.family, dict(prior.params)
 
-    def target(self, items, kind):
+    def target(self, items, kind, decl):
         if "value" not in items:
             if kind == "trained":
                 self.error("a trained study needs its target: `value = ...` in x",
-                           Span.point(self.file, 1, 1), code="E814",
+                           decl.keyword.span, code="E814",
                            hint="e.g. `value = norm(x)`")
             return None
         value = items["value"][0]

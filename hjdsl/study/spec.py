@@ -58,6 +58,7 @@ class Study:
     steps: int = 3000
     lr: float = 0.006
     polish: bool = False
+    init: str = "tangent"
     normalise: str = "interval"
     t: float = 1.0
     source: str = ""
@@ -83,7 +84,7 @@ class Study:
         text = json.dumps([self.kind, self.axis, self.values, sorted(
             (k, repr(v)) for k, v in self.quantities.items()), self.seeds, self.x_family,
             sorted(self.x_params.items()), repr(self.target), self.noise, self.test, self.steps,
-            self.lr, self.polish, self.normalise, self.t])
+            self.lr, self.polish, self.normalise, self.t, self.init])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def theory_slope(self) -> float | None:
