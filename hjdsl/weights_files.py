@@ -35,7 +35,7 @@ WEIGHTS_SUFFIXES = {".npz": "npz", ".safetensors": "safetensors",
                     **{s: "netcdf" for s in NETCDF_SUFFIXES}}
 SHOWN_NAMES = 10  # array names a hint may list
 MAX_HEADER = 100 << 20  # a safetensors JSON header larger than this is not a real one
-# safetensors dtypes as numpy kinds and item sizes; BF16 and F8 have no numpy dtype
+# safetensors dtypes as numpy kinds and item sizes; BF16 (read here) and F8 have no numpy dtype
 SAFETENSORS_DTYPES = {"F64": ("f", 8), "F32": ("f", 4), "F16": ("f", 2), "BF16": ("bf16", 2),
                       "I64": ("i", 8), "I32": ("i", 4), "I16": ("i", 2), "I8": ("i", 1),
                       "U64": ("u", 8), "U32": ("u", 4), "U16": ("u", 2), "U8": ("u", 1),
@@ -47,7 +47,7 @@ class ArrayInfo:
     """What a file's header says about one array: shape, numpy kind and dtype name."""
 
     shape: tuple[int, ...]
-    kind: str  # numpy dtype kind (f, i, u, b, O, ...) or bf16 / f8
+    kind: str  # numpy dtype kind (f, i, u, b, O, ...) or bf16 / f8 (safetensors only)
     dtype: str
 
     @property
@@ -153,11 +153,7 @@ def _check_dtype(info: ArrayInfo, array: str, shown: str, role: str) -> None:
         raise DataFileError(f"{where} holds Python objects (a pickle): hjdsl reads only numbers "
                             "and never loads pickles", "D014", part=role,
                             hint="save plain float arrays, e.g. numpy.savez(f, W=W.astype(float))")
-    if info.kind == "bf16":
-        raise DataFileError(f"{where} is bfloat16, which numpy cannot read", "D008", part=role,
-                            hint="convert before saving: {k: v.float() for k, v in "
-                                 "model.state_dict().items()}")
-    if info.kind not in ("f", "i", "u"):
+    if info.kind not in ("f", "i", "u", "bf16"):
         raise DataFileError(f"{where} holds {info.dtype} values, not float or integer numbers",
                             "D008", part=role, hint="save float32 or float64 arrays")
 
@@ -256,7 +252,7 @@ class _Safetensors(_Reader):
         if not isinstance(header, dict):
             raise _damaged(self.shown, "its header is not a JSON object")
         header.pop("__metadata__", None)
-        out, self.ends = {}, {}
+        out, self.starts, self.ends = {}, {}, {}
         for name, entry in header.items():
             try:
                 dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
@@ -269,7 +265,7 @@ class _Safetensors(_Reader):
             if not ok or (itemsize and end - begin != math.prod(shape) * itemsize):
                 raise _damaged(self.shown, f"its header entry for `{_short(name)}` is malformed")
             out[name] = ArrayInfo(shape, kind, dtype)
-            self.ends[name] = 8 + n + end
+            self.starts[name], self.ends[name] = 8 + n + begin, 8 + n + end
         return out
 
     def read(self, name: str, info: ArrayInfo):
@@ -278,11 +274,24 @@ class _Safetensors(_Reader):
         if self.ends[name] > self.size:
             raise _damaged(self.shown, f"it is truncated: `{_short(name)}` ends at byte "
                                        f"{self.ends[name]:,} of a {self.size:,}-byte file")
+        if info.kind == "bf16":
+            return self.bfloat16(name, info)
         try:
             with safe_open(self.real, framework="np") as fh:
                 return fh.get_tensor(name)
         except (SafetensorError, OSError, ValueError):
             raise _damaged(self.shown) from None
+
+
+    def bfloat16(self, name: str, info: ArrayInfo) -> np.ndarray:
+        """bfloat16 (PyTorch's usual training dtype; numpy has none): the top half of a float32."""
+        with open(self.real, "rb") as fh:
+            fh.seek(self.starts[name])
+            raw = fh.read(self.ends[name] - self.starts[name])
+        if len(raw) != 2 * info.size:
+            raise _damaged(self.shown)
+        half = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+        return half.view(np.float32).reshape(info.shape)
 
 
 class _NetCDF(_Reader):

@@ -168,6 +168,28 @@ def test_read_arrays_gives_read_only_float64_and_accepts_integers(tmp_path):
     np.testing.assert_array_equal(out["W"], np.arange(6).reshape(3, 2))
 
 
+def bfloat16_file(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """A safetensors file with BF16 arrays, as PyTorch writes them (safetensors.numpy cannot)."""
+    header, blobs, offset = {}, [], 0
+    for name, values in arrays.items():
+        bits = np.asarray(values, dtype=np.float32).view(np.uint32)
+        blob = (bits >> 16).astype("<u2").tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(values.shape),
+                        "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + b"".join(blobs))
+
+
+def test_bfloat16_arrays_are_read_exactly(tmp_path):
+    W = np.array([[1.0, -2.5], [0.375, 1024.0], [-0.0078125, 6.0]])  # exact in bfloat16
+    bfloat16_file(tmp_path / "w.safetensors", {"W": W, "b": np.array([0.5, -1.0, 3.0])})
+    out = read_arrays("w.safetensors", tmp_path, {"W": "W", "b": "b"})
+    np.testing.assert_array_equal(out["W"], W)
+    np.testing.assert_array_equal(out["b"], [0.5, -1.0, 3.0])
+
+
 def test_shapes_are_refused_before_any_array_is_read(tmp_path, monkeypatch):
     import hjdsl.weights_files as wf
 
