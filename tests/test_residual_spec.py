@@ -130,3 +130,20 @@ def test_check_prints_the_network_summary(capsys):
     assert "ok (model resnet, residual tanh, 10 steps, h = 0.1, state width 2, 16 data points)" \
         in out
     assert "recurrent lstm, 8 steps, state width 6" in out
+
+
+def test_a_diverging_network_is_a_failed_run_not_a_check(tmp_path, capsys):
+    spec = tmp_path / "div.hj"
+    spec.write_text("model div\ndim 300\nrecurrent ssm width = 2 {\n  A = [[50, 0], [0, 40]]\n}\n"
+                    "data synthetic n = 4 seed = 1 {\n  x ~ uniform(-1, 1)\n  value = x[0]\n}\n")
+    assert main(["compare", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "is not finite at step" in err and "Traceback" not in err
+
+
+def test_a_non_finite_identity_error_fails_its_row():
+    ds = hjdsl.load(EXAMPLES / "networks" / "ssm.hj").compare()
+    assert not [r for r in flow_rows(ds) if r.fails_run]
+    ds["costate_error"][2] = np.nan
+    row = flow_rows(ds)[0]
+    assert row.status == "FAIL" and row.fails_run and "non-finite" in row.detail

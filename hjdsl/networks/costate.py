@@ -113,17 +113,22 @@ def autodiff(net: Net) -> tuple[np.ndarray, dict]:
     jax = jax_x64()
     import jax.numpy as jnp
 
-    cell, h = net.cell, net.h
+    cell, h, eps = net.cell, net.h, net.eps
     recurrent = cell.kind == "recurrent"
     r = jnp.asarray(net.readout)
+    # a scan, not an unrolled loop: compile time does not grow with the number of steps
+    u = jnp.asarray(net.u) if recurrent else jnp.zeros((net.steps, 0))
 
     def loss(theta, deltas):
-        x = jnp.asarray(net.x0)
-        for k in range(net.steps):
-            x = x + deltas[k]
-            th = theta if recurrent else {n: a[k] for n, a in theta.items()}
-            x = x + h * cell.F(x, th, net.u_at(k), net.eps)
-        x = x + deltas[net.steps]
+        def step(x, per_step):
+            th_k, delta, u_k = per_step
+            x = x + delta
+            th = theta if recurrent else th_k
+            return x + h * cell.F(x, th, u_k if recurrent else None, eps), None
+
+        stacked = {} if recurrent else theta
+        x, _ = jax.lax.scan(step, jnp.asarray(net.x0), (stacked, deltas[:-1], u))
+        x = x + deltas[-1]
         return jnp.mean((x @ r - net.v) ** 2)
 
     theta = {n: jnp.asarray(a) for n, a in net.theta.items()}

@@ -39,6 +39,7 @@ def flow_dataset(model, quiet: bool = True):
             with progress("fitting θ (Adam, co-state gradient)", model.learn, not quiet) as adv:
                 net, losses = adam(net, model.learn, model.lr, adv)
         run = pmp(net)
+        _check_finite(run, model)
         d_x, d_theta = autodiff(net)
         pmp_grad = weight_gradient(net, run)
         convergence = None
@@ -101,6 +102,20 @@ def flow_dataset(model, quiet: bool = True):
         })
     ds = xr.Dataset(data_vars, coords=coords)
     return _stamp(ds, model)
+
+
+def _check_finite(run, model) -> None:
+    """A net whose states or co-states overflow has no gradient to check: a failed run."""
+    from hjdsl.errors import RunError
+
+    for name, values in (("state", run.states), ("co-state", run.costates)):
+        bad = ~np.all(np.isfinite(values), axis=(1, 2))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise RunError.single(
+                f"the {name} of {model.kind} network {model.name!r} is not finite at step {k} "
+                f"of {model.steps}: the network diverges", code="R720",
+                hint="use a smaller scale or h, fewer steps, or a contracting A")
 
 
 def _stamp(ds, model):
