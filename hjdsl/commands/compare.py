@@ -28,6 +28,7 @@ examples:
   hjdsl compare examples/quickstart.hj
   hjdsl compare examples/paper/four_atoms.hj --eps 1,0.1,0 --plot views.png -o views.nc
   hjdsl compare model.hj --fit fit.nc --audit all
+  hjdsl compare examples/networks/resnet.hj    a residual net: co-state = backprop, ODE order
   hjdsl compare examples/quickstart.hj --json > report.json
 
 --json prints the report as JSON on stdout instead of the table (also with -q): the model, the

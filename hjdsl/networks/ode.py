@@ -52,7 +52,8 @@ def ode_solution(net: Net) -> np.ndarray:
         if not sol.success:
             from hjdsl.errors import RunError
 
-            raise RunError.single(f"the ODE reference solver failed on step {k}: {sol.message}")
+            raise RunError.single(f"the ODE reference solver failed on step {k}: {sol.message}",
+                                  code="R721")
         x = sol.y[:, -1]
     return x.reshape(shape)
 

@@ -37,7 +37,7 @@ def adam(net: Net, steps: int, lr: float, progress=None) -> tuple[Net, np.ndarra
             from hjdsl.errors import RunError
 
             raise RunError.single(f"the Adam fit diverged at step {i} (loss {run.loss})",
-                                  hint="use a smaller lr or scale")
+                                  hint="use a smaller lr or scale", code="R722")
         for n, g in weight_gradient(current, run).items():
             m[n] = BETAS[0] * m[n] + (1 - BETAS[0]) * g
             v[n] = BETAS[1] * v[n] + (1 - BETAS[1]) * g * g
