@@ -58,8 +58,10 @@ class _StackChecker(_Checker):
                            f"{names[decl.name.text]})", decl.name.span, code="E181",
                            hint="give every layer its own name")
             names.setdefault(decl.name.text, decl.span.line)
-            layer = self.step(self.check_layer, decl, inputs) if inputs is not None else None
+            layer = self.step(self.check_layer, decl, inputs)
             layers.append(layer)
+            # after a layer that failed, the next one's input size is what that layer wrote
+            # (None when it wrote none: then its shapes are not held against it)
             inputs = layer.width if layer is not None else _written_width(decl)
         if layers and layers[-1] is not None and layers[-1].width != 1:
             self.error(f"the last layer must have width 1 (the stack's output f), not "
@@ -109,7 +111,7 @@ class _StackChecker(_Checker):
                            code="E104", hint=f"add a line such as `{example}`")
 
     # --- one layer -------------------------------------------------------------------------
-    def check_layer(self, decl: S.LayerDecl, inputs: int) -> Layer:
+    def check_layer(self, decl: S.LayerDecl, inputs: int | None) -> Layer:
         kind = "lse" if decl.kind is None else decl.kind.text
         if kind not in KINDS:
             raise self.error(f"unknown layer kind `{kind}`", decl.kind.span, code="E180",
@@ -138,7 +140,7 @@ class _StackChecker(_Checker):
             key = s.key.text
             if key not in allowed:
                 extra = " (a softplus unit has 2 atoms: 0 and w·h + c)" if key == "atoms" else ""
-                self.error(f"`{key}` is not a setting of a {kind} layer{extra}", s.key.span,
+                self.error(f"`{key}` is not a setting of {_a(kind)} layer{extra}", s.key.span,
                            code="E182", hint=f"its settings are {', '.join(allowed)}")
             elif key in out:
                 self.error(f"`{key}` is set twice", s.key.span, code="E102")
@@ -154,6 +156,7 @@ class _StackChecker(_Checker):
     def block_weights(self, decl, kind, width, atoms, inputs, seed):
         """W and b from the block: literal (`=`) or seeded draws (`~`); normal(0, 1) otherwise."""
         w, n = width or 1, (2 if kind == "softplus" else atoms or 1)
+        inputs = inputs or 1  # unknown (an earlier layer failed): the draw is never used
         shapes = {"W": (w, inputs) if kind == "softplus" else (w, n, inputs),
                   "b": (w,) if kind == "softplus" else (w, n)}
         found = {}
@@ -217,13 +220,16 @@ class _StackChecker(_Checker):
     def shaped(self, decl, kind, W, b, width, atoms, inputs):
         """W (width, atoms, inputs) and b (width, atoms), from the shapes a user writes."""
         W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        where = self.weights_span(decl, "W")
+        where, written = self.weights_span(decl, "W"), W.shape
+        known = inputs is not None  # None: the previous layer failed its check
+        inputs = inputs if known else W.shape[-1] if W.ndim else 1
+        features = f"{inputs} feature{'s' if inputs != 1 else ''}"
         if kind == "softplus":
             W = W.reshape(1, -1) if W.ndim == 1 else W
             if W.ndim != 2 or W.shape[1] != inputs:
                 raise self.error(f"W of a softplus layer is (width, inputs) = (units, {inputs}); "
-                                 f"got shape {W.shape}", where, code="E184",
-                                 hint=f"its input is {self.input_name(decl)} ({inputs} features)")
+                                 f"got shape {written}", where, code="E184",
+                                 hint=f"its input is {self.input_name(decl)} ({features})")
             self.agree(where, {"width": (width, W.shape[0])})
             b = np.broadcast_to(b, W.shape[:1]) if b.ndim == 0 or b.shape == (1,) else b
             if b.shape != W.shape[:1]:
@@ -237,8 +243,8 @@ class _StackChecker(_Checker):
             if W.ndim != 3 or W.shape[2] != inputs:
                 raise self.error(f"W of an lse layer is (width, atoms, inputs) or, for width 1, "
                                  f"(atoms, inputs), with {inputs} inputs; got shape "
-                                 f"{np.shape(W)}", where, code="E184",
-                                 hint=f"its input is {self.input_name(decl)} ({inputs} features)")
+                                 f"{written}", where, code="E184",
+                                 hint=f"its input is {self.input_name(decl)} ({features})")
             self.agree(where, {"width": (width, W.shape[0]), "atoms": (atoms, W.shape[1])})
             b = b.reshape(1, -1) if b.ndim == 1 and W.shape[0] == 1 else b
             b = np.broadcast_to(b, W.shape[:2]) if b.ndim == 0 else b
@@ -276,4 +282,8 @@ def _written_width(decl: S.LayerDecl) -> int | None:
     for s in decl.settings:
         if s.key.text == "width" and isinstance(s.value, E.Num) and s.value.value.is_integer():
             return int(s.value.value) if 1 <= s.value.value <= MAX_WIDTH else None
-    return 1 if not any(s.key.text == "width" for s in decl.settings) else None
+    return None
+
+
+def _a(word: str) -> str:
+    return ("an " if word == "lse" else "a ") + word  # "an el-es-ee layer"
