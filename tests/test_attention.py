@@ -7,6 +7,8 @@ import dataclasses
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import softmax
 
 import hjdsl
@@ -201,3 +203,28 @@ def test_other_verbs_refuse_an_attention_spec_clearly():
     with pytest.raises(UsageError, match="--at does not apply|query points"):
         model.attribute(at=[[0.0, 0.0]])
     assert dataclasses.replace(model, overrides=("t=2",)).overrides == ("t=2",)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), d_k=st.integers(1, 16), n=st.integers(1, 9),
+       causal=st.booleans(), t=st.floats(0.05, 20.0), eps=st.floats(1e-3, 50.0),
+       scale=st.floats(0.01, 30.0))
+def test_identity_and_bounds_hold_for_any_heads(seed, d_k, n, causal, t, eps, scale):
+    """f_ε + u_ε = |q|²/(4t) to round-off of S, and 0 ≤ f_ε − f_0 ≤ ε log N, for any heads."""
+    from hjdsl.attention.heads import Heads, causal_mask
+    from hjdsl.attention.model import AttentionModel
+    from hjdsl.attention.views import closed_form
+    from hjdsl.model.ir import Viscosity
+    from hjdsl.views.tolerances import identity_ulps
+
+    rng = np.random.default_rng(seed)
+    q, k, v = (scale * rng.standard_normal((1, n, d)) for d in (d_k, d_k, 2))
+    heads = Heads.of(q, k, v, causal_mask(n, n) if causal else None)
+    model = AttentionModel("h", t, Viscosity(np.array([eps])), heads, "synthetic")
+    c = closed_form(model, np.array([eps]))
+    residual = c["f"] + c["u"] - c["quad"][:, None]
+    assert np.all(np.abs(residual) <= identity_ulps(d_k) * ULP * c["scale"])
+    gap = c["f"][:, 0] - c["f0"]
+    assert np.all(gap >= -1e-15 * c["scale"][:, 0])
+    assert np.all(gap <= eps * np.log(heads.allowed.sum(1)) + 1e-15 * c["scale"][:, 0])
+    assert np.allclose(c["pi"].sum(-1), 1.0, rtol=0, atol=1e-14)

@@ -106,9 +106,10 @@ def closed_form(model, eps: np.ndarray) -> dict:
         u[:, i] = -masked_gibbs(-cost, allowed, e)[0]
     hard_output = np.take_along_axis(v, hard[..., None], axis=1)  # (H, Q, d_v)
     n_allowed = allowed.sum(axis=1)
-    top2 = np.sort(np.where(allowed, z, -np.inf), axis=-1)[..., -2:]
+    second = np.sort(np.where(allowed, z, -np.inf), axis=-1)[..., -2] if h.n_keys > 1 else \
+        np.full(f0.shape, -np.inf)  # one key: no second logit, an infinite gap
     with np.errstate(invalid="ignore"):
-        gap = np.where(n_allowed > 1, top2[..., 1] - top2[..., 0], np.inf)
+        gap = np.where(n_allowed > 1, f0 - second, np.inf)
     spread = np.abs(np.where(allowed[None, :, :, None], v[:, None, :, :], hard_output[:, :, None])
                     - hard_output[:, :, None]).max(axis=(2, 3))
     return {"z": z, "cost": cost, "y": y, "g": g, "quad": quad, "f": f, "u": u, "pi": pi,
