@@ -18,7 +18,7 @@ DESCRIPTIONS = {
     "best_test_rmse": "smallest test_rmse over the seeds",
     "final_loss": "final training loss (MSE) of the optimiser",
     "atoms": "width N (number of atoms)", "n_train": "number of training points",
-    "d": "dimension d", "seed": "seed of the data draw and the initialisation",
+    "d": "dimension d", "seconds": "wall time of the configuration's task (all its seeds)", "seed": "seed of the data draw and the initialisation",
     "width": "width N (number of atoms)", "n": "number of training points",
 }
 
@@ -40,6 +40,7 @@ def build_result(study, configs, results: dict, *, resumed: int = 0):
     data = {k: ((axis, "seed"), np.stack([r[k] for r in rows]).astype(float)) for k in per_seed}
     test = data["test_rmse"][1]
     data["best_test_rmse"] = ((axis,), test.min(axis=1))
+    data["seconds"] = ((axis,), np.array([float(r["seconds"]) for r in rows]))
     for q, name in RESOLVED.items():
         if q != axis and not (q == "n" and study.kind == "quadrature"):
             data[name] = ((axis,), np.array([getattr(c, q) for c in configs]))
@@ -56,6 +57,7 @@ def build_result(study, configs, results: dict, *, resumed: int = 0):
     for name in ds.variables:
         if name in DESCRIPTIONS:
             ds[name].attrs["description"] = DESCRIPTIONS[name]
+    ds["seconds"].attrs["units"] = "s"
     attrs = {
         "model": study.model_name, "study": study.name, "description": study.description,
         "study_kind": study.kind, "swept": axis, "symbol": SYMBOLS[axis],

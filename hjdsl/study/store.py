@@ -22,7 +22,8 @@ def write_task(folder, study, config, arrays: dict) -> Path:
     from hjdsl.output import write_dataset
 
     seed = np.asarray(config.seeds[:len(arrays["test_rmse"])])
-    data = {k: (("seed",), np.asarray(arrays[k], dtype=float)) for k in PER_SEED}
+    data = {k: (("seed",), np.asarray(arrays[k], dtype=float)) for k in PER_SEED if k in arrays}
+    data["seconds"] = ((), float(arrays["seconds"]))
     if "W" in arrays:
         data["W"] = (("seed", "atom", "dim"), np.asarray(arrays["W"]))
         data["b"] = (("seed", "atom"), np.asarray(arrays["b"]))
