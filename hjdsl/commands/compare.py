@@ -30,6 +30,12 @@ examples:
   hjdsl compare model.hj --fit fit.nc --audit all
   hjdsl compare examples/networks/resnet.hj    a residual net: co-state = backprop, ODE order
   hjdsl compare examples/quickstart.hj --json > report.json
+  hjdsl compare model.hj --prune-delta 1e-12      # or --exact-dense: no pruning
+
+With a quadratic H and many atoms, the network and Hopf–Cole views evaluate at each point only
+the atoms whose cost is within eps*log(N/DELTA) of the cheapest, where a cost model finds that
+faster (small eps); the Dataset reports the certified bound per (eps, point): prune_neglected,
+prune_value_bound, prune_support, and the attribute `pruning`.
 
 --json prints the report as JSON on stdout instead of the table (also with -q): the model, the
 ε values, every row of the table (eps, arrow, kind, value, bound, status, detail, fails_run),
@@ -49,6 +55,12 @@ def configure(p) -> None:
     p.add_argument("--fit", metavar="FIT.nc",
                    help="use fitted initial data (y_hat, g_hat) from a `hjdsl solve` result")
     p.add_argument("--no-grid", action="store_true", help="skip the finite-difference solver")
+    p.add_argument("--prune-delta", type=float, metavar="DELTA", default=None,
+                   help="certified pruning of atoms (quadratic H): neglect at most Gibbs mass "
+                        "DELTA relative to the top atom, so |error| <= eps*DELTA on the values "
+                        "and <= DELTA on each weight (default 1e-17, below round-off)")
+    p.add_argument("--exact-dense", action="store_true",
+                   help="evaluate every atom at every point (no pruning)")
     p.add_argument("--json", action="store_true",
                    help="print the report as JSON on stdout instead of the table")
     add_output_args(p)
@@ -80,7 +92,8 @@ def run(args) -> int:
         warnings += fit_warnings
     warnings += _warn_if_long(model, args)
     ds = model.compare(eps=args.eps, audit=args.audit, grid=not args.no_grid,
-                       quiet=args.quiet or bool(getattr(args, "json", False)))
+                       quiet=args.quiet or bool(getattr(args, "json", False)),
+                       prune_delta=args.prune_delta, exact_dense=args.exact_dense)
     if args.fit:
         ds.attrs["fit_file"] = str(args.fit)
     rows = diagram_rows(ds)

@@ -7,6 +7,7 @@ import numpy as np
 from hjdsl.errors import DataError, Diagnostic, SpecError, UsageError
 from hjdsl.hamiltonians.base import VIEWS
 from hjdsl.model.limits import MAX_EPS
+from hjdsl.views.closed_form.prune_report import prune_attrs, prune_certificate, prune_variables
 
 # A JAX view is called on blocks of ε whose workspace is about this many floats (see by_eps_blocks)
 VIEW_ELEMENTS = 1 << 22
@@ -79,9 +80,12 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, quiet: bool 
     [-0.293185, -0.184505]
     """
     chunk = options.pop("chunk", None)
+    from hjdsl.views.closed_form.prune import pruning_options
+
+    pruning = pruning_options(options.pop("prune_delta", None), options.pop("exact_dense", False))
     if options:
         raise _usage(f"compare got unknown option(s) {', '.join(sorted(options))}; it takes eps, "
-                     "x, audit, grid, quiet and chunk")
+                     "x, audit, grid, quiet, chunk, prune_delta and exact_dense")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer))
                               or not 1 <= chunk <= 1 << 20):
         raise _usage(f"chunk (points per JAX call) must be a whole number from 1 to {1 << 20:,}, "
@@ -93,12 +97,12 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, quiet: bool 
     from hjdsl.progress import progress
 
     with progress(f"closed-form views ({eps.size} ε)", 1, enabled=not quiet) as advance:
-        closed = closed_form(model, eps, x, chunk=chunk)
+        closed = closed_form(model, eps, x, chunk=chunk, pruning=pruning)
         advance()
     convex = convex_part(model, eps, x, audit, quiet=quiet)
     grid_out = (grid_part(model, eps, x, quiet=quiet) if grid
                 else skipped_grid(eps, x, "skipped (grid=False)"))
-    return build_dataset(model, eps, x, closed, convex, grid_out)
+    return build_dataset(model, eps, x, closed, convex, grid_out, pruning=pruning)
 
 
 def compare_memory(model, n_eps: int, n_points: int, audit: int | None = None,
@@ -162,7 +166,7 @@ def work_estimate(model, n_eps: int, n_points: int, audit: int | None, grid: boo
     return seconds
 
 
-def closed_form(model, eps, x, chunk: int | None = None) -> dict:
+def closed_form(model, eps, x, chunk: int | None = None, pruning=None) -> dict:
     """Network, Hopf–Cole, tropical / Hopf–Lax, attribution, identity and PDE residuals.
 
     Which exist is the Hamiltonian's say: the network, tropical f_0 and identity rows when it has
@@ -184,16 +188,21 @@ def closed_form(model, eps, x, chunk: int | None = None) -> dict:
            "gap": trop["gap"], "pde": nan2, "pde_scale": nan2}
     if ham.has_layer:
         W, b = model.weights()
-        net = by_eps_blocks(lambda e: network_view(x, W, b, e, chunk=chunk), eps, model, n)
-        hc = hopf_cole_view(x, model.y, model.g, model.t, ham, eps, weights=False, chunk=chunk)
+        net = by_eps_blocks(lambda e: network_view(x, W, b, e, chunk=chunk, pruning=pruning),
+                            eps, model, n)
+        hc = hopf_cole_view(x, model.y, model.g, model.t, ham, eps, weights=False, chunk=chunk,
+                            pruning=pruning)
         quad = ham.quadratic_term(x, model.t)
         out.update(network=net["f"], tropical=net["f0"], hopf_cole=hc["u"], quadratic=quad,
                    attribution=net["pi"], entropy=net["entropy"],
                    identity=net["f"] + hc["u"] - quad,
-                   identity_scale=_identity_scale(model, x, net, hc["u"], quad, trop["active"]))
+                   identity_scale=_identity_scale(model, x, net, hc["u"], quad, trop["active"]),
+                   **prune_certificate(net, hc, model.n_atoms))
     else:
         hc = by_eps_blocks(lambda e: hopf_cole_view(x, model.y, model.g, model.t, ham, e,
-                                                     weights=True, chunk=chunk), eps, model, n)
+                                                     weights=True, chunk=chunk, pruning=pruning),
+                           eps, model, n)
+        out.update(prune_certificate(hc, hc, model.n_atoms))
         out.update(network=nan2, tropical=np.full(n, np.nan), hopf_cole=hc["u"],
                    quadratic=np.full(n, np.nan), attribution=hc["pi"], entropy=hc["entropy"],
                    identity=nan2, identity_scale=nan2)
@@ -389,7 +398,7 @@ def _exactness(model, eps, convex: dict, grid: dict) -> dict:
             **{f"label_{v}": ham.exactness(v).label for v in VIEWS}}
 
 
-def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
+def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict, pruning=None):
     """Assemble the compare Dataset: named dims with coordinates, views, residuals, attrs."""
     import xarray as xr
 
@@ -426,6 +435,7 @@ def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
         "convex_hopf_lax_status": (P, convex["hopf_lax_status"].astype(str)),
         "grid": (EP, grid["value"]), "grid_reference": (EP, grid["reference"]),
         "grid_error": (E, grid["error"]),
+        **prune_variables(closed, eps.size, n, N),
     }
     coords = {"eps": eps, "point": np.arange(n), "particle": np.arange(N), "dim": np.arange(d)}
     ds = xr.Dataset(data, coords=coords)
@@ -438,7 +448,7 @@ def build_dataset(model, eps, x, closed: dict, convex: dict, grid: dict):
                  convex_statuses=", ".join(f"{k}: {v}" for k, v in counts.items()) or "none",
                  convex_note=convex["note"], convex_hopf_lax_note=convex["hopf_lax_note"],
                  grid_note=grid["note"], grid_order=grid["order"],
-                 grid_ran=grid["ran"])
+                 grid_ran=grid["ran"], **prune_attrs(pruning, closed, eps))
 
 
 DESCRIPTIONS = {

@@ -19,8 +19,9 @@ s_S the largest (c_j − c_min)/ε over S: Ent = log Z + Σ_j w_j σ_j/Z, and th
 log(1 + R/Z_S) ≤ R and at most Q̄ to the second sum while rescaling it by Z_S/(Z_S + R).
 At ε = 0 S is accepted once L > c_min (every tie is in S): the values are then exact, R̄ = 0.
 
-A cost model picks, per ε, pruned or dense: it runs the search on a sample of points and prunes
-only when their supports stay below N / DENSE_RATIO (at large ε every atom matters).
+A cost model picks, per ε, pruned or dense: it times the search on a sample of points against a
+dense proxy on the same points (`plan`); at large ε every atom matters, in high d the tree
+itself gets slow, and either way the ε runs dense.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ from hjdsl.views.closed_form.lse import gibbs_numpy
 DELTA = 1e-17
 DENSE_RATIO = 24      # prune an ε when its sampled supports are ≤ N/24 atoms (bench_prune.py)
 MIN_WORK = 1 << 23    # points × atoms below which the dense path always wins (no index build)
+MIN_ATOMS = 2048      # fewer atoms: a dense row costs about what one tree query does
 SAMPLE_POINTS = 48
+# Prune an ε when the sample's search beats the numpy dense proxy by this factor (both in CPU
+# time of one thread): the jitted dense kernel uses every core and fuses its loops, so it runs
+# faster than the proxy (bench_prune.py calibrates this).
+PRUNE_MARGIN = 2.5
+PROXY_POINTS = 8      # points the dense proxy is timed on (its cost is the same for every point)
 K_START = 16
-GROWTH = 4
+GROWTH = 2
 GATHER_ELEMENTS = 1 << 21  # floats of one gathered (points × k × d) block
 
 
@@ -67,7 +74,7 @@ def prunable(hamiltonian) -> bool:
 def worth_pruning(n_points: int, n_atoms: int, pruning: Pruning | None) -> bool:
     """Whether to build an index at all: never when forced dense or when the dense work is small."""
     pruning = pruning or Pruning()
-    return not pruning.dense and n_atoms > 4 * K_START and n_points * n_atoms >= MIN_WORK
+    return not pruning.dense and n_atoms >= MIN_ATOMS and n_points * n_atoms >= MIN_WORK
 
 
 @dataclass
@@ -79,20 +86,26 @@ class Rows:
     neglected: np.ndarray       # R̄
     entropy_bound: np.ndarray
     size: np.ndarray
+    top: np.ndarray             # max_j z_j: the cheapest atom is always in a certified support
     pieces: list                # (rows, idx (r, k), π (r, k)) blocks
     undone: np.ndarray          # rows whose support exceeded the cap: the dense path does them
 
 
 def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, delta: float,
-           k0: int, cap: int, weights: bool) -> Rows:
-    """Grow k (×GROWTH from k0) per point until the certificate holds or k passes `cap`.
+           k0: int, cap: int, weights: bool, workers: int = -1,
+           budget: float = np.inf) -> Rows:
+    """Double k (×GROWTH from k0) per point until the certificate holds or k passes `cap`
+    (or the search has used `budget` seconds of this thread's CPU time).
 
     `logits(rows, idx)` gives the exact logits of atoms idx (r, k) at those points (z for a
     layer, −c for Hopf–Cole); `offset[rows]` turns them into the index's cost, offset − z.
     """
+    import time
+
+    started = time.thread_time()
     n, N = len(rows), index.n_atoms
     out = Rows(np.full(n, np.nan), np.full(n, np.nan), np.zeros(n), np.zeros(n),
-               np.zeros(n, np.int64), [], np.zeros(0, np.int64))
+               np.zeros(n, np.int64), np.full(n, np.nan), [], np.zeros(0, np.int64))
     where = np.arange(n)
     k, undone = int(min(k0, N)), []
     d = q.shape[1]
@@ -101,7 +114,7 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
         failed = []
         for start in range(0, where.size, batch):
             part = where[start:start + batch]
-            idx, bound = index.nearest(q[rows[part]], k)
+            idx, bound = index.nearest(q[rows[part]], k, workers)
             idx = np.sort(idx, axis=1)  # atom order: ties resolve to the first atom, as dense
             z = logits(rows[part], idx)
             z_max = z.max(axis=1)
@@ -125,6 +138,7 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
                 continue
             f, pi, ent = gibbs_numpy(z[keep], eps)
             out.value[sel], out.entropy[sel], out.size[sel] = f, ent, k
+            out.top[sel] = z_max[keep]
             out.neglected[sel] = r_bar[keep]
             if eps > 0:
                 s_in = (z_max[keep, None] - z[keep]).max(axis=1) / eps
@@ -139,7 +153,7 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
         if k >= N:
             break
         k = min(k * GROWTH, N)
-        if k > cap:
+        if k > cap or time.thread_time() - started > budget:
             undone.append(where)
             break
     out.undone = np.concatenate(undone) if undone else np.zeros(0, np.int64)
@@ -147,22 +161,49 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
 
 
 def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float) -> list:
-    """Per ε the k to start from (pruned), or None (dense), from a sample of the points.
+    """Per ε the k to start from (pruned), or None (dense), timed on a sample of the points.
 
-    A support over N/DENSE_RATIO atoms costs more per point than the dense path saves; supports
-    grow with ε, so once one ε goes dense every larger one does.
+    The sample's search is timed against a dense proxy on the same points (the logits and
+    exponentials over all N atoms); an ε is pruned when its search is PRUNE_MARGIN times
+    faster and its supports stay below N/DENSE_RATIO. Both are timed single-threaded in this
+    thread's CPU time, so a loaded machine does not tip the choice; the tree's cost grows with d
+    (in d + 1 ≳ 8 a k-NN query visits much of the tree), which support sizes alone would not see.
+    Supports grow with ε, so once one ε goes dense every larger one does.
     """
+    import time
+
     n, N = q.shape[0], index.n_atoms
-    sample = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_POINTS)).astype(np.int64))
+    sample = np.unique(np.linspace(0, n - 1, int(np.clip(n // 32, 8, SAMPLE_POINTS)))
+                       .astype(np.int64))
+    start = time.thread_time()
+    _dense_proxy(index, q[sample[:PROXY_POINTS]])
+    dense_time = (time.thread_time() - start) * sample.size / min(sample.size, PROXY_POINTS)
     cap = N // DENSE_RATIO
     choice, dense_from = [None] * eps.size, np.inf
     for i in np.argsort(eps, kind="stable"):
         if eps[i] >= dense_from:
             continue
+        start = time.thread_time()
         trial = search(index, q, offset, logits, sample, float(eps[i]), delta, K_START, cap,
-                       weights=False)
-        if trial.undone.size:
+                       weights=False, workers=1, budget=dense_time / PRUNE_MARGIN)
+        if trial.undone.size or (time.thread_time() - start) * PRUNE_MARGIN > dense_time:
             dense_from = eps[i]
             continue
         choice[i] = int(max(K_START, np.quantile(trial.size, 0.5)))
     return choice
+
+
+def _dense_proxy(index, q) -> float:
+    """What the dense path does per point, in numpy: N logits and their exponentials."""
+    data = index.tree.data
+    z = q[:, :1] * data[:, 0]  # elementwise, not BLAS: one thread, as the timing assumes
+    for k in range(1, data.shape[1]):
+        z += q[:, k:k + 1] * data[:, k]
+    return float(np.exp(z - z.max(axis=1, keepdims=True)).sum())
+
+
+def pruning_options(delta=None, exact_dense=False) -> Pruning:
+    """The Pruning of the options `prune_delta` (None: DELTA) and `exact_dense` (a bool)."""
+    if not isinstance(exact_dense, (bool, np.bool_)):
+        raise UsageError.single(f"exact_dense must be True or False, got {exact_dense!r}")
+    return Pruning(DELTA if delta is None else delta, bool(exact_dense))

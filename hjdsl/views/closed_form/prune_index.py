@@ -8,8 +8,9 @@ M = L/√(4t): a squared Euclidean distance between the query q(x) = (xM, 0) and
 p_j = (y_jM, √(g_j − g_min)) in ℝ^{d+1}. So the k cheapest atoms of a point are its k nearest
 neighbours, and the k-th distance bounds the cost of every atom not returned from below.
 
-An LSE layer z_j = W_j·x + b_j is the case A = I, t = 1/2 (y_j = W_j, g_j = −b_j − |W_j|²/2):
-c_j(x) = |x|²/2 − z_j, so its largest logits are the nearest lifted atoms too.
+An LSE layer z_j = W_j·x + b_j is the case A = I for any time τ > 0 (y_j = 2τW_j,
+g_j = −b_j − τ|W_j|²): c_j(x) = |x|²/(4τ) − z_j, so its largest logits are the nearest lifted
+atoms too (`layer_index` picks τ).
 
 scipy's cKDTree: exact k-NN, built in O(N log N) and queried in about O(log N + k) per point for
 d + 1 ≤ ~11; an approximate library (faiss, annoy) would void the certificate, and exact search at
@@ -78,7 +79,29 @@ def atoms_index(y, g, t: float, factor) -> LiftedIndex:
 
 
 def layer_index(W, b) -> LiftedIndex:
-    """The index of an LSE layer's logits z_j = W_j·x + b_j (its cost is |x|²/2 − z_j)."""
+    """The index of an LSE layer's logits z_j = W_j·x + b_j (its cost is |x|²/(4τ) − z_j).
+
+    Any τ > 0 lifts the layer (y_j = 2τW_j, g_j = −b_j − τ|W_j|²), but the heights √(g_j − g_min)
+    should spread as little as possible: a layer made from atoms with time t has
+    −b_j = g_j + t|W_j|², so τ is the least-squares slope of −b on |W|² (≈ t), not a fixed number —
+    with τ far from t every atom sits high above the query points and the tree prunes poorly.
+    """
     W = np.asarray(W, dtype=np.float64)
-    g = -np.asarray(b, dtype=np.float64) - 0.5 * np.einsum("jd,jd->j", W, W)
-    return lifted_index(W, g, np.eye(W.shape[1]) / np.sqrt(2.0))
+    b = np.asarray(b, dtype=np.float64)
+    tau = layer_time(W, b)
+    g = -b - tau * np.einsum("jd,jd->j", W, W)
+    return lifted_index(2.0 * tau * W, g, np.eye(W.shape[1]) / np.sqrt(4.0 * tau))
+
+
+def layer_time(W, b) -> float:
+    """The τ of `layer_index`: the slope of −b against |W|², or 1/2 if that is not positive.
+
+    >>> W = np.array([[0.0], [1.0], [2.0]])
+    >>> round(layer_time(W, -np.array([0.3, 0.3, 0.3]) - 0.7 * (W ** 2).sum(1)), 12)
+    0.7
+    """
+    sq = np.einsum("jd,jd->j", W, W)
+    spread = sq - sq.mean()
+    denom = float(spread @ spread)
+    tau = float(spread @ (-b - (-b).mean())) / denom if denom > 0 else 0.0
+    return tau if np.isfinite(tau) and tau > 0 else 0.5

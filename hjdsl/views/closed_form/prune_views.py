@@ -39,7 +39,8 @@ def network_pruned(x, W, b, eps, *, weights: bool, pruning: Pruning | None, dens
     def logits(rows, idx):
         return np.einsum("nkd,nd->nk", W[idx], x[rows]) + b[idx]
 
-    offset = 0.5 * np.einsum("nd,nd->n", x, x)
+    xq = x @ index.whiten  # the layer's cost is |x|²/(4τ) − z_j = |q(x)|² − z_j
+    offset = np.einsum("nd,nd->n", xq, xq)
     return _run(index, x, eps, logits, offset, weights, pruning, dense, "f", sign=1.0)
 
 
@@ -76,6 +77,7 @@ def _run(index, x, eps, logits, offset, weights, pruning, dense, key, sign):
     dense_eps = np.flatnonzero(~out["pruned"])
     if dense_eps.size:
         _fill(out, dense(x, eps[dense_eps]), dense_eps, slice(None), key, weights)
+    top = out.pop("f0", np.full(n, np.nan))  # f0 = max_j z_j: from any run, dense or pruned
     for i in np.flatnonzero(out["pruned"]):
         rows = search(index, q, offset, logits, np.arange(n), float(eps[i]), pruning.delta,
                       choice[i], N, weights)
@@ -87,14 +89,15 @@ def _run(index, x, eps, logits, offset, weights, pruning, dense, key, sign):
         out["support"][i, done] = rows.size[done]
         for sel, idx, pi in rows.pieces:
             out["pi"][i, sel[:, None], idx] = pi
+        top[done] = rows.top[done]
         if rows.undone.size:  # the few points whose support outgrew the plan: dense, exact
-            _fill(out, dense(x[rows.undone], eps[i:i + 1]), [i], rows.undone, key, weights)
+            part = dense(x[rows.undone], eps[i:i + 1])
+            _fill(out, part, [i], rows.undone, key, weights)
+            if "f0" in part:
+                top[rows.undone] = part["f0"]
     if key == "f":  # f at ε = 0 equals f0 bit for bit, as in the dense view
         zero = np.flatnonzero(eps == 0)
-        if zero.size:
-            out["f0"] = out["f"][zero[0]].copy()
-        elif "f0" not in out:
-            out["f0"] = _tropical(index, q, offset, logits, dense, x, n)
+        out["f0"] = out["f"][zero[0]].copy() if zero.size else top
     if not weights:  # as the dense view: no entropy without the weights
         out.pop("entropy")
     out["value_bound"] = eps[:, None] * np.log1p(out["neglected"])
@@ -109,11 +112,3 @@ def _fill(out, part, eps_at, rows, key, weights):
     if "f0" in part and isinstance(rows, slice):
         out.setdefault("f0", np.asarray(part["f0"]))
 
-
-def _tropical(index, q, offset, logits, dense, x, n):
-    """f_0 = max_j z_j, from the ε = 0 search (certified to hold every tie of the maximum)."""
-    rows = search(index, q, offset, logits, np.arange(n), 0.0, 1.0, 16, index.n_atoms, False)
-    f0 = rows.value
-    if rows.undone.size:
-        f0[rows.undone] = np.asarray(dense(x[rows.undone], np.zeros(1))["f0"])
-    return f0

@@ -1,0 +1,71 @@
+"""Certified pruning vs the dense network view: time ratios, supports and errors taken in one run.
+
+Atoms uniform in [−2, 2]^d with g ~ U(0, 1), points uniform in the same box, one ε per call.
+`dense` is the network view with --exact-dense (jit-compiled before timing), `pruned` the same
+call with pruning on, its index built inside the timing (cache cleared). Usage:
+
+    python benchmarks/bench_prune.py            # --quick: N ∈ {1e4, 1e5}, 2,000 points (< 1 min)
+    python benchmarks/bench_prune.py --full     # adds N = 1e6 and uses 5,000 points
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def one_row(d: int, N: int, n: int, eps: float, seed: int = 0) -> dict:
+    from hjdsl.model.ir import Model
+    from hjdsl.views.closed_form import prune_views
+    from hjdsl.views.closed_form.lse import chunk_size
+    from hjdsl.views.closed_form.network import network_view
+    from hjdsl.views.closed_form.prune import Pruning
+
+    rng = np.random.default_rng(seed)
+    model = Model.from_atoms(rng.uniform(-2, 2, (N, d)), rng.uniform(0, 1, N))
+    W, b = model.weights()
+    x = rng.uniform(-2, 2, (n, d))
+    e = np.array([eps])
+    dense_opts = Pruning(dense=True)
+    network_view(x[:min(n, chunk_size(N))], W, b, e, weights=False, pruning=dense_opts)  # compile
+    t0 = time.perf_counter()
+    dense = network_view(x, W, b, e, weights=False, pruning=dense_opts)
+    t1 = time.perf_counter()
+    prune_views._INDEXES.clear()
+    pruned = network_view(x, W, b, e, weights=False)
+    t2 = time.perf_counter()
+    support = pruned.get("support", np.full((1, n), N))[0]
+    return {"d": d, "N": N, "eps": eps, "path": "pruned" if pruned.get("pruned", [0])[0] else "dense",
+            "support_median": float(np.median(support)) / N, "support_max": support.max() / N,
+            "dense_s": t1 - t0, "pruned_s": t2 - t1, "speedup": (t1 - t0) / (t2 - t1),
+            "error": float(np.abs(pruned["f"] - dense["f"]).max()),
+            "bound": float(pruned.get("value_bound", np.zeros(1)).max())}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the default: N ∈ {1e4, 1e5}")
+    parser.add_argument("--full", action="store_true", help="add N = 1e6, 5,000 points")
+    args = parser.parse_args(argv)
+    import scipy.spatial  # noqa: F401  (imported once per process, like jax: not in the timings)
+    sizes, n = ((10_000, 100_000, 1_000_000), 5000) if args.full else ((10_000, 100_000), 2000)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
+          f"{n:,} points; times in seconds, one run")
+    print(f"{'d':>2} {'N':>9} {'eps':>6} {'path':>6} {'supp med':>9} {'supp max':>9} "
+          f"{'dense':>7} {'pruned':>7} {'speedup':>8} {'max err':>9} {'bound':>9}")
+    for N in sizes:
+        for d in (2, 4, 8):
+            for eps in (1e-1, 1e-2, 1e-3):
+                r = one_row(d, N, n, eps)
+                print(f"{r['d']:>2} {r['N']:>9,} {r['eps']:>6g} {r['path']:>6} "
+                      f"{r['support_median']:>9.2%} {r['support_max']:>9.2%} {r['dense_s']:>7.3f} "
+                      f"{r['pruned_s']:>7.3f} {r['speedup']:>7.1f}x {r['error']:>9.1e} "
+                      f"{r['bound']:>9.1e}", flush=True)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
