@@ -1,0 +1,93 @@
+"""Studies end to end: a LocalCluster gives the in-process result; a killed run resumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import hjdsl
+import hjdsl.study.task as task
+from hjdsl.cli import main
+
+SPEC = """\
+model tiny "a small d = 1 width study"
+study tiny {
+  dim = 1
+  width = [4, 8, 16, 32]
+  eps = N^(-1/d)
+  n = 200
+  test = 100
+  value = norm(x)
+  seeds = 2
+  steps = 40
+}
+"""
+KEYS = ("train_rmse", "test_rmse", "final_loss", "best_test_rmse", "alpha", "alpha_low",
+        "alpha_high", "alpha_asymptotic")
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "tiny.hj"
+    path.write_text(SPEC)
+    return path
+
+
+def test_local_cluster_matches_one_worker(spec, tmp_path, capsys):
+    out = tmp_path / "cluster.nc"
+    assert main(["study", str(spec), "--workers", "2", "-q", "-o", str(out)]) == 0
+    here = hjdsl.load(spec).run(workers=1)
+    with xr.open_dataset(out) as cluster:
+        for k in KEYS:
+            # other processes, other XLA thread settings: equal to round-off, not bit for bit
+            np.testing.assert_allclose(cluster[k].values, here[k].values, rtol=1e-9, err_msg=k)
+        assert sorted(p.name for p in (tmp_path / "cluster.nc.parts").iterdir()) == sorted(
+            f"{c.key}.nc" for c in hjdsl.load(spec).configurations())
+
+
+def test_killed_run_resumes_with_only_the_missing_fits(spec, tmp_path, monkeypatch):
+    study = hjdsl.load(spec)
+    store = tmp_path / "parts"
+    real = task.run_config
+    calls = []
+
+    def dies_on_third(s, c):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as Ctrl-C or a kill between two configurations
+        calls.append(c.key)
+        return real(s, c)
+
+    monkeypatch.setattr(task, "run_config", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        study.run(workers=1, store=store)
+    assert len(list(store.glob("*.nc"))) == 2
+
+    def counted(s, c):
+        calls.append(c.key)
+        return real(s, c)
+
+    monkeypatch.setattr(task, "run_config", counted)
+    resumed = study.run(workers=1, store=store)
+    assert len(calls) == 4  # 2 before the kill + the 2 missing ones, none twice
+    assert len(set(calls)) == 4
+    assert resumed.attrs["resumed_configurations"] == 2
+    fresh = study.run(workers=1, store=tmp_path / "fresh")
+    xr.testing.assert_equal(resumed.drop_vars("seconds"), fresh.drop_vars("seconds"))
+
+
+def test_a_stored_task_of_another_spec_is_recomputed(spec, tmp_path, monkeypatch):
+    study = hjdsl.load(spec)
+    store = tmp_path / "parts"
+    study.run(workers=1, store=store)
+    edited = hjdsl.parse(SPEC.replace("steps = 40", "steps = 41"), name=str(spec))
+    broken = sorted(store.glob("*.nc"))[0]
+    broken.write_bytes(b"not netcdf")  # a damaged file is recomputed too
+    calls = []
+    real = task.run_config
+    monkeypatch.setattr(task, "run_config", lambda s, c: calls.append(c) or real(s, c))
+    edited.run(workers=1, store=store)
+    assert len(calls) == 4
+    calls.clear()
+    study.run(workers=1, store=store)  # the original again: its fingerprint was overwritten
+    assert len(calls) == 4
