@@ -228,3 +228,26 @@ def test_identity_and_bounds_hold_for_any_heads(seed, d_k, n, causal, t, eps, sc
     assert np.all(gap >= -1e-15 * c["scale"][:, 0])
     assert np.all(gap <= eps * np.log(heads.allowed.sum(1)) + 1e-15 * c["scale"][:, 0])
     assert np.allclose(c["pi"].sum(-1), 1.0, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["heads", "model", "views", "attribution"])
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"hjdsl.attention.{name}"))
+    assert result.attempted and not result.failed
+
+
+def test_views_over_the_memory_budget_are_refused_before_allocating(monkeypatch):
+    from hjdsl.attention.views import view_memory
+    from hjdsl.errors import UsageError
+
+    model = hjdsl.parse("model m\nattention synthetic heads = 2 keys = 300 d_k = 16 seed = 1\n")
+    need = view_memory(2, 1, 300, 300, 16, 16)
+    monkeypatch.setenv("HJDSL_MAX_MEMORY", str(need - 1))
+    for run in (lambda: model.compare(audit=0), lambda: model.attribute()):
+        with pytest.raises(UsageError, match="over the .* budget"):
+            run()
+    monkeypatch.setenv("HJDSL_MAX_MEMORY", str(need + 1))
+    assert model.compare(audit=0).sizes["key"] == 300

@@ -22,12 +22,13 @@ def attribute(model, eps=None, top=3):
     ε): the mean entropy and ε/ε*. A Dataset stamped like every result."""
     import xarray as xr
 
-    from hjdsl.attention.views import closed_form
+    from hjdsl.attention.views import check_memory, closed_form
     from hjdsl.results import stamp
 
     top, _ = check_options(top, 0.1)
     eps = positive_eps(model, eps)
     h = model.heads
+    check_memory(model, eps.size)
     closed = closed_form(model, eps)
     pi, ent = closed["pi"], closed["entropy"]
     log_n = np.log(closed["n_allowed"]).astype(float)

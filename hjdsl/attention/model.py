@@ -9,7 +9,6 @@ import numpy as np
 
 from hjdsl.attention.heads import Heads
 from hjdsl.errors import Diagnostic, Span, UsageError
-from hjdsl.jaxsetup import scoped
 from hjdsl.model.ir import Viscosity
 
 # What an attention spec offers; anything else a verb asks of it is refused by name.
@@ -107,20 +106,25 @@ class AttentionModel:
         return hashlib.sha256(self.source.encode()).hexdigest()
 
     # --- the Python API ---------------------------------------------------------------------
-    @scoped
-    def compare(self, eps=None, audit=None, **options):
+    def compare(self, eps=None, audit=None, x=None, **options):
         """The four views per head and query for every ε (an xarray.Dataset, docs/attention.md).
 
         `audit`: how many queries per head the convex view solves (None or "all": every one,
-        0: none). Other compare options (x, grid, chunk, quiet) do not apply and are ignored.
+        0: none). The points are the heads' queries, so `x` is refused; the options of atom
+        specs' views (grid, chunk, quiet) have nothing to act on here and are ignored.
 
         >>> from hjdsl.attention.heads import synthetic
-        >>> m = AttentionModel("a", 1.0, Viscosity(np.array([2.0])), synthetic(0, 1, 2, 3, 4, 2), "synthetic")
+        >>> heads = synthetic(0, 1, 2, 3, 4, 2)
+        >>> m = AttentionModel("a", 1.0, Viscosity(np.array([2.0])), heads, "synthetic")
         >>> m.compare(audit=0).output.dims
         ('head', 'eps', 'query', 'value_dim')
         """
         from hjdsl.attention.views import compare
 
+        if x is not None:
+            raise UsageError((Diagnostic(
+                "error", "an attention spec's points are its queries: x does not apply",
+                self.span, "leave out x", "U071"),))
         return compare(self, eps=eps, audit=audit)
 
     def attribute(self, at=None, eps=None, top=3, **options):
