@@ -75,6 +75,13 @@ def test_compare_cli_json_and_dataset(cli, tmp_path):
         assert ds["attention"].attrs["units"] == "1"
 
 
+def test_check_cli_summarises_the_heads(cli):
+    code, out, err = cli("check", str(DIGITS))
+    assert code == 0, err
+    assert "ok (model digits_attention, attention: 2 heads, 8 queries × 8 keys, d_k = 8, " \
+           "4 ε values)" in out
+
+
 def test_compare_cli_table_per_head(cli):
     code, out, err = cli("compare", str(DIGITS), "--eps", "2.83", "--audit", "0")
     assert code == 0, err

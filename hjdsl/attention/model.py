@@ -67,6 +67,16 @@ class AttentionModel:
                 f"  size: d = {h.d_k}, t = {number(self.t)}, {h.n_keys} atoms (each head's keys)\n"
                 f"  ε: {numbers(self.eps)}\n  H(p): |p|^2>")
 
+    def summary(self) -> str:
+        """What `hjdsl check` prints: `ok (model m, attention: 2 heads, 8 queries × 8 keys, …)`."""
+        h, n_eps = self.heads, self.eps.size
+        parts = [f"model {self.name}", f"attention: {h.n_heads} head{'s' if h.n_heads != 1 else ''}",
+                 f"{h.n_queries} queries × {h.n_keys} keys", f"d_k = {h.d_k}",
+                 f"{n_eps} ε value{'s' if n_eps != 1 else ''}"]
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warning{'s' if len(self.warnings) > 1 else ''}")
+        return "ok (" + ", ".join(parts) + ")"
+
     def __getattr__(self, name: str):
         # Verbs written for atom specs (solve, bifurcate, compile) read fields an attention
         # spec does not have: say so instead of failing with an AttributeError.
