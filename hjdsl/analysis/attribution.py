@@ -80,12 +80,15 @@ def regime(normalised_entropy) -> np.ndarray:
     return np.asarray(REGIMES, dtype=object)[(r >= PARTICLE).astype(int) + (r > WAVE).astype(int)]
 
 
-def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
+def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1, sparse=None, prune_delta=None):
     """Attribution, entropy, regime, hallucination indicator and robustness at points, for every ε.
 
     `at` is (P, d) (default: the model's evaluation points); `eps` a list of ε > 0 (default:
     the model's); `top` how many atoms to rank; `delta_f` the output change the certified
     radius guards against. Returns an xarray.Dataset over eps, point, particle, dim, rank.
+    `sparse` (default: only when the dense ε × points × atoms arrays would exceed the memory
+    budget) evaluates each point on its certified support instead (attribution_sparse.py, δ =
+    `prune_delta`): no dense attribution arrays, and a `remainder` beside the top atoms.
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
@@ -99,11 +102,18 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
     x = query_points(model, at)
     eps = positive_eps(model, eps)
     n, d = model.n_atoms, model.dim
+    from hjdsl.views.closed_form.prune import pruning_options
+
+    delta = pruning_options(prune_delta).delta
+    if sparse not in (None, True, False):
+        raise _usage(f"sparse must be True, False or None (automatic), got {sparse!r}")
     too_big = over_memory(attribution_memory(eps.size, x.shape[0], n, d),
                           f"attribution of {x.shape[0]:,} point(s) × {eps.size:,} ε × {n:,} atoms "
                           f"(d = {d})")
-    if too_big:
-        raise _usage(too_big + "; use fewer points or ε values", code="U013")
+    sparse = bool(too_big) if sparse is None else sparse
+    if too_big and not sparse:
+        raise _usage(too_big + "; use fewer points or ε values (or the sparse output)",
+                     code="U013")
     W, b = layer_weights(model)
 
     import xarray as xr
@@ -113,19 +123,30 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
                                            curvature_bounds, lipschitz_constant)
     from hjdsl.results import stamp
     top = min(top, n)  # asking for more atoms than there are lists them all
-    z, pi, f, ent = (np.asarray(a) for a in gibbs(W, b, x, eps))
-    grad, hess, hess_norm = (np.asarray(a) for a in curvature(W, pi, eps))
+    if sparse:
+        from hjdsl.analysis.attribution_sparse import nearest_distance, sparse_gibbs
+
+        sp = sparse_gibbs(W, b, model.g, x, eps, top, delta)
+        f, ent, grad, hess, gap = sp["f"], sp["entropy"], sp["grad"], sp["hessian"], sp["gap"]
+        hess_norm = np.maximum(np.linalg.eigvalsh(hess)[..., -1], 0.0)
+        ranked, top_weight, soft = sp["top_atom"], sp["top_weight"], sp["soft"]
+        dist = nearest_distance(model.y, x)
+    else:
+        z, pi, f, ent = (np.asarray(a) for a in gibbs(W, b, x, eps))
+        grad, hess, hess_norm = (np.asarray(a) for a in curvature(W, pi, eps))
+        ranked = np.argsort(-pi, axis=-1, kind="stable")[..., :top]
+        top_weight = np.take_along_axis(pi, ranked, axis=-1)
+        sorted_z = np.sort(z, axis=-1)
+        gap = sorted_z[:, -1] - sorted_z[:, -2]
+        soft = pi @ np.asarray(model.g, dtype=float)
+        dist = np.sqrt(np.min(np.sum((x[:, None, :] - model.y[None, :, :]) ** 2, axis=-1),
+                              axis=1))
 
     log_n = np.log(n)
     normalised = ent / log_n
-    ranked = np.argsort(-pi, axis=-1, kind="stable")[..., :top]
-    top_weight = np.take_along_axis(pi, ranked, axis=-1)
-    sorted_z = np.sort(z, axis=-1)
-    gap = sorted_z[:, -1] - sorted_z[:, -2]
     e = eps[:, None]
     rho = gap[None, :] / (e * log_n)
     drift = e * np.log1p((n - 1) * np.exp(-gap[None, :] / e))
-    dist = np.sqrt(np.min(np.sum((x[:, None, :] - model.y[None, :, :]) ** 2, axis=-1), axis=1))
     radius = np.sqrt(2.0 * eps * model.t)
     bound_norm, bound_diam = curvature_bounds(W, eps)
     grad_norm = np.linalg.norm(grad, axis=-1)
@@ -140,12 +161,14 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
             "g": ((pa,), np.asarray(model.g, dtype=float)),
             "W": (("particle", "dim"), W),
             "b": ((pa,), b),
-            "logits": ((pt, pa), z),
-            "attribution": ((ep, pt, pa), pi),
-            "df_db": ((ep, pt, pa), pi),
-            "df_dW": ((ep, pt, pa, "dim"), pi[..., None] * x[None, :, None, :]),
+            **({} if sparse else {
+                "logits": ((pt, pa), z),
+                "attribution": ((ep, pt, pa), pi),
+                "df_db": ((ep, pt, pa), pi),
+                "df_dW": ((ep, pt, pa, "dim"), pi[..., None] * x[None, :, None, :])}),
+            **(sparse_variables(sp) if sparse else {}),
             "network": ((ep, pt), f),
-            "soft_prediction": ((ep, pt), pi @ np.asarray(model.g, dtype=float)),
+            "soft_prediction": ((ep, pt), soft),
             "entropy": ((ep, pt), ent),
             "entropy_normalised": ((ep, pt), normalised),
             "regime": ((ep, pt), regime(normalised).astype(str)),
@@ -174,7 +197,24 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1):
     return stamp(ds, model, analysis="attribution", eps_star=float(n ** (-1.0 / d)),
                  log_n=float(log_n), delta_f=float(delta_f), regime_particle=PARTICLE,
                  regime_wave=WAVE, diameter=("exact" if d == 1 or n <= EXACT_DIAMETER_ATOMS
-                                             else "bounding-box diagonal (an upper bound)"))
+                                             else "bounding-box diagonal (an upper bound)"),
+                 attribution_output=("sparse: top atoms and remainder on each point's certified "
+                                     "support" if sparse else "dense"),
+                 prune_delta=float(delta) if sparse else 0.0)
+
+
+def sparse_variables(sp: dict) -> dict:
+    """The sparse output's own variables: the remainder and the support's certificate."""
+    ep = ("eps", "point")
+    return {
+        "remainder": (ep, sp["remainder"], {"long_name": "weight of the support's atoms outside "
+                                            "the top ones (add prune_neglected for all others)"}),
+        "prune_neglected": (ep, sp["neglected"], {"long_name": "certified bound on the weight "
+                                                  "of every atom outside the support"}),
+        "entropy_bound": (ep, sp["entropy_bound"], {"long_name": "certified bound on |entropy "
+                                                    "- entropy over all atoms|"}),
+        "prune_support": (ep, sp["support"], {"long_name": "atoms evaluated at the point"}),
+    }
 
 
 def to_records(ds) -> list[dict]:
@@ -201,7 +241,9 @@ def to_records(ds) -> list[dict]:
                 "diffusion_radius": float(sel["diffusion_radius"]),
                 "grad": sel["grad"].values.tolist(), "hessian_norm": float(sel["hessian_norm"]),
                 "certified_radius": float(sel["certified_radius"]),
-                "attribution": sel["attribution"].values.tolist(),
+                **({"attribution": sel["attribution"].values.tolist()} if "attribution" in ds
+                   else {"remainder": float(sel["remainder"]),
+                         "neglected": float(sel["prune_neglected"])}),
                 "top": top,
             })
     return records
