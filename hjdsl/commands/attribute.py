@@ -23,6 +23,7 @@ examples:
   hjdsl attribute examples/abs_1d.hj --at 0.7 --at 0 --eps 1,0.1
   hjdsl attribute examples/digits.hj --at=-0.5,0.8 --top 5 --json
   hjdsl attribute examples/paper/robustness.hj --fit fit.nc --robustness --robustness-plot rob.png
+  hjdsl attribute examples/attention/digits_attention.hj --eps 2.83   per-head entropy, regime
 
 A point may start with a minus sign: `--at -0.5,0.8` (or `--at=-0.5,0.8`).
 Without --at the model's `evaluate` points are used.

@@ -30,6 +30,7 @@ examples:
   hjdsl compare model.hj --fit fit.nc --audit all
   hjdsl compare examples/networks/resnet.hj    a residual net: co-state = backprop, ODE order
   hjdsl compare examples/quickstart.hj --json > report.json
+  hjdsl compare examples/attention/digits_attention.hj    attention heads: the diagram per head
   hjdsl compare model.hj --prune-delta 1e-12      # or --exact-dense: no pruning
 
 With a quadratic H and many atoms, the network and Hopf–Cole views evaluate at each point only
