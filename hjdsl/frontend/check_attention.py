@@ -166,11 +166,16 @@ def _from_file(c, decl, settings, n_heads, causal, normalised):
         if key in settings:
             c.error(f"`{key}` is a setting of synthetic heads; a file's arrays have their own "
                     "shapes", settings[key].key.span, code="E172", hint=f"remove `{key} = ...`")
-    named = {a.key.text: a for a in decl.arrays}
+    named = {}
     for a in decl.arrays:
         if a.key.text not in DIRECT and a.key.text not in PROJECTED:
             c.error(f"unknown array role `{a.key.text}`", a.key.span, code="E172",
                     hint="roles are q, k, v (the heads' Q, K, V) or x, w_q, w_k, w_v")
+        elif a.key.text in named:
+            c.error(f"`{a.key.text}` is named twice on this line", a.key.span, code="E102",
+                    hint="keep one of the two")
+        else:
+            named[a.key.text] = a
     projected = any(r in named for r in PROJECTED)
     direct = [r for r in DIRECT if r in named]
     if projected and direct:
