@@ -251,3 +251,26 @@ def test_views_over_the_memory_budget_are_refused_before_allocating(monkeypatch)
             run()
     monkeypatch.setenv("HJDSL_MAX_MEMORY", str(need + 1))
     assert model.compare(audit=0).sizes["key"] == 300
+
+
+def test_head_layouts_side_by_side_and_heads_first_agree(tmp_path):
+    """2-D arrays with the heads side by side in the columns = 3-D arrays with heads first;
+    projections without LayerNorm are X·W."""
+    rng = np.random.default_rng(7)
+    q, k, v = (rng.standard_normal((2, 5, d)) for d in (4, 4, 3))
+    wide = {n: np.concatenate(list(a), axis=1) for n, a in (("Q", q), ("K", k), ("V", v))}
+    np.savez(tmp_path / "wide.npz", **wide)
+    np.savez(tmp_path / "first.npz", Q=q, K=k, V=v)
+    x = rng.standard_normal((5, 6))
+    w = {n: rng.standard_normal((6, 8)) for n in ("W_Q", "W_K", "W_V")}
+    np.savez(tmp_path / "proj.npz", X=x, **w)
+    models = {}
+    for name, line in (("wide", '"wide.npz" heads = 2'), ("first", '"first.npz"'),
+                       ("proj", '"proj.npz" heads = 2 x = "X"')):
+        (tmp_path / f"{name}.hj").write_text(f"model {name}\nattention {line}\n")
+        models[name] = hjdsl.load(tmp_path / f"{name}.hj")
+    assert np.array_equal(models["wide"].heads.q, models["first"].heads.q)
+    assert np.array_equal(models["wide"].heads.v, models["first"].heads.v)
+    proj = models["proj"].heads
+    assert proj.n_heads == 2 and proj.d_k == 4
+    assert np.allclose(proj.k[1], x @ w["W_K"][:, 4:], rtol=0, atol=1e-14)
