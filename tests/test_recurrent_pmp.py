@@ -54,6 +54,16 @@ def tail_loss(cell, th, x, k, u, v, r):
     return jnp.mean((x @ r - v) ** 2)
 
 
+def perturbed_loss(cell, th, deltas, x, u, v, r):
+    """The same loss with δ_k added to x_k: ∂Loss/∂δ_k = ∂Loss/∂x_k, all k in one reverse pass."""
+    import jax.numpy as jnp
+
+    for j in range(u.shape[0]):
+        x = reference_next(cell, x + deltas[j], u[j], th)
+    x = x + deltas[-1]
+    return jnp.mean((x @ r - v) ** 2)
+
+
 def make_net(cell, hidden, K, n, seed, scale):
     rng = np.random.default_rng(seed)
     c = CELLS[cell]
@@ -64,10 +74,14 @@ def make_net(cell, hidden, K, n, seed, scale):
                1.0, extra)
 
 
+SLOW = pytest.mark.slow  # more sizes of the same check; one case per cell stays in the default run
 CASES = [  # cell, hidden width, K, n, seed, scale
-    ("elman", 1, 1, 1, 0, 1.0), ("elman", 4, 7, 5, 1, 1.2), ("elman", 16, 3, 3, 2, 0.7),
-    ("lstm", 1, 4, 2, 3, 1.0), ("lstm", 3, 6, 4, 4, 1.5), ("lstm", 8, 3, 3, 5, 1.0),
-    ("ssm", 2, 6, 4, 6, 1.0), ("ssm", 5, 9, 3, 7, 1.0),
+    ("elman", 4, 7, 5, 1, 1.2), ("lstm", 3, 6, 4, 4, 1.5), ("ssm", 5, 9, 3, 7, 1.0),
+    pytest.param("elman", 1, 1, 1, 0, 1.0, marks=SLOW),
+    pytest.param("elman", 16, 3, 3, 2, 0.7, marks=SLOW),
+    pytest.param("lstm", 1, 4, 2, 3, 1.0, marks=SLOW),
+    pytest.param("lstm", 8, 3, 3, 5, 1.0, marks=SLOW),
+    pytest.param("ssm", 2, 6, 4, 6, 1.0, marks=SLOW),
 ]
 
 
@@ -79,16 +93,28 @@ def test_bptt_is_the_costate_recursion(cell, hidden, K, n, seed, scale):
         jax = jax_x64()
         run = pmp(net)
         ours = weight_gradient(net, run)
-        for k in range(K + 1):
-            g = np.asarray(jax.grad(tail_loss, argnums=2)(cell, net.theta, run.states[k], k, net.u,
-                                                          net.v, r))
-            scale_k = np.max(np.abs(g))
-            assert np.max(np.abs(run.costates[k] + g)) <= 1e-12 * scale_k, k
-        ref = jax.grad(tail_loss, argnums=1)(cell, net.theta, net.x0, 0, net.u, net.v, r)
+        ref, d_x = jax.grad(perturbed_loss, argnums=(1, 2))(
+            cell, net.theta, np.zeros((K + 1, *net.x0.shape)), net.x0, net.u, net.v, r)
+    for k in range(K + 1):
+        g = np.asarray(d_x[k])
+        assert np.max(np.abs(run.costates[k] + g)) <= 1e-12 * np.max(np.abs(g)), k
     assert set(ours) == set(CELLS[cell].params)
     for name in ours:
         want = np.asarray(ref[name])
         assert np.max(np.abs(ours[name] - want)) <= 1e-12 * np.max(np.abs(want)), name
+
+
+def test_bptt_costate_is_the_gradient_of_the_remaining_sequence():
+    """A second reference: ∂/∂x_k of the loss of the rest of the sequence started at x_k."""
+    net = make_net("lstm", 2, 4, 3, 13, 1.0)
+    r = readout("lstm", 4)
+    with float64():
+        jax = jax_x64()
+        run = pmp(net)
+        for k in range(5):
+            g = np.asarray(jax.grad(tail_loss, argnums=2)("lstm", net.theta, run.states[k], k,
+                                                          net.u, net.v, r))
+            assert np.max(np.abs(run.costates[k] + g)) <= 1e-12 * np.max(np.abs(g)), k
 
 
 def test_per_step_terms_are_not_the_total():

@@ -41,16 +41,30 @@ def tail_loss(cell, thetas, x, k, v, h, eps):
     return jnp.mean((x.mean(axis=1) - v) ** 2)
 
 
+def perturbed_loss(cell, thetas, deltas, x, v, h, eps):
+    """The same loss with δ_k added to x_k: ∂Loss/∂δ_k = ∂Loss/∂x_k, all k in one reverse pass."""
+    import jax.numpy as jnp
+
+    for j in range(len(thetas)):
+        x = x + deltas[j]
+        x = x + h * reference_step(cell, x, thetas[j], eps)
+    x = x + deltas[-1]
+    return jnp.mean((x.mean(axis=1) - v) ** 2)
+
+
 def make_net(cell, d, steps, n, seed, scale, h=0.1, eps=0.5, atoms=3):
     rng = np.random.default_rng(seed)
     theta = draw_params(CELLS[cell], d, atoms, steps, seed, scale)
     return Net(CELLS[cell], theta, rng.normal(size=(n, d)), None, rng.normal(size=n), h, steps, eps)
 
 
+SLOW = pytest.mark.slow  # more sizes of the same check; one case per cell stays in the default run
 CASES = [  # cell, d, K, n, seed, scale, eps
-    ("tanh", 1, 1, 1, 0, 1.0, 1.0), ("tanh", 3, 6, 5, 1, 1.5, 1.0), ("tanh", 8, 4, 3, 2, 0.5, 1.0),
-    ("softplus", 2, 5, 4, 3, 1.0, 0.3), ("softplus", 5, 3, 6, 4, 2.0, 1.0),
-    ("lse", 2, 4, 4, 5, 1.0, 0.2), ("lse", 4, 3, 3, 6, 1.0, 1.0),
+    ("tanh", 3, 6, 5, 1, 1.5, 1.0), ("softplus", 2, 5, 4, 3, 1.0, 0.3), ("lse", 2, 4, 4, 5, 1.0, 0.2),
+    pytest.param("tanh", 1, 1, 1, 0, 1.0, 1.0, marks=SLOW),
+    pytest.param("tanh", 8, 4, 3, 2, 0.5, 1.0, marks=SLOW),
+    pytest.param("softplus", 5, 3, 6, 4, 2.0, 1.0, marks=SLOW),
+    pytest.param("lse", 4, 3, 3, 6, 1.0, 1.0, marks=SLOW),
 ]
 
 
@@ -62,16 +76,29 @@ def test_costate_and_weight_gradient_match_independent_autodiff(cell, d, K, n, s
         run = pmp(net)
         ours = weight_gradient(net, run)
         thetas = [net.theta_at(k) for k in range(K)]
-        for k in range(K + 1):
-            g = np.asarray(jax.grad(tail_loss, argnums=2)(cell, thetas, net.x0 if k == 0 else
-                                                          run.states[k], k, net.v, net.h, eps))
-            # per layer and per sample, norm-wise relative to the layer's gradient
-            assert np.max(np.abs(run.costates[k] + g)) <= 1e-12 * np.max(np.abs(g)), k
-        grads = jax.grad(tail_loss, argnums=1)(cell, thetas, net.x0, 0, net.v, net.h, eps)
+        grads, d_x = jax.grad(perturbed_loss, argnums=(1, 2))(
+            cell, thetas, np.zeros((K + 1, n, d)), net.x0, net.v, net.h, eps)
+    for k in range(K + 1):
+        g = np.asarray(d_x[k])
+        # per layer and per sample, norm-wise relative to the layer's gradient
+        assert np.max(np.abs(run.costates[k] + g)) <= 1e-12 * np.max(np.abs(g)), k
     for k in range(K):
         for name in net.theta:
             ref = np.asarray(grads[k][name])
             assert np.max(np.abs(ours[name][k] - ref)) <= 1e-12 * np.max(np.abs(ref)), (k, name)
+
+
+def test_costate_is_the_gradient_of_the_remaining_loss():
+    """A second reference: ∂/∂x_k of the loss of the steps k … K−1 started at x_k."""
+    net = make_net("tanh", 3, 4, 3, 12, 1.2)
+    with float64():
+        jax = jax_x64()
+        run = pmp(net)
+        thetas = [net.theta_at(k) for k in range(4)]
+        for k in range(5):
+            g = np.asarray(jax.grad(tail_loss, argnums=2)(
+                "tanh", thetas, run.states[k], k, net.v, net.h, 1.0))
+            assert np.max(np.abs(run.costates[k] + g)) <= 1e-12 * np.max(np.abs(g)), k
 
 
 def test_states_follow_the_euler_recursion():
@@ -120,7 +147,8 @@ def test_ode_reference_matches_an_independent_rk4():
     np.testing.assert_allclose(ode_solution(net), rk4(net), rtol=0, atol=1e-11)
 
 
-@pytest.mark.parametrize("cell, eps", [("tanh", 1.0), ("softplus", 0.5), ("lse", 0.5)])
+@pytest.mark.parametrize("cell, eps", [("tanh", 1.0), pytest.param("softplus", 0.5, marks=SLOW),
+                                       pytest.param("lse", 0.5, marks=SLOW)])
 def test_euler_converges_to_the_ode_at_first_order(cell, eps):
     net = make_net(cell, 2, 10, 6, 11, 1.0, h=0.1, eps=eps)
     with float64():
