@@ -63,6 +63,10 @@ def test_sparse_is_automatic_over_the_memory_budget(monkeypatch):
     assert "attribution" not in ds and ds.attrs["prune_delta"] == 1e-17
     with pytest.raises(UsageError, match="use fewer points or ε values"):
         attribute(model, rng.uniform(-2, 2, (20, 2)), eps=[0.01], sparse=False)
+    monkeypatch.setenv("HJDSL_MAX_MEMORY", "100KiB")  # not even one ε's worst-case supports
+    with pytest.raises(UsageError, match="sparse attribution of 20 point.s. × 1 ε over up to "
+                                         "3,000 atoms .d = 2. would need"):
+        attribute(model, rng.uniform(-2, 2, (20, 2)), eps=[0.01])
 
 
 @pytest.mark.parametrize("options,message", [(dict(sparse="yes"), "sparse must be True, False"),

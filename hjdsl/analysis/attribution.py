@@ -114,6 +114,14 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1, sparse=None, prun
     if too_big and not sparse:
         raise _usage(too_big + "; use fewer points or ε values (or the sparse output)",
                      code="U013")
+    if sparse:  # worst case: a support of every atom (large ε), one ε at a time
+        from hjdsl.analysis.attribution_sparse import sparse_memory
+
+        too_big = over_memory(sparse_memory(eps.size, x.shape[0], d, min(int(top), n), n),
+                              f"sparse attribution of {x.shape[0]:,} point(s) × {eps.size:,} ε "
+                              f"over up to {n:,} atoms (d = {d})")
+        if too_big:
+            raise _usage(too_big + "; use fewer points", code="U013")
     W, b = layer_weights(model)
 
     import xarray as xr

@@ -70,6 +70,11 @@ def nearest_distance(y, x) -> np.ndarray:
 
 
 def sparse_memory(n_eps: int, n_points: int, d: int, top: int, support: int) -> int:
-    """Bytes of a sparse run: the per-(ε, point) arrays and one ε's gathered supports."""
-    return 8 * (int(n_eps) * int(n_points) * (8 + 2 * top + d + d * d)
-                + 4 * int(n_points) * int(support) * (d + 2))
+    """Bytes of a sparse run: the per-(ε, point) arrays, and one ε's supports (atom numbers,
+    weights and a transient copy) when each holds `support` atoms (N in the worst case).
+
+    >>> sparse_memory(1, 1, 1, 1, 1)
+    120
+    """
+    per_row = 8 + 2 * int(top) + int(d) + int(d) ** 2
+    return 8 * (int(n_eps) * int(n_points) * per_row + 3 * int(n_points) * int(support))
