@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 D_MODEL, HEADS, D_K, CLASSES, TOKENS = 16, 2, 8, 10, 8
-OUT = Path(__file__).resolve().parents[1] / "examples" / "attention" / "digits_attention.safetensors"
+OUT = Path(__file__).resolve().parents[1] / "examples" / "attention" / \
+    "digits_attention.safetensors"
 
 
 def layer_norm(x, jnp):

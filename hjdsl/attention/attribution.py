@@ -106,7 +106,8 @@ def to_json(ds) -> dict:
         for i, e in enumerate(ds["eps"].values):
             s = ds.isel(head=int(head), eps=i)
             heads.append({
-                "head": int(head), "eps": float(e), "eps_over_eps_star": float(s["eps_over_eps_star"]),
+                "head": int(head), "eps": float(e),
+                "eps_over_eps_star": float(s["eps_over_eps_star"]),
                 "mean_entropy": float(s["head_entropy"]),
                 "mean_entropy_normalised": float(s["head_entropy_normalised"]),
                 "regime": str(s["head_regime"].values),

@@ -35,7 +35,8 @@ def pi_bound(gap: np.ndarray, eps: np.ndarray, n: np.ndarray) -> np.ndarray:
     """‖π̂ − π*‖_∞ ≤ √((gap + δ)/(2ε)) (H, E, Q): the entropic program is ε-strongly convex in
     ‖·‖₁ on the simplex, so gap ≥ (ε/2)‖π̂ − π*‖₁² and ‖·‖_∞ ≤ ‖·‖₁/2. δ is the rounding of the
     gap itself, a difference of primal and dual values: each of their N + 2 terms is at most
-    ε(1 + log N) in the solver's shifted costs (E_π c̃ ≤ ε log N), so δ = 8(N + 2)·ulp·2ε(1 + log N).
+    ε(1 + log N) in the solver's shifted costs (E_π c̃ ≤ ε log N), so
+    δ = 8(N + 2)·ulp·2ε(1 + log N).
     NaN where ε = 0 (the LP has no such bound) or the query was not audited."""
     from hjdsl.views.tolerances import ULP
 

@@ -70,7 +70,8 @@ class AttentionModel:
     def summary(self) -> str:
         """What `hjdsl check` prints: `ok (model m, attention: 2 heads, 8 queries × 8 keys, …)`."""
         h, n_eps = self.heads, self.eps.size
-        parts = [f"model {self.name}", f"attention: {h.n_heads} head{'s' if h.n_heads != 1 else ''}",
+        parts = [f"model {self.name}",
+                 f"attention: {h.n_heads} head{'s' if h.n_heads != 1 else ''}",
                  f"{h.n_queries} queries × {h.n_keys} keys", f"d_k = {h.d_k}",
                  f"{n_eps} ε value{'s' if n_eps != 1 else ''}"]
         if self.warnings:

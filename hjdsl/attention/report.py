@@ -96,7 +96,8 @@ def _convex(s, eps) -> list[Row]:
         allowed = s["convex_pi_bound"].values[audited] + 16 * ULP
         ok = np.all(pi_err <= allowed) and not bad
         rows.append(Row(eps, CONVEX_PI, "exact", float(pi_err.max()), float(allowed.max()),
-                        "PASS" if ok else "FAIL", "bound: each solve's sqrt((gap + rounding)/(2 eps))"))
+                        "PASS" if ok else "FAIL",
+                        "bound: each solve's sqrt((gap + rounding)/(2 eps))"))
     return rows
 
 

@@ -24,7 +24,8 @@ def masked_gibbs(z: np.ndarray, allowed: np.ndarray, eps: float):
         w = np.where(allowed, np.exp(a), 0.0)
     rest = w.sum(axis=-1) - 1.0  # the maximiser contributes exactly 1
     log_s = np.log1p(rest)
-    return m + eps * log_s, w / (1.0 + rest)[..., None], log_s + (w * -a).sum(axis=-1) / (1.0 + rest)
+    entropy = log_s + (w * -a).sum(axis=-1) / (1.0 + rest)
+    return m + eps * log_s, w / (1.0 + rest)[..., None], entropy
 
 
 def atoms(model):
@@ -133,7 +134,8 @@ def closed_form(model, eps: np.ndarray) -> dict:
 
 def identity_scale(q, y, g, pi, f, u, quad, hard, t) -> np.ndarray:
     """S (H, E, Q): the size of the terms that cancel in f + u − |q|²/(4t) (views/tolerances):
-    every product in z_j, c_j and the quadratic term is at most T_ij = |g_j| + (|q_i| + |y_j|)²/(4t)."""
+    every product in z_j, c_j and the quadratic term is at most
+    T_ij = |g_j| + (|q_i| + |y_j|)²/(4t)."""
     qn, yn = np.linalg.norm(q, axis=-1), np.linalg.norm(y, axis=-1)
     T = np.abs(g)[:, None, :] + (qn[:, :, None] + yn[:, None, :]) ** 2 / (4 * t)
     active = np.take_along_axis(T, hard[..., None], axis=-1)[..., 0]
