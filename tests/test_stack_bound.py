@@ -113,6 +113,7 @@ def test_bound_row_passes_when_right_and_fails_when_corrupted():
     assert bad.status == "FAIL" and bad.fails_run
 
 
+@pytest.mark.slow  # a short training run and a compare: ~10 s of CPU
 def test_bound_holds_on_a_trained_stack():
     """A 1 → 8 → 1 stack fitted to |x| (plain gradient descent, written here): bound holds."""
     import jax
