@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hjdsl.jaxsetup import float64, jax_x64
 from hjdsl.networks.cells import CELLS, draw_params
@@ -132,3 +134,17 @@ def test_adam_with_the_costate_gradient_lowers_the_loss():
         trained, losses = adam(net, 60, 0.05)
     assert losses[-1] < 0.5 * losses[0]
     assert pmp(trained).loss < losses[-1] + 1e-12
+
+
+@settings(max_examples=6, deadline=None)
+@given(width=st.integers(1, 4), K=st.integers(1, 6), n=st.integers(1, 4),
+       seed=st.integers(0, 2**16), scale=st.floats(0.1, 3.0))
+def test_ssm_costate_identity_holds_for_any_sizes(width, K, n, seed, scale):
+    """A linear SSM: p_k = −∂Loss/∂x_k with the closed form ∂Loss/∂x_k = (Aᵀ)^{K−k} ∂Loss/∂x_K."""
+    net = make_net("ssm", width, K, n, seed, scale)
+    run = pmp(net)
+    C, A = net.extra["C"], net.theta["A"]
+    g = (2.0 / n) * (run.states[-1] @ C - net.v)[:, None] * C[None, :]  # ∂Loss/∂x_K, (n, width)
+    for k in range(K, -1, -1):
+        np.testing.assert_allclose(run.costates[k], -g, rtol=0, atol=1e-12 * np.max(np.abs(g)))
+        g = g @ A  # row-vector form of Aᵀ g

@@ -156,10 +156,14 @@ def _settings(c, decl: S.FlowDecl) -> dict:
             out[key] = c.scalar(st.value, c.env, f"{kw} {key}", **rules[key])
         except Invalid:
             continue
-    if decl.cell is not None and decl.cell.text in ("tanh", "softplus") and "width" in out:
-        st = next(s for s in decl.settings if s.key.text == "width")
-        c.error(f"a {decl.cell.text} cell has no `width`: its state width is dim", st.key.span,
-                code="E725", hint="width sets the atoms of each component of an lse cell")
+    cell = decl.cell.text if decl.cell is not None else None
+    for key, cells, why, hint in (("width", ("tanh", "softplus"), "its state width is dim",
+                             "width sets the atoms of each component of an lse cell"),
+                            ("eps", ("tanh",), "tanh has no temperature",
+                             "eps is the temperature of a softplus or lse cell")):
+        if cell in cells and key in out:
+            st = next(s for s in decl.settings if s.key.text == key)
+            c.error(f"a {cell} cell has no `{key}`: {why}", st.key.span, code="E725", hint=hint)
     return out
 
 
