@@ -24,6 +24,7 @@ examples:
   hjdsl attribute examples/digits.hj --at=-0.5,0.8 --top 5 --json
   hjdsl attribute examples/paper/robustness.hj --fit fit.nc --robustness --robustness-plot rob.png
   hjdsl attribute examples/attention/digits_attention.hj --eps 2.83   per-head entropy, regime
+  hjdsl attribute examples/networks/stack_3layer.hj --at 0.2,-0.3   a stack: readout curvature
 
 A point may start with a minus sign: `--at -0.5,0.8` (or `--at=-0.5,0.8`).
 Without --at the model's `evaluate` points are used.

@@ -29,6 +29,7 @@ examples:
   hjdsl compare examples/paper/four_atoms.hj --eps 1,0.1,0 --plot views.png -o views.nc
   hjdsl compare model.hj --fit fit.nc --audit all
   hjdsl compare examples/networks/resnet.hj    a residual net: co-state = backprop, ODE order
+  hjdsl compare examples/networks/stack_3layer.hj    a stack of LSE layers: per-layer identity, stack bound
   hjdsl compare examples/quickstart.hj --json > report.json
   hjdsl compare examples/attention/digits_attention.hj    attention heads: the diagram per head
   hjdsl compare model.hj --prune-delta 1e-12      # or --exact-dense: no pruning

@@ -152,9 +152,10 @@ class NotForStacks(UsageError, AttributeError):
 
     def __init__(self, name: str):
         what = {"solve": "fitting (solve)", "bifurcate": "bifurcate", "to_cvxpy": "compile",
-                "to_numpyro": "compile", "to_jax": "compile"}.get(name, f"`{name}`")
+                "to_numpyro": "compile", "to_jax": "compile"}.get(name)
+        what = what or f"this command (it reads `{name}`, which a stack of layers does not have)"
         super().__init__((Diagnostic(
-            "error", f"{what} is not available for a stack spec (it declares `layer`s)",
+            "error", f"{what} is not available for a stack spec",
             hint="a stack supports check, compare and attribute; see docs/networks.md",
             code="U020"),))
 
