@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from pathlib import Path
+
+import numpy as np
 
 from hjdsl.errors import DataError, Span, SpecError
 from hjdsl.frontend import syntax as S
