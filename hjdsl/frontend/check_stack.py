@@ -52,7 +52,13 @@ class _StackChecker(_Checker):
         self.t = self.step(self.check_time)
         self.env["t"] = np.float64(self.t if self.t is not None else 1.0)
         layers, inputs, names = [], self.d, {}
-        for decl in (s for s in self.spec.statements if isinstance(s, S.LayerDecl)):
+        decls = self.layer_decls()
+        if len(decls) > MAX_LAYERS:
+            self.error(f"the stack has {len(decls)} layers; the limit is {MAX_LAYERS}",
+                       decls[MAX_LAYERS].keyword.span, code="E113",
+                       hint="a stack here is a network to check, layer by layer: keep it short")
+            decls = decls[:MAX_LAYERS]
+        for decl in decls:
             if decl.name.text in names:
                 self.error(f"layer `{decl.name.text}` is declared twice (first on line "
                            f"{names[decl.name.text]})", decl.name.span, code="E181",
