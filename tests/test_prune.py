@@ -193,6 +193,22 @@ def test_cost_model_goes_dense_when_the_search_is_slow(untimed, monkeypatch):
     assert not out["pruned"].any()
 
 
+def test_points_past_the_cap_run_dense(untimed, monkeypatch):
+    """A plan that starts every point at k = 16 with a cap of 64 atoms: the points whose support
+    needs more get the dense kernel's values, the others the pruned ones, all equal to dense."""
+    monkeypatch.setattr(prune, "plan", lambda *args: [16])
+    monkeypatch.setattr(prune, "DENSE_RATIO", 3000 // 64)
+    model, x = random_model(13, 2, 3000)
+    W, b = model.weights()
+    pruned = network_view(x, W, b, [0.006])
+    dense = network_view(x, W, b, [0.006], pruning=DENSE)
+    support = pruned["support"][0]
+    assert (support == 3000).any() and (support < 3000).any()
+    np.testing.assert_allclose(pruned["f"], dense["f"], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(pruned["f0"], dense["f0"], rtol=0, atol=1e-13)
+    assert np.abs(pruned["pi"] - dense["pi"]).max() <= 1e-13
+
+
 def test_small_runs_and_other_hamiltonians_stay_dense():
     model, x = random_model(9, 2, 200)
     W, b = model.weights()

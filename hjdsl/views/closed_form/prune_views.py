@@ -12,7 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from hjdsl.views.closed_form.prune import Pruning, plan, search, worth_pruning
+from hjdsl.views.closed_form import prune
+from hjdsl.views.closed_form.prune import Pruning, search, worth_pruning
 from hjdsl.views.closed_form.prune_index import atoms_index, layer_index
 
 _INDEXES: dict = {}  # the last few indexes by (kind, digest of their arrays): compare calls twice
@@ -68,7 +69,7 @@ def _run(index, x, eps, logits, offset, weights, pruning, dense, key, sign):
     pruning = pruning or Pruning()
     E, n, N = eps.size, x.shape[0], index.n_atoms
     q = index.lift(x)
-    choice = plan(index, q, offset, logits, eps, pruning.delta)
+    choice = prune.plan(index, q, offset, logits, eps, pruning.delta)
     out = {key: np.empty((E, n)), "entropy": np.empty((E, n)), "neglected": np.zeros((E, n)),
            "entropy_bound": np.zeros((E, n)), "support": np.full((E, n), N, dtype=np.int64),
            "pruned": np.array([c is not None for c in choice])}
@@ -79,8 +80,9 @@ def _run(index, x, eps, logits, offset, weights, pruning, dense, key, sign):
         _fill(out, dense(x, eps[dense_eps]), dense_eps, slice(None), key, weights)
     top = out.pop("f0", np.full(n, np.nan))  # f0 = max_j z_j: from any run, dense or pruned
     for i in np.flatnonzero(out["pruned"]):
+        # the plan's cap: a point whose support outgrows it costs more than a dense row
         rows = search(index, q, offset, logits, np.arange(n), float(eps[i]), pruning.delta,
-                      choice[i], N, weights)
+                      choice[i], N // prune.DENSE_RATIO, weights)
         done = np.ones(n, bool)
         done[rows.undone] = False
         out[key][i, done] = sign * rows.value[done]
