@@ -102,17 +102,26 @@ def test_attribute_cli_per_head_entropy_and_regime(cli):
 
 @pytest.mark.parametrize("argv, message", [
     (("attribute", "--at", "0"), "--at does not apply"),
-    (("compare", "--plot", "x.png"), "--plot does not apply"),
+    (("compare", "--fit", "fit.nc"), "--fit does not apply"),
+    (("attribute", "--robustness"), "--robustness does not apply"),
     (("solve",), "attention spec supports"),
     (("bifurcate",), "attention spec supports"),
     (("compile", "--target", "jax"), "attention spec supports"),
 ])
 def test_other_verbs_and_options_are_usage_errors(cli, tmp_path, argv, message):
     verb, *rest = argv
-    rest = [str(tmp_path / r) if r.endswith(".png") else r for r in rest]
     code, out, err = cli(verb, str(DIGITS), *rest)
     assert code == 2 and message in err, err
     assert "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("verb", ["compare", "attribute"])
+def test_plot_draws_every_head(cli, tmp_path, verb):
+    png = tmp_path / "heads.png"
+    code, out, err = cli(verb, str(DIGITS), "--eps", "2.83,1", "--plot", str(png), "-q",
+                         *(["--audit", "0"] if verb == "compare" else []))
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow

@@ -53,6 +53,8 @@ def attribute(model, eps=None, top=3):
                         "regime of the head's mean Ent/log N"),
         "eps_over_eps_star": (("eps",), eps / star, "eps / eps*, eps* = N^(-1/d_k)"),
         "output": (heq + ("value_dim",), closed["output"], "attention output sum_j pi_ij v_j"),
+        "allowed": (("query", "key"), h.allowed.astype("int8"),
+                    "1 if query i attends to key j (0: masked)"),
     }
     ds = xr.Dataset({name: (dims, values, {"long_name": what})
                      for name, (dims, values, what) in data.items()},

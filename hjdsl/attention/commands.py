@@ -22,9 +22,7 @@ def run_compare(model, args) -> int:
     from hjdsl.output import write_dataset
     from hjdsl.views.report import failures
 
-    _refuse(args, {"fit": "its keys come from the spec, not from a fit",
-                   "plot": "there is no figure of attention heads yet (write -o and plot "
-                           "the Dataset)"})
+    _refuse(args, {"fit": "its keys come from the spec, not from a fit"})
     ds = model.compare(eps=args.eps, audit=args.audit)
     rows = diagram_rows(ds)
     talk = not (args.quiet or args.json)
@@ -34,6 +32,12 @@ def run_compare(model, args) -> int:
         write_dataset(ds, args.output)
         if talk:
             print(f"wrote {args.output}")
+    if args.plot:
+        from hjdsl.attention.plot import plot_heads
+
+        plot_heads(ds, args.plot)
+        if talk:
+            print(f"wrote {args.plot}")
     failed = failures([r for _, r in rows])
     if args.json:
         from hjdsl.commands.json_output import dumps
@@ -51,7 +55,7 @@ def run_compare(model, args) -> int:
             "failures": [{"head": a, "eps": r.eps, "arrow": r.arrow, "reason": r.reason}
                          for a, r in rows if r.fails_run],
             "warnings": [w.to_json() for w in model.warnings],
-            "outputs": {"dataset": args.output, "plot": None}}))
+            "outputs": {"dataset": args.output, "plot": args.plot}}))
     for a, r in ((a, r) for a, r in rows if r.fails_run):
         print(f"error: head {a}: {r.arrow} fails at eps = {r.eps:g}: {r.reason}", file=sys.stderr)
     return 1 if failed else 0
@@ -66,8 +70,7 @@ def run_attribute(model, args) -> int:
     _refuse(args, {"at": "the query points are the heads' queries",
                    "fit": "its keys come from the spec, not from a fit",
                    "robustness": "the curvature sweep is for atom specs",
-                   "robustness_plot": "the curvature sweep is for atom specs",
-                   "plot": "there is no figure of attention heads yet"})
+                   "robustness_plot": "the curvature sweep is for atom specs"})
     ds = model.attribute(eps=args.eps, top=args.top)
     if args.json:
         print(json.dumps(to_json(ds), indent=2))
@@ -77,4 +80,8 @@ def run_attribute(model, args) -> int:
         from hjdsl.output import write_dataset
 
         write_dataset(ds, args.output)
+    if args.plot:
+        from hjdsl.attention.plot import plot_heads
+
+        plot_heads(ds, args.plot)
     return 0
