@@ -181,11 +181,11 @@ print(status("VmHWM") - base, sum(compare_memory(m, eps.size, m.evaluate.shape[0
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=300, check=True).stdout
     measured, estimate = (int(v) for v in out.split())
-    # The upper factor only guards against an estimate that has grown absurdly loose. It was 3
-    # when the run peaked at 288 MB (estimate 2.75x); since the Hamiltonian refactor the same
-    # run peaks at 261 MB with the estimate unchanged (3.03x), so the factor is 3.5 until the
-    # terms of compare_memory are re-measured. The lower bound (never under) is unchanged.
-    assert measured <= estimate <= 3.5 * measured, (measured, estimate)
+    # The upper factor guards against an estimate grown loose. With the terms re-derived from
+    # the code (π held once, no convex π at audit 0, the identity tolerance and the views'
+    # workspaces bounded by their blocks) the estimate is 332 MB against measured peaks of
+    # 236–295 MB (1.1–1.4x, warm or cold compilation cache); the old terms gave 790 MB (3.0x).
+    assert measured <= estimate <= 2.0 * measured, (measured, estimate)
 
 
 def test_a_long_compare_is_warned_not_refused(capsys, monkeypatch):
@@ -250,7 +250,8 @@ def test_the_reported_compare_is_budgeted_as_a_whole(capsys, monkeypatch):
     one_pi = 8 * 10_000 * 201 * 30
     assert parts["attribution (ε × points × atoms)"] >= one_pi
     assert parts["convex attribution (ε × points × atoms)"] == one_pi
-    assert sum(parts.values()) > 5 * one_pi
+    # π, the convex π and the copy h5netcdf makes while writing, plus the per-point arrays
+    assert sum(parts.values()) > 4 * one_pi
     monkeypatch.setenv("HJDSL_MAX_MEMORY", "2GiB")
     start = time.perf_counter()
     code = main(["compare", QUICK, "--eps", ",".join(["0.5"] * 10_000)])

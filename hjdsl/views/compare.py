@@ -14,6 +14,12 @@ VIEW_ELEMENTS = 1 << 22
 VIEW_CHUNK_POINTS = 4096  # the most points a view puts in one chunk (they choose fewer for many atoms)
 
 
+def work_per_eps(d: int) -> int:
+    """Floats per point, atom and ε a view holds in one call: the PDE residual's differences and
+    their centred copy (2d), the weights, the costs and one moment in flight (3)."""
+    return 2 * d + 3
+
+
 def _usage(message: str, code: str = "U010") -> UsageError:
     return UsageError((Diagnostic("error", message, code=code),))
 
@@ -113,18 +119,24 @@ def compare_memory(model, n_eps: int, n_points: int, audit: int | None = None,
     against the peak resident memory of a real run).
     """
     E, n, N, d = int(n_eps), int(n_points), int(model.n_atoms), int(model.dim)
-    per_eps = min(n, VIEW_CHUNK_POINTS) * N * (d + 1) ** 2
+    block = min(E, eps_block_size(model, n))
+    pi = 8 * E * n * N
     memory = {
-        # the Gibbs weights π, plus one block's worth while the ε blocks are joined
-        "attribution (ε × points × atoms)": 2 * 8 * E * n * N,
-        "convex attribution (ε × points × atoms)": 8 * E * n * N,
-        # the identity row's tolerance weighs the term sizes by a NaN-free copy of π
-        "identity tolerance (a copy of π)": 8 * E * n * N if model.hamiltonian.has_layer else 0,
+        # the Gibbs weights π, filled in place chunk by chunk (map_chunks) and ε block by ε
+        # block (by_eps_blocks): π once, plus the block being joined
+        "attribution (ε × points × atoms)": pi + 8 * block * n * N if E > block else pi,
+        # only when the convex view runs: with audit 0 its π is a broadcast NaN (no memory)
+        "convex attribution (ε × points × atoms)": 0 if audit == 0 else pi,
+        # term sizes (rows × N × (d + 1)) and a NaN-free π block, SCALE_ELEMENTS each
+        "identity tolerance (in point blocks)":
+            2 * 8 * min(SCALE_ELEMENTS, E * n * N * (d + 1)) if model.hamiltonian.has_layer else 0,
         "per-ε/point arrays (values, residuals, bounds, statuses)": 40 * 8 * E * n,
-        "view workspaces (PDE-residual Hessians, per ε block)":
-            10 * 8 * min(E, eps_block_size(model, n)) * per_eps,
+        # one call of a JAX view: work_per_eps(d) floats per point, atom and ε of the block, held
+        # by XLA and once more by its numpy copy
+        "view workspaces (one ε block of one chunk)":
+            2 * 8 * block * min(n, VIEW_CHUNK_POINTS) * N * work_per_eps(d),
         # h5netcdf converts a variable while it writes it: one more copy of the largest
-        "writing the Dataset": 8 * E * n * N,
+        "writing the Dataset": pi,
     }
     if grid and d <= 2 and model.initial.source == "expr":
         # one ε at a time: the reference quadrature (points × nodes) dominates the solver's grid
@@ -246,11 +258,11 @@ def _identity_scale(model, x, net, u, quad, active) -> np.ndarray:
 def eps_block_size(model, n_points: int) -> int:
     """ε values per call of a JAX view, so its workspace stays near VIEW_ELEMENTS floats.
 
-    The views vectorise over all ε at once within a chunk of points; the PDE residual's
-    forward-over-reverse Hessians hold about points × atoms × (d + 1)² floats per ε.
+    The views vectorise over all ε at once within a chunk of points, holding about
+    points × atoms × work_per_eps(d) floats per ε.
     """
     points = min(int(n_points), VIEW_CHUNK_POINTS)
-    per_eps = points * model.n_atoms * (model.dim + 1) ** 2
+    per_eps = points * model.n_atoms * work_per_eps(model.dim)
     return max(1, VIEW_ELEMENTS // max(per_eps, 1))
 
 

@@ -81,32 +81,45 @@ def pde_residual(x, t, y, g, A, eps):
 
 
 def moment_terms(points, t, yl, g, eps):
-    """(u_t, ∇uᵀA∇u, ε·tr(A∇²u), their sizes) at points (n, d) for one ε, in closed form.
+    """(u_t, ∇uᵀA∇u, ε·tr(A∇²u), their sizes) at points (n, d) given as x·L, for one ε.
 
     With D_j = (x − y_j)·L (so c_j = g_j + |D_j|²/(4t), ∇c_j = L·D_j/(2t) and LᵀAL = I) the
     soft-min's chain rule of `residual_terms` reduces to Gibbs moments of D:
       u_t = −E_π|D|²/(4t²),  ∇uᵀA∇u = |E_π D|²/(4t²),  tr(A Cov_π(∇c)) = E_π|D − E_π D|²/(4t²),
     and tr(A∇²c_j) = d/(2t) for every atom. O(N·d) per point instead of N Hessians; yl = y·L.
+    The moments are taken with the unnormalised weights w_j = e^{a_j} of `_gibbs_parts` and
+    divided by s = Σw once (π = w/s itself is never formed); ε = 0 weighs the first minimiser.
     """
-    jnp = _jnp()
-    from hjdsl.views.closed_form.lse import softmax_weights
+    from hjdsl.views.closed_form.lse import EPS_FLOOR
 
+    jnp = _jnp()
     d = points.shape[-1]
-    xl = points  # the points arrive as x·L (one product per chunk, not per ε)
-    diff = xl[:, None, :] - yl[None, :, :]                     # (n, N, d), as point_costs
-    sq = jnp.sum(diff * diff, axis=-1)                         # |D_j|²
-    pi = softmax_weights(-(g + sq / (4.0 * t)), eps)           # (n, N)
+    diff = points[:, None, :] - yl[None, :, :]                  # (n, N, d), as point_costs
+    sq = jnp.sum(diff * diff, axis=-1)                          # |D_j|²
+    z = -(g + sq / (4.0 * t))
+    m = jnp.max(z, axis=-1, keepdims=True)
+    e = jnp.where(eps > 0, jnp.maximum(eps, EPS_FLOOR), 1.0)
+    raw = (z - m) / e
+    w = jnp.exp(jnp.where(raw > 0, 0.0, raw))                   # ≤ 1, the top atom's is 1
+    hard = (jnp.arange(z.shape[-1]) == jnp.argmax(z, axis=-1)[:, None]).astype(z.dtype)
+    total = jnp.sum(w, axis=-1, keepdims=True)
+    # ε = 0, or round-off underflowed every weight: the one-hot measure (as softmax_weights)
+    w = jnp.where((eps > 0) & (total > 0), w, hard)
+    total = jnp.sum(w, axis=-1)
+
+    def expect(values):  # E_π over the atoms of an (n, N) array
+        return jnp.sum(w * values, axis=-1) / total
+
     four_t2 = 4.0 * t * t
-    u_t = -(jnp.sum(pi * sq, axis=-1) / four_t2)
-    mean = jnp.einsum("nj,njk->nk", pi, diff)                  # E_π D
+    u_t = -(expect(sq) / four_t2)
+    mean = jnp.einsum("nj,njk->nk", w, diff) / total[:, None]   # E_π D
     h = jnp.sum(mean * mean, axis=-1) / four_t2
-    centred = diff - mean[:, None, :]                          # centred form: no cancellation
-    cov_term = jnp.sum(pi * jnp.sum(centred * centred, axis=-1), axis=-1) / four_t2
-    curv_term = eps * d / (2.0 * t) * jnp.sum(pi, axis=-1)     # ε Σπ tr(A∇²c)
+    centred = diff - mean[:, None, :]                           # centred form: no cancellation
+    cov_term = expect(jnp.sum(centred * centred, axis=-1)) / four_t2
+    curv_term = eps * d / (2.0 * t)                             # ε Σπ tr(A∇²c), Σπ = 1
     # the round-off of x − y_j near an atom, as in `residual_terms`
-    xn, yn = jnp.linalg.norm(xl, axis=-1)[:, None], jnp.linalg.norm(yl, axis=-1)[None, :]
-    dl = jnp.sqrt(sq) + ULP * (xn + yn)
-    near = jnp.sum(pi * ((xn + yn) * dl), axis=-1) / (2.0 * t * t)
+    xn, yn = jnp.linalg.norm(points, axis=-1)[:, None], jnp.linalg.norm(yl, axis=-1)[None, :]
+    near = expect((xn + yn) * (jnp.sqrt(sq) + ULP * (xn + yn))) / (2.0 * t * t)
     sizes = jnp.abs(u_t) + jnp.abs(h) + jnp.abs(curv_term) + cov_term + near
     return u_t, h, curv_term - cov_term, sizes
 
@@ -144,7 +157,7 @@ def residual_view(model, x, eps) -> dict:
     """
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
     # per point: the (N, d) differences and a few (N,) moments per ε
-    chunk = chunk_size(model.n_atoms * max(eps.size, 1), model.dim + 3)
+    chunk = chunk_size(model.n_atoms * max(eps.size, 1), model.dim)
     ham, t, kernel = model.hamiltonian, float(model.t), _residual_kernel()
     factor = metric_factor(ham)
     yl, g = np.asarray(model.y) @ factor, np.asarray(model.g)
