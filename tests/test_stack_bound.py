@@ -154,3 +154,26 @@ def test_bound_holds_on_a_trained_stack():
     from hjdsl.views.report import failures
 
     assert failures(stack_rows(ds, stack)) == []
+
+
+def test_bound_holds_for_any_stack():
+    """Property: for random stacks of any shape, hjdsl's bound terms bound the numpy gap."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None)
+    @given(depth=st.integers(1, 4), width=st.integers(1, 64), atoms=st.integers(1, 8),
+           d=st.integers(1, 4), seed=st.integers(0, 2**16),
+           log_eps=st.lists(st.floats(-3, 0), min_size=4, max_size=4),
+           scale=st.floats(0.05, 2.0))
+    def check(depth, width, atoms, d, seed, log_eps, scale):
+        hidden = [width] * (depth - 1)
+        stack = random_stack(depth, hidden, atoms, [10.0**e for e in log_eps[:depth]], d, seed,
+                             scale=scale)
+        x = np.random.default_rng(seed).uniform(-3, 3, (64, d))
+        gap = np.abs(numpy_forward(stack, x) - numpy_forward(stack, x, tropical=True))
+        bound = float(stack.bound_terms.sum())
+        assert bound == pytest.approx(numpy_bound(stack), rel=1e-12)
+        assert np.all(gap <= bound * (1 + 1e-12) + 1e-12 * np.abs(numpy_forward(stack, x)).max())
+
+    check()
