@@ -33,7 +33,7 @@ NOT_FOR_STACKS = {
     "fit": "fitting a stack is not supported: give its weights",
     "attention": "attention heads and LSE stacks are separate specs",
 }
-DEFAULT_WEIGHTS = "normal(0, 1)"  # W and b when neither the block nor a file gives them
+STACK_DECLARATIONS = ("model", "dim", "time", "evaluate")  # besides `let` and `layer`
 
 
 def check_stack(spec: S.Spec, base_dir: Path, path: str | None) -> Stack:
@@ -71,7 +71,7 @@ class _StackChecker(_Checker):
             inputs = layer.width if layer is not None else _written_width(decl)
         if layers and layers[-1] is not None and layers[-1].width != 1:
             self.error(f"the last layer must have width 1 (the stack's output f), not "
-                       f"{layers[-1].width}", self.layer_decls()[-1].name.span, code="E185",
+                       f"{layers[-1].width}", decls[-1].name.span, code="E185",
                        hint="add a readout layer, e.g. `layer out lse atoms = 4`")
         points = None
         if self.d is not None and "evaluate" in self.decls:
@@ -97,8 +97,10 @@ class _StackChecker(_Checker):
             kw = decl.keyword.text
             if kw in ("let", "layer"):
                 continue
-            if kw in NOT_FOR_STACKS:
-                self.error(f"`{kw}` does not apply to a stack spec: {NOT_FOR_STACKS[kw]}",
+            if kw not in STACK_DECLARATIONS:
+                why = NOT_FOR_STACKS.get(kw, "a stack spec declares model, dim, time, let, "
+                                             "evaluate and its layers")
+                self.error(f"`{kw}` does not apply to a stack spec: {why}",
                            decl.keyword.span, code="E186", hint="remove this line")
                 continue
             if kw in self.decls:
