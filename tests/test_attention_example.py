@@ -135,3 +135,16 @@ def test_the_training_script_runs_and_its_file_is_read(tmp_path):
     spec.write_text(DIGITS.read_text())
     model = hjdsl.load(spec)
     assert model.heads.n_heads == 2 and model.heads.d_k == 8
+
+
+def test_a_long_convex_audit_is_warned_about_before_it_runs(capsys):
+    import argparse
+
+    from hjdsl.attention.commands import _warn_if_long
+
+    model = hjdsl.parse("model m\nviscosity eps in [1, 2, 3, 4]\n"
+                        "attention synthetic heads = 100 keys = 20 d_k = 4\n")
+    _warn_if_long(model, argparse.Namespace(eps=None, audit=None))
+    assert "solves 6,400 convex programs" in capsys.readouterr().err
+    _warn_if_long(model, argparse.Namespace(eps=None, audit="0"))
+    assert capsys.readouterr().err == ""

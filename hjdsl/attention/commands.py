@@ -23,6 +23,7 @@ def run_compare(model, args) -> int:
     from hjdsl.views.report import failures
 
     _refuse(args, {"fit": "its keys come from the spec, not from a fit"})
+    _warn_if_long(model, args)
     ds = model.compare(eps=args.eps, audit=args.audit)
     rows = diagram_rows(ds)
     talk = not (args.quiet or args.json)
@@ -59,6 +60,22 @@ def run_compare(model, args) -> int:
     for a, r in ((a, r) for a, r in rows if r.fails_run):
         print(f"error: head {a}: {r.arrow} fails at eps = {r.eps:g}: {r.reason}", file=sys.stderr)
     return 1 if failed else 0
+
+
+SECONDS_PER_SOLVE = 0.02  # one entropic program of a few dozen keys (Clarabel, measured)
+LONG_RUN_SECONDS = 120
+
+
+def _warn_if_long(model, args) -> None:
+    """Say before a compare that will take minutes (its convex solves) how to shorten it."""
+    from hjdsl.attention.views import check_audit, check_eps
+
+    h = model.heads
+    solves = h.n_heads * check_eps(model, args.eps).size * check_audit(args.audit, h.n_queries)
+    if solves * SECONDS_PER_SOLVE > LONG_RUN_SECONDS:
+        print(f"warning: this compare solves {solves:,} convex programs ({h.n_heads} heads × "
+              f"ε values × audited queries): roughly {solves * SECONDS_PER_SOLVE / 60:.0f} "
+              "minutes; --audit 0 or a smaller --audit makes it shorter", file=sys.stderr)
 
 
 def run_attribute(model, args) -> int:
