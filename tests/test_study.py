@@ -141,6 +141,13 @@ def test_paper_normalisation_adds_the_bias_and_its_slope(d, widths):
     assert np.all(np.abs(slope + 2 / d) < 0.05 * (2 / d))
 
 
+@pytest.mark.parametrize("verb", ["compare", "solve"])
+def test_other_verbs_refuse_a_study_spec(cli, verb):
+    code, _, err = cli(verb, str(EXAMPLES / "studies" / "quadrature_d1.hj"))
+    assert code == 2 and "declares a study" in err and "hjdsl study" in err
+    assert "internal error" not in err
+
+
 def test_the_study_verb_refuses_a_spec_without_a_study(cli):
     code, _, err = cli("study", str(EXAMPLES / "abs_1d.hj"), "--workers", "1")
     assert code == 2 and "declares no study" in err and "Traceback" not in err

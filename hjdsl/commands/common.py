@@ -19,6 +19,9 @@ def load_model(path: str, overrides=()):
         model = parse(sys.stdin.read(), name="<stdin>", overrides=overrides or ())
     else:
         model = load(path, overrides or ())
+    if type(model).__name__ == "Study":  # a sweep of fits: only `hjdsl study` runs it
+        raise UsageError.single(f"{path} declares a study (a sweep of fits), not one model",
+                                hint=f"run it with `hjdsl study {path}`", code="U302")
     print_warnings(model)
     return model
 

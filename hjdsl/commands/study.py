@@ -36,17 +36,22 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    from hjdsl.commands.common import load_model
+    import sys
+
+    from hjdsl.commands.common import print_warnings
     from hjdsl.errors import UsageError
+    from hjdsl.frontend.driver import load, parse
     from hjdsl.study.report import format_report
     from hjdsl.study.runner import default_store, verify_workers
     from hjdsl.study.spec import Study
 
     check_outputs(args)
     verify_workers(args.workers, args.scheduler)
-    study = load_model(args.file, args.set)
+    study = parse(sys.stdin.read(), name="<stdin>", overrides=args.set) if args.file == "-" \
+        else load(args.file, args.set)
+    print_warnings(study)
     if not isinstance(study, Study):
-        raise UsageError.single(f"{args.file} declares no study", code="U302",
+        raise UsageError.single(f"{args.file} declares no study", code="U303",
                                 hint="add a `study NAME { ... }` block (docs/studies.md), or "
                                      "use `hjdsl solve` for one fit")
     ds = study.run(workers=args.workers, scheduler=args.scheduler,
