@@ -235,7 +235,17 @@ class _StudyChecker(Reporter):
             if any(problems):
                 raise self.error(f"at {study.axis} = {v:g} the study resolves to "
                                  f"{', '.join(p for p in problems if p)}", where, code="E816")
-            if study.kind == "quadrature":
+            if study.kind == "trained":
+                from hjdsl.study.task import LIVE_ARRAYS
+
+                self.budget(LIVE_ARRAYS * 8 * len(study.seeds) * (c.n + study.test) * c.width,
+                            f"the fit at {study.axis} = {v:g} ({len(study.seeds)} seeds × "
+                            f"{c.n + study.test:,} points × {c.width:,} atoms)", where,
+                            hint="use fewer seeds, points or atoms")
+            if study.kind == "quadrature":  # logits, their exp and the atom grid
+                self.budget(3 * 8 * (study.test + c.dim) * c.width,
+                            f"the quadrature at {study.axis} = {v:g} ({study.test:,} points × "
+                            f"{c.width:,} atoms)", where, hint="use fewer atoms or test points")
                 side = round(c.width ** (1 / c.dim))
                 if side < 2 or side ** c.dim != c.width:
                     raise self.error(f"a quadrature width is a grid: N = k^d with k ≥ 2, "
