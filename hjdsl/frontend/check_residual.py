@@ -15,6 +15,7 @@ from hjdsl.frontend.check_values import Invalid, frozen
 from hjdsl.model.limits import array_bytes
 from hjdsl.networks.cells import CELLS, draw_params
 from hjdsl.networks.flow import DeclaredPair, FlowModel
+from hjdsl.networks.ode import REFINEMENTS
 
 FLOW_KEYWORDS = ("residual", "recurrent")
 ALLOWED = ("model", "dim", "let", "data", "hamiltonian", "viscosity", *FLOW_KEYWORDS)
@@ -119,7 +120,10 @@ def _network(c, decl: S.FlowDecl, data) -> dict:
         width, atoms = c.d, int(s.get("width", 4)) if cell.name == "lse" else 0
     shapes = cell.shapes(width, atoms)
     n = data.size if data is not None else 1
-    c.budget(array_bytes(steps + 1, n, width, 6) + array_bytes(
+    # states, co-states, ℋ and autodiff's copies (6 per step); a residual net's ODE check also
+    # runs the recursions at h/8 (2 × 8 more)
+    per_step = 6 if recurrent else 6 + 2 * 2 ** (REFINEMENTS - 1)
+    c.budget(array_bytes(steps + 1, n, width, per_step) + array_bytes(
         steps if not recurrent else 1, sum(int(np.prod(sh)) for sh in shapes.values()), 4),
         f"the states, co-states and parameters of {steps:,} steps", decl.span,
         "use fewer steps, a smaller width or less data")

@@ -89,7 +89,7 @@ class FlowModel:
         return flow_dataset(self, quiet=quiet)
 
     def summary(self) -> str:
-        """`ok (residual tanh, 10 steps, h = 0.1, d = 2, 16 data points)`."""
+        """`ok (model m, residual tanh, 10 steps, h = 0.1, state width 2, 16 data points)`."""
         kind = f"{self.kind} {self.cell_name}"
         step = f", h = {self.h:g}" if self.kind == "residual" else ""
         parts = [f"model {self.name}", kind, f"{self.steps} steps{step}", f"state width {self.width}",

@@ -23,7 +23,7 @@ NO_ODE = ("a recurrence x_{k+1} = f(x_k, u_k) has its step fixed at 1 by the seq
 def flow_dataset(model, quiet: bool = True):
     """Run (and, with `learn`, first fit) the network; compare PMP with autodiff; refine h.
 
-    Variables: state, costate, backprop (step, sample, state); costate_error (step);
+    Variables: state, costate, backprop (step, sample, component); costate_error (step);
     hamiltonian (step, sample; NaN at the terminal step, which has no update); weight_grad_error
     (per step for a residual net, one number for a recurrent one); for a residual net the ODE
     refinement ode_error, ode_order (refinement, with coordinate h) and ode_hamiltonian.
