@@ -38,7 +38,8 @@ def one_row(d: int, N: int, n: int, eps: float, seed: int = 0) -> dict:
     pruned = network_view(x, W, b, e, weights=False)
     t2 = time.perf_counter()
     support = pruned.get("support", np.full((1, n), N))[0]
-    return {"d": d, "N": N, "eps": eps, "path": "pruned" if pruned.get("pruned", [0])[0] else "dense",
+    path = "pruned" if pruned.get("pruned", [0])[0] else "dense"
+    return {"d": d, "N": N, "eps": eps, "path": path,
             "support_median": float(np.median(support)) / N, "support_max": support.max() / N,
             "dense_s": t1 - t0, "pruned_s": t2 - t1, "speedup": (t1 - t0) / (t2 - t1),
             "error": float(np.abs(pruned["f"] - dense["f"]).max()),

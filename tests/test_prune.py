@@ -1,4 +1,4 @@
-"""Certified pruning (views/closed_form/prune*.py): pruned vs dense, the certificate vs the truth."""
+"""Certified pruning (views/closed_form/prune*.py): pruned vs dense, certificate vs truth."""
 
 import numpy as np
 import pytest
@@ -135,7 +135,7 @@ def test_anisotropic_hopf_cole_pruned_matches_dense(untimed):
 
 
 def test_ties_resolve_to_the_first_atom_as_dense(untimed):
-    """Every atom repeated 8 times: the ε = 0 one-hot and the weights split like the dense view's."""
+    """Every atom repeated 8 times: the ε = 0 one-hot and the split weights match the dense view."""
     rng = np.random.default_rng(3)
     base_y, base_g = rng.uniform(-2, 2, (600, 2)), rng.uniform(0, 1, 600)
     order = rng.permutation(4800)
@@ -240,9 +240,8 @@ def test_index_lift_reproduces_the_costs():
     W, b = iso.weights()
     lay = layer_index(W, b)
     cost = lay.g_min + ((lay.lift(x)[:, None, :] - lay.tree.data[None]) ** 2).sum(-1)
-    tau = 0.3  # the layer's own time is recovered only roughly (g is random), and any τ works
-    assert 0.25 < 1 / (4 * lay.whiten[0, 0] ** 2) < 0.35
-    tau = 1 / (4 * lay.whiten[0, 0] ** 2)
+    tau = 1 / (4 * lay.whiten[0, 0] ** 2)  # the layer's t = 0.3, recovered roughly (g is random)
+    assert 0.25 < tau < 0.35
     np.testing.assert_allclose(cost, (x * x).sum(1)[:, None] / (4 * tau) - (x @ W.T + b),
                                rtol=1e-12, atol=1e-12)
 

@@ -1,4 +1,4 @@
-"""The lifted nearest-neighbour index of quadratic costs: c_j(x) = g_min + |q(x) − p_j|² in d + 1 dims.
+"""The lifted k-d tree of quadratic costs: c_j(x) = g_min + |q(x) − p_j|² in d + 1 dimensions.
 
 For H(p) = pᵀAp with A⁻¹ = L·Lᵀ (the Hamiltonian's one factor) the atomic cost is
 

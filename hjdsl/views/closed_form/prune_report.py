@@ -1,4 +1,4 @@
-"""The pruning certificate in the compare Dataset: per (ε, point) arrays and the run's attributes."""
+"""The pruning certificate in the compare Dataset: per (ε, point) arrays and run attributes."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ def network_pruned(x, W, b, eps, *, weights: bool, pruning: Pruning | None, dens
 
 def hopf_cole_pruned(x, y, g, t: float, hamiltonian, eps, *, weights: bool,
                      pruning: Pruning | None, dense: Callable):
-    """u_ε of a quadratic H's atoms at x, pruned where the plan says so; `dense(x, eps)` the rest."""
+    """u_ε of a quadratic H's atoms at x, pruned where the plan says; `dense(x, eps)` the rest."""
     y, g = np.asarray(y, dtype=np.float64), np.asarray(g, dtype=np.float64)
     factor = np.asarray(hamiltonian.factor, dtype=np.float64)
     index = _cached("atoms", lambda y_, g_, f_: atoms_index(y_, g_, t, f_), y, g, factor)
