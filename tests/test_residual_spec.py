@@ -43,6 +43,9 @@ def test_every_network_example_holds_its_exact_identities(path):
     ode = by_check["Euler -> ODE, observed order"]
     if model.kind == "residual":
         assert ode.status == "PASS" and abs(ode.value - 1) <= 0.15
+        ds["ode_order"][-1] = 0.8  # outside 1 ± 0.15: a warning, never a failed run
+        ode = {r.check: r for r in flow_rows(ds)}["Euler -> ODE, observed order"]
+        assert ode.status == "WARN" and not ode.fails_run
     else:
         assert ode.kind == "n/a" and ode.detail.startswith("not applicable: ")
     if model.declared is not None:  # the (H, ε) a user declares is never presented as exact
