@@ -38,7 +38,7 @@ from hjdsl.views.closed_form.lse import gibbs_numpy
 # under ε·1e-17 — below the round-off of the dense evaluation itself.
 DELTA = 1e-17
 DENSE_RATIO = 24      # prune an ε when its sampled supports are ≤ N/24 atoms (bench_prune.py)
-MIN_WORK = 1 << 23    # points × atoms below which the dense path always wins (no index build)
+MIN_WORK = 1 << 21    # points × atoms below which the dense path always wins (no index build)
 MIN_ATOMS = 2048      # fewer atoms: a dense row costs about what one tree query does
 SAMPLE_POINTS = 48
 # Prune an ε when the sample's search beats the numpy dense proxy by this factor (both in CPU
