@@ -30,11 +30,16 @@ class Layer:
     span: Span | None = None
 
     def __post_init__(self):
+        for name in ("W", "b"):  # a float64 copy, read-only: the caller's arrays stay theirs
+            value = np.array(getattr(self, name), dtype=np.float64)
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
         if self.W.ndim != 3 or self.b.shape != self.W.shape[:2]:
-            raise ValueError(f"layer {self.name}: W must be (width, atoms, inputs) and b "
-                             f"(width, atoms), got {self.W.shape} and {self.b.shape}")
-        for a in (self.W, self.b):
-            a.setflags(write=False)
+            raise UsageError.single(f"layer {self.name}: W must be (width, atoms, inputs) and b "
+                                    f"(width, atoms), got {self.W.shape} and {self.b.shape}")
+        if self.kind not in ("lse", "softplus") or not (self.eps >= 0 and self.t > 0):
+            raise UsageError.single(f"layer {self.name}: kind must be lse or softplus, eps ≥ 0 "
+                                    f"and t > 0 (got {self.kind}, {self.eps}, {self.t})")
 
     @property
     def width(self) -> int:
