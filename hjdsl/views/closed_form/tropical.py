@@ -29,12 +29,15 @@ def _tropical_body(layer: bool):
 
     def body(points, c, W, b):
         # Δ: the gap between the two smallest costs = between the two largest logits. The
-        # runner-up is the minimum with the first minimiser masked out: two linear passes, the
-        # same values as a sorting top-2 bit for bit (a tie leaves the other copy unmasked, so
-        # Δ = 0), at a fraction of lax.top_k's cost on CPU.
-        first = jnp.argmin(c, axis=-1)
+        # runner-up is the minimum with the first minimiser masked out: plain min reductions,
+        # the same values as a sorting top-2 bit for bit (a tie leaves the other copy unmasked,
+        # so Δ = 0), at a fraction of lax.top_k's cost on CPU. The first minimiser is the least
+        # index attaining the minimum (argmin's answer), found by an integer min: XLA's argmin
+        # is a two-operand reduction, twice as slow here.
         u0 = jnp.min(c, axis=-1)
-        masked = jnp.where(jnp.arange(c.shape[-1]) == first[..., None], jnp.inf, c)
+        index = jnp.arange(c.shape[-1])
+        first = jnp.min(jnp.where(c == u0[..., None], index, c.shape[-1]), axis=-1)
+        masked = jnp.where(index == first[..., None], jnp.inf, c)
         second = jnp.min(masked, axis=-1)  # +inf with one atom or one reachable atom
         out = {
             "u0": u0,
