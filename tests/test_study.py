@@ -17,13 +17,13 @@ from conftest import EXAMPLES
 STUDIES = sorted((EXAMPLES / "studies").glob("*.hj"))
 
 
-def small(study: Study, values: int = 3) -> Study:
+def small(study: Study, values: int = 2) -> Study:
     """The same study, scaled down to seconds: fewer values, seeds, points and steps."""
     if study.kind == "quadrature":
         return dataclasses.replace(study, values=study.values[:values])
     q = dict(study.quantities)
     if study.axis == "n":
-        vals = tuple(v / 20 for v in study.values[:values])  # n = 12.5, 25, 50 -> int
+        vals = tuple(v / 20 for v in study.values[:values])  # n = 12.5, 25 -> whole numbers
         vals = tuple(float(round(v)) for v in vals)
     else:
         vals, q["n"] = study.values[:values], 200.0
