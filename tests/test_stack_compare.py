@@ -221,3 +221,12 @@ def test_stack_examples_hold_every_exact_relation(path):
     # every row but the curvature ones (test_cli_check_and_attribute and the docs cover those)
     rows = stack_rows(stack.compare())
     assert rows and failures(rows) == []
+
+
+def test_layers_without_seeds_draw_different_weights():
+    stack = hjdsl.parse("model s\ndim 1\nlayer a lse width = 2 atoms = 2\n"
+                        "layer b lse width = 2 atoms = 2\nlayer out lse atoms = 2\nevaluate x = [0]\n")
+    a, b, out = stack.layers
+    assert not np.array_equal(a.W, b.W) and not np.array_equal(a.b, b.b)
+    rng = np.random.default_rng([1, 0])  # layer b: seed = its position, W from stream 0
+    np.testing.assert_array_equal(b.W, rng.normal(0.0, 1.0, (2, 2, 2)))

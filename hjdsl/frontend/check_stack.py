@@ -133,7 +133,10 @@ class _StackChecker(_Checker):
                  if "width" in settings else None)
         atoms = (self.count(settings["atoms"], self.env, "the layer's atoms", MAX_ATOMS, "atoms")
                  if "atoms" in settings else None)
-        seed = self.seed(settings["seed"], self.env) if "seed" in settings else 0
+        # by default each layer draws with its position as the seed: two layers of one shape
+        # without seeds still get different weights
+        seed = (self.seed(settings["seed"], self.env) if "seed" in settings
+                else self.layer_decls().index(decl))
         if decl.path is not None:
             W, b = self.file_weights(decl, kind)
         else:
