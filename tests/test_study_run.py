@@ -105,3 +105,32 @@ def test_trained_d1_reproduces_the_papers_exponent():
     study = dataclasses.replace(study, values=study.values[:5])
     ds = study.run(workers=1)
     assert abs(float(ds["alpha_best"]) - 1.02) <= 0.15
+
+
+def _dies_once(study, config):
+    """A task that kills its worker process the first time it runs for configuration 1."""
+    import os
+    from pathlib import Path
+
+    marker = Path(os.environ["HJDSL_TEST_MARKER"]) / config.key
+    if config.index == 1 and not marker.exists():
+        marker.touch()
+        os._exit(1)  # the worker process dies mid-task, as under the OOM killer
+    return _real_run_config(study, config)
+
+
+_real_run_config = task.run_config
+
+
+@pytest.mark.slow
+def test_a_task_whose_worker_dies_is_rerun(tmp_path, monkeypatch):
+    from conftest import EXAMPLES
+
+    monkeypatch.setenv("HJDSL_TEST_MARKER", str(tmp_path))  # worker processes inherit it
+    monkeypatch.setattr(task, "run_config", _dies_once)
+    study = hjdsl.load(EXAMPLES / "studies" / "quadrature_d1.hj")
+    ds = study.run(workers=2, store=tmp_path / "parts")
+    assert (tmp_path / study.configurations()[1].key).exists()  # it did die once
+    monkeypatch.setattr(task, "run_config", _real_run_config)
+    xr.testing.assert_allclose(ds.drop_vars("seconds"),
+                               study.run(workers=1).drop_vars("seconds"), rtol=1e-12)
