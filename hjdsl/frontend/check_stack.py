@@ -17,7 +17,8 @@ from hjdsl.model.limits import MAX_ATOMS, array_bytes
 from hjdsl.networks.stack import Layer, Stack
 
 KINDS = ("lse", "softplus")
-SETTINGS = {"lse": ("width", "atoms", "eps", "t", "seed"), "softplus": ("width", "eps", "t", "seed")}
+SETTINGS = {"lse": ("width", "atoms", "eps", "t", "seed"),
+            "softplus": ("width", "eps", "t", "seed")}
 MAX_WIDTH = 4096  # units per layer: a stack is a small network to be checked, not trained here
 MAX_LAYERS = 64
 # What a stack spec does not take, and why (each layer carries its own atoms and ε).
@@ -174,8 +175,8 @@ class _StackChecker(_Checker):
         for item in decl.items:
             key = item.key.text
             if key not in shapes or item.truth:
-                self.error(f"`{key}` is not part of a layer: its block gives W and b", item.key.span,
-                           code="E182", hint="e.g. { W ~ normal(0, 0.5); b = 0 }")
+                self.error(f"`{key}` is not part of a layer: its block gives W and b",
+                           item.key.span, code="E182", hint="e.g. { W ~ normal(0, 0.5); b = 0 }")
                 continue
             if key in found:
                 self.error(f"`{key}` is given twice", item.key.span, code="E102")
@@ -188,8 +189,10 @@ class _StackChecker(_Checker):
                 out[key] = self.const(item.value, self.env, f"the layer's {key}")
                 if key == "W":  # a drawn b takes the units and atoms of the given W
                     shape = np.shape(out["W"])
-                    shapes["b"] = shape[:1] if kind == "softplus" or len(shape) < 3 else shape[:2]
-                    shapes["b"] = (1, shape[0]) if kind == "lse" and len(shape) == 2 else shapes["b"]
+                    if kind == "lse":  # (width, atoms, inputs), or (atoms, inputs) for width 1
+                        shapes["b"] = (1, shape[0]) if len(shape) == 2 else shape[:2]
+                    else:
+                        shapes["b"] = shape[:1]
                 continue
             self.budget(array_bytes(int(np.prod(shapes[key])), 1, 3),
                         f"drawing {key} of layer `{decl.name.text}`", decl.span,

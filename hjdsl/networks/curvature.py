@@ -77,7 +77,7 @@ def single_layer_certificate(stack: Stack) -> float | None:
     return float(np.max(np.sum(W * W, axis=-1)) / eps)
 
 
-def attribute_stack(stack: Stack, at, top: int = 3):
+def attribute_stack(stack: Stack, at):
     """Readout Gibbs weights and curvature at query points (a Dataset with `point`, `dim` dims)."""
     import xarray as xr
 

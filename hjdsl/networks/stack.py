@@ -1,4 +1,4 @@
-"""A stack of LSE layers: the checked value (layers with their own width, ε, t) and its forward pass."""
+"""A stack of LSE layers: the checked value (each layer with its own width, ε, t), forward pass."""
 
 from __future__ import annotations
 
@@ -129,20 +129,20 @@ class Stack:
 
     # --- the Python API ------------------------------------------------------------------
     def compare(self, x=None, quiet: bool = True):
-        """Per-layer identities, the tropical stack and its bound (an xarray.Dataset, `layer` dim)."""
+        """Per-layer identities, the tropical stack and its bound (a Dataset with a `layer` dim)."""
         from hjdsl.jaxsetup import float64
         from hjdsl.networks.stack_views import compare_stack
 
         with float64():
             return compare_stack(self, x=x, quiet=quiet)
 
-    def attribute(self, at, **options):
+    def attribute(self, at):
         """Readout Gibbs weights and curvature ∇²f at points `at` (an xarray.Dataset)."""
         from hjdsl.jaxsetup import float64
         from hjdsl.networks.curvature import attribute_stack
 
         with float64():
-            return attribute_stack(self, at, **options)
+            return attribute_stack(self, at)
 
     def __getattr__(self, name: str):
         # A verb written for single-layer specs asks for what a stack does not have (atoms,

@@ -1,4 +1,4 @@
-"""Compare a stack: every unit's single-layer views in its own input, the max-plus stack, the bound."""
+"""Compare a stack: each unit's single-layer views at its input, the max-plus stack, the bound."""
 
 from __future__ import annotations
 
