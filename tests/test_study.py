@@ -162,6 +162,22 @@ def test_bad_arguments_exit_2(cli, args, message):
     assert code == 2 and message in err and "Traceback" not in err
 
 
+def test_study_verb_writes_result_and_figure(tmp_path, capsys):
+    from hjdsl.cli import main
+
+    out, fig = tmp_path / "q.nc", tmp_path / "q.png"
+    assert main(["study", str(EXAMPLES / "studies" / "quadrature_d1.hj"), "--workers", "1",
+                 "-o", str(out), "--plot", str(fig)]) == 0
+    printed = capsys.readouterr().out
+    assert "alpha = " in printed and "theory alpha = 1.000" in printed
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import xarray as xr
+
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["study_kind"] == "quadrature" and ds.sizes["width"] == 5
+        assert len(list((tmp_path / "q.nc.parts").glob("*.nc"))) == 5
+
+
 def test_help_teaches_with_examples(cli):
     code, out, _ = cli("study", "--help")
     assert code == 0 and "examples:" in out and "hjdsl study examples/" in out

@@ -14,6 +14,7 @@ def plot_study(ds, target):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     from hjdsl.output import save_figure
 
@@ -41,6 +42,7 @@ def plot_study(ds, target):
                     label=f"theory alpha = {float(a['alpha_theory']):.2f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labels would overlap
     ax.set_xlabel(f"{axis} ({a['symbol']})")
     ax.set_ylabel("error (RMSE; quadrature: sup)")
     ax.set_title(f"{a.get('model', '')}: study {a['study']}")
