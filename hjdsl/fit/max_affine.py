@@ -1,4 +1,4 @@
-"""ε = 0 convex fit: least-squares max-affine regression, solved by cutting planes."""
+"""ε = 0 convex fit: least-squares max-affine regression, by cutting planes on a working set."""
 
 from __future__ import annotations
 
@@ -115,7 +115,8 @@ def solve_qp(x, v, pairs, *, max_slope=None, solver_options=None):
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     # tighter than the defaults (1e-8) so the fit matches the all-pairs QP to 1e-6 and better
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
+    settings.tol_gap_abs = settings.tol_gap_rel = 1e-12
+    settings.tol_feas = 1e-10
     for key, value in (solver_options or {}).items():
         setattr(settings, key, value)
     solution = clarabel.DefaultSolver(P, q, sparse.csc_matrix(A), b, cones, settings).solve()
@@ -224,16 +225,18 @@ def certificate(x, v, phi, slopes, pairs, duals, max_violation) -> dict:
     }
 
 
-def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=1, per_point=0,
-                   max_rounds=60, max_slope=None, naive=False, solver="CLARABEL",
-                   solver_options=None) -> MaxAffine:
+def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=None, per_point=0,
+                   max_rounds=None, max_slope=None, naive=False, solver="CLARABEL",
+                   solver_options=None, method=None) -> MaxAffine:
     """Least-squares convex regression of v on x by cutting planes (or naively, all pairs).
 
     Data are standardised first (the problem is affine-invariant in x and v), solved, then mapped
-    back; `tol` is the allowed constraint violation in standardised units. Each round adds, for
-    every violating piece, its `per_piece` worst points (and, if per_point > 0, for every violated
-    point its `per_point` worst pieces): the cuts are long-range pairs, each of which adds fill-in
-    to the interior-point factorisation, so fewer cuts per round makes every later round cheaper.
+    back; `tol` is the allowed constraint violation in standardised units. `method="sparse"` (the
+    default, hjdsl/fit/convex_regression.py) keeps the working set near the active set;
+    `method="cutting_planes"` (chosen too when a cut selection per_piece/per_point is given) is
+    the former loop: kNN and hub pairs, and each round adds, for every violating piece, its
+    `per_piece` (1) worst points (and, if per_point > 0, for every violated point its `per_point`
+    worst pieces), never dropping any.
 
     >>> rng = np.random.default_rng(0); x = rng.normal(size=(40, 2))
     >>> fit = fit_max_affine(x, (x ** 2).sum(1))
@@ -252,7 +255,21 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=1, per_point=0,
     xs, vs = (x - mu_x) / sd_x, (v - mu_v) / sd_v
     # |s_k| ≤ L in data units is |s'_k| ≤ L σ_x,k / σ_v after standardising
     slope_cap = None if max_slope is None else max_slope * sd_x / sd_v
+    if method is None:
+        method = "cutting_planes" if (per_piece is not None or per_point) else "sparse"
+    if method not in ("sparse", "cutting_planes"):
+        raise ValueError(f"unknown max-affine method {method!r} (sparse, cutting_planes)")
     start = time.perf_counter()
+    if method == "sparse" and not naive:
+        from hjdsl.fit.convex_regression import solve_sparse
+
+        phi, s, duals, pairs, status, rounds, worst = solve_sparse(
+            xs, vs, tol=tol, neighbours=neighbours, max_rounds=max_rounds or 500,
+            slope_cap=slope_cap, solver_options=solver_options)
+        return _finish(xs, vs, (mu_v, sd_v, sd_x), phi, s, duals, status, pairs, rounds, worst,
+                       start, tol, "Clarabel", primary=not solver_options, solver=solver)
+    per_piece = 1 if per_piece is None else per_piece
+    max_rounds = 60 if max_rounds is None else max_rounds
     if naive:
         pairs = all_pairs(n)
     else:
@@ -274,14 +291,22 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=1, per_point=0,
                             f"(max violation {worst:.3g} > tol {tol:.3g})",
                             hint="raise max_rounds or tol")
         pairs = _unique_pairs(np.concatenate([pairs, new]), n)
+    return _finish(xs, vs, (mu_v, sd_v, sd_x), phi, s, duals, status, pairs, rounds, worst,
+                   start, tol, "Clarabel" if not naive else solver,
+                   primary=(not naive or solver == "CLARABEL") and not solver_options,
+                   solver=solver)
+
+
+def _finish(xs, vs, scales, phi, s, duals, status, pairs, rounds, worst, start, tol, name, *,
+            primary, solver) -> MaxAffine:
+    """Certify the standardised solution (all n² pairs) and map it back to data units."""
+    mu_v, sd_v, sd_x = scales
     cert = certificate(xs, vs, phi, s, pairs, duals, worst)
     # hjdsl's one rule (solver_status.py): Clarabel's own `optimal` with hjdsl's tolerances is
     # trusted; anything else must show KKT residual and relative gap ≤ tol (standardised units)
     gap = abs(cert["duality_gap"]) / max(1.0, abs(cert["objective"]))
-    ok, verdict = judge(status, "Clarabel" if not naive else solver,
-                        [Check("KKT residual", cert["kkt_residual"], tol),
-                         Check("relative duality gap", gap, tol)],
-                        primary=(not naive or solver == "CLARABEL") and not solver_options)
+    ok, verdict = judge(status, name, [Check("KKT residual", cert["kkt_residual"], tol),
+                                       Check("relative duality gap", gap, tol)], primary=primary)
     if not ok:
         raise run_error(f"convex fit: the answer is not certified ({verdict})",
                         hint="rescale the data, or try another solver or looser `tol`")
