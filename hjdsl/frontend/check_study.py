@@ -266,9 +266,9 @@ class _StudyChecker(Reporter):
             raise self.absorb(err) from None
         except ValueError:  # a shape that does not broadcast to one value per point
             v = None
-        if v is None or np.shape(v) != (4,):
-            raise self.error("the target must be one number per point x (in d > 1 reduce "
-                             "x with norm, sum, ...)", expr.span, code="E818",
+        if v is None or np.shape(v) != (4,) or not np.all(np.isfinite(v)):
+            raise self.error("the target must be one finite number per point x (in d > 1 "
+                             "reduce x with norm, sum, ...)", expr.span, code="E818",
                              hint="e.g. `value = norm(x)`")
 
 
