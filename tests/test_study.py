@@ -78,19 +78,20 @@ def test_ci_covers_the_truth_and_excludes_a_wrong_one():
 
 @pytest.mark.slow
 def test_ci_coverage_is_nominal():
-    """400 synthetic studies (6 values × 5 seeds, log-normal noise): the 95 % CIs cover the true
-    slope 95 % of the time; a 400-draw binomial has sd 1.1 %, so [0.92, 0.98] is ±2.7 sd."""
+    """2000 synthetic studies (6 values × 5 seeds, log-normal noise): the 95 % CIs cover the
+    true slope at the nominal rate. A 2000-draw binomial has sd 0.5 %; the measured coverage is
+    94–95 % (the seed bootstrap of 5 draws is lumpy), so the band is [0.925, 0.975]."""
     v = np.array([10.0, 25, 50, 100, 200, 500])
     rng = np.random.default_rng(11)
     hits = {"alpha": 0, "alpha_asymptotic": 0}
-    reps = 400
+    reps = 2000
     for r in range(reps):
         losses = np.exp(1.0 - 0.5 * np.log(v)[:, None] + rng.normal(0, 0.2, (6, 5)))
-        t = exponent_table(v, losses, seed=r, draws=500)
+        t = exponent_table(v, losses, seed=r)
         for k in hits:
             hits[k] += t[f"{k}_low"] <= 0.5 <= t[f"{k}_high"]
     for k, h in hits.items():
-        assert 0.92 <= h / reps <= 0.98, (k, h / reps)
+        assert 0.925 <= h / reps <= 0.975, (k, h / reps)
 
 
 def poisson_error(xi, k, eps):
