@@ -1,0 +1,114 @@
+"""The sparse working-set max-affine fit: equal to the all-pairs QP, certified, and the certificate
+rejects a perturbed solution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hjdsl.errors import RunError
+from hjdsl.fit.convex_regression import solve_sparse, sparse_start
+from hjdsl.fit.max_affine import certificate, fit_max_affine, naive_qp, violations
+
+TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-10}  # cvxpy → Clarabel
+
+
+def noisy_convex(seed: int, n: int, d: int):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, size=(n, d))
+    v = np.abs(x).sum(1) + 0.5 * (x ** 2).sum(1) + 0.2 * rng.normal(size=n)
+    return x, v
+
+
+def standardised(x, v):
+    return (x - x.mean(0)) / x.std(0), (v - v.mean()) / v.std()
+
+
+def reference_phi(x, v):
+    """All n(n − 1) constraints written with cvxpy atoms, solved to gap 1e-12 (standardised)."""
+    xs, vs = standardised(x, v)
+    phi, _, _, _ = naive_qp(xs, vs, solver_options=TIGHT)
+    return phi * v.std() + v.mean()
+
+
+@pytest.mark.parametrize("seed,n,d", [(0, 40, 1), (1, 120, 2), (2, 200, 3)])
+def test_sparse_fit_equals_the_all_pairs_qp(seed, n, d):
+    x, v = noisy_convex(seed, n, d)
+    fit = fit_max_affine(x, v)
+    assert fit.certificate["constraints"] < n * (n - 1) / 4
+    np.testing.assert_allclose(fit.phi, reference_phi(x, v), rtol=0, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_sparse_fit_equals_the_all_pairs_qp_at_400_points():
+    x, v = noisy_convex(3, 400, 3)
+    np.testing.assert_allclose(fit_max_affine(x, v).phi, reference_phi(x, v), rtol=0, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_sparse_fit_equals_the_former_cutting_planes_at_1000_points():
+    x, v = noisy_convex(0, 1000, 3)
+    new = fit_max_affine(x, v)
+    old = fit_max_affine(x, v, method="cutting_planes")
+    assert np.abs(new.phi - old.phi).max() <= 1e-6
+    assert new.certificate["constraints"] < old.certificate["constraints"]
+
+
+def test_the_start_is_one_way_and_never_pairs_a_point_with_itself():
+    x = np.repeat(np.random.default_rng(0).normal(size=(10, 2)), 2, axis=0)  # every point twice
+    pairs = sparse_start(x, 3)
+    assert (pairs[:, 0] != pairs[:, 1]).all()
+    assert pairs.shape[0] <= 3 * x.shape[0]
+
+
+def _certify(x, v, phi, slopes, pairs, duals):
+    worst, _ = violations(x, phi, slopes, per_piece=0, tol=np.inf)
+    return certificate(x, v, phi, slopes, pairs, duals, worst)
+
+
+@pytest.mark.parametrize("what", ["phi", "slope", "dual"])
+def test_the_certificate_passes_the_solution_and_fails_a_perturbed_one(what):
+    x, v = standardised(*noisy_convex(7, 150, 2))
+    phi, s, duals, pairs, _, _, _ = solve_sparse(x, v, tol=1e-7)
+    cert = _certify(x, v, phi, s, pairs, duals)
+    assert cert["kkt_residual"] <= 1e-7 and cert["duality_gap"] <= 1e-7
+    phi2, s2, duals2 = phi.copy(), s.copy(), duals.copy()
+    k = int(np.argmax(duals))  # an active pair (i, j)
+    i, j = pairs[k]
+    if what == "phi":
+        phi2[j] -= 1e-4  # drops below piece i: a violated constraint
+    elif what == "slope":
+        s2[i] += 1e-4 * np.sign(x[j] - x[i])  # tilts piece i above point j
+    else:
+        duals2[k] *= 1.001  # stationarity 2(φ − v) = a breaks
+    bad = _certify(x, v, phi2, s2, pairs, duals2)
+    assert bad["kkt_residual"] > 1e-7
+    if what != "dual":
+        # the violation is found over all n² pairs, not only over the working set
+        assert bad["max_violation"] > 1e-7
+
+
+def test_the_certificate_reads_pairs_outside_the_working_set():
+    # a piece that is fine on W but cuts a point outside W is caught by the all-pairs scan
+    x, v = standardised(*noisy_convex(8, 120, 2))
+    phi, s, duals, pairs, _, _, _ = solve_sparse(x, v, tol=1e-7)
+    on_w = set(map(tuple, pairs.tolist()))
+    i, j = next((a, b) for a in range(120) for b in range(120)
+                if a != b and (a, b) not in on_w)
+    s2 = s.copy()
+    gap = phi[j] - phi[i] - s[i] @ (x[j] - x[i])
+    s2[i] += (gap + 1e-3) * (x[j] - x[i]) / np.sum((x[j] - x[i]) ** 2)
+    assert _certify(x, v, phi, s2, pairs, duals)["max_violation"] > 1e-4
+
+
+def test_round_limit_is_a_run_error():
+    x, v = standardised(*noisy_convex(9, 200, 3))
+    with pytest.raises(RunError, match="did not converge in 1 rounds") as info:
+        solve_sparse(x, v, tol=1e-7, max_rounds=1)
+    assert info.value.exit_code == 1
+
+
+def test_unknown_method_is_refused():
+    x, v = noisy_convex(1, 20, 2)
+    with pytest.raises(ValueError, match="unknown max-affine method"):
+        fit_max_affine(x, v, method="simplex")
