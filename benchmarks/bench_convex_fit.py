@@ -1,16 +1,20 @@
-"""Benchmark: the cutting-plane ε = 0 convex fit against the all-pairs QP (time, peak memory).
+"""Benchmark: the ε = 0 convex fit — sparse working set vs former cutting planes vs all-pairs QP.
 
-Each case runs in its own subprocess so peak RSS (resource.getrusage) belongs to that case only.
+Each case runs in its own subprocess so peak RSS (resource.getrusage) belongs to that case only;
+|Δφ| is the largest difference of the fitted values from the first method of the same n, and the
+ratio is that method's time over the sparse method's, both from this one run.
 
-    python benchmarks/bench_convex_fit.py                 # n = 200, 400 both ways; d = 3
-    python benchmarks/bench_convex_fit.py --n 200 400 800 --large   # + cutting planes at n = 2,000
-    python benchmarks/bench_convex_fit.py --per-piece 0 --per-point 4  # the former cut selection
+    python benchmarks/bench_convex_fit.py            # --quick: n = 200 all three, n = 1,000 sparse
+    python benchmarks/bench_convex_fit.py --n 1000 2000 --methods sparse cutting_planes
+    python benchmarks/bench_convex_fit.py --n 10000 --methods sparse          # ~minutes
+    python benchmarks/bench_convex_fit.py --n 100000 --d 10 --methods sparse  # slow: run once
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -22,51 +26,63 @@ rng = np.random.default_rng({seed})
 x = rng.uniform(-1, 1, size=({n}, {d}))
 v = np.abs(x).sum(1) + 0.5 * (x ** 2).sum(1) + 0.2 * rng.normal(size={n})
 start = time.perf_counter()
-fit = fit_max_affine(x, v, naive={naive}, **{cuts})
+fit = fit_max_affine(x, v, **{options})
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(dict(fit.certificate, wall=seconds, peak_mb=peak, phi=fit.phi.tolist())))
 """
 
+OPTIONS = {"sparse": {}, "cutting_planes": {"method": "cutting_planes"},
+           "naive": {"naive": True}}
 
-def run_case(n: int, d: int, naive: bool, seed: int = 0, timeout: float = 3600,
-             cuts: dict | None = None) -> dict:
-    code = CASE.format(n=n, d=d, naive=naive, seed=seed, cuts={} if naive else (cuts or {}))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=timeout)
+
+def run_case(n: int, d: int, method: str, seed: int = 0, timeout: float = 3600) -> dict:
+    code = CASE.format(n=n, d=d, seed=seed, options=OPTIONS[method])
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"stopped after {timeout:.0f} s"}
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def report(n: int, d: int, methods, timeout: float) -> None:
+    results = {m: run_case(n, d, m, timeout=timeout) for m in methods}
+    first = next((r for r in results.values() if "phi" in r), None)
+    base = results.get("sparse", {}).get("wall")
+    for name, r in results.items():
+        if "error" in r:
+            print(f"{n:>7} {d:>3} {name:>15}  failed: {r['error']}", flush=True)
+            continue
+        diff = max(abs(a - b) for a, b in zip(r["phi"], first["phi"]))
+        ratio = r["wall"] / base if base else float("nan")
+        gap = r["duality_gap"] / max(1.0, r["objective"])
+        print(f"{n:>7} {d:>3} {name:>15} {r['wall']:>9.2f} {ratio:>6.1f} {r['peak_mb']:>8.0f} "
+              f"{r['constraints']:>11.0f} {r['rounds']:>6.0f} {r['max_violation']:>9.1e} "
+              f"{r['kkt_residual']:>9.1e} {gap:>9.1e} {diff:>9.1e}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, nargs="+", default=[200, 400])
+    parser.add_argument("--n", type=int, nargs="+", help="sizes (default: the quick set)")
     parser.add_argument("--d", type=int, default=3)
-    parser.add_argument("--large", action="store_true", help="also cutting planes at n = 2,000")
-    parser.add_argument("--per-piece", type=int, default=1, help="cuts per violating piece")
-    parser.add_argument("--per-point", type=int, default=0, help="cuts per violated point")
+    parser.add_argument("--methods", nargs="+", choices=sorted(OPTIONS),
+                        default=["sparse", "cutting_planes", "naive"])
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per case")
     args = parser.parse_args()
-    cuts = {"per_piece": args.per_piece, "per_point": args.per_point}
-    print(f"{'n':>6} {'method':>15} {'seconds':>9} {'peak MB':>8} {'constraints':>12} "
-          f"{'rounds':>6} {'max viol':>9} {'|Δφ|max':>9}")
-    for n in args.n:
-        cut = run_case(n, args.d, naive=False, cuts=cuts)
-        naive = run_case(n, args.d, naive=True)
-        for name, r in (("cutting planes", cut), ("naive QP", naive)):
-            if "error" in r:
-                print(f"{n:>6} {name:>15}  failed: {r['error']}")
-                continue
-            diff = max(abs(a - b) for a, b in zip(cut.get("phi", []), naive.get("phi", [])))\
-                if "phi" in cut and "phi" in naive else float("nan")
-            print(f"{n:>6} {name:>15} {r['wall']:>9.2f} {r['peak_mb']:>8.0f} "
-                  f"{r['constraints']:>12.0f} {r['rounds']:>6.0f} {r['max_violation']:>9.1e} "
-                  f"{diff:>9.1e}", flush=True)
-    if args.large:
-        r = run_case(2000, 3, naive=False, cuts=cuts)
-        print(f"{2000:>6} {'cutting planes':>15} {r['wall']:>9.2f} {r['peak_mb']:>8.0f} "
-              f"{r['constraints']:>12.0f} {r['rounds']:>6.0f} {r['max_violation']:>9.1e}")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'n':>7} {'d':>3} {'method':>15} {'seconds':>9} {'ratio':>6} {'peak MB':>8} "
+          f"{'constraints':>11} {'rounds':>6} {'max viol':>9} {'KKT res':>9} {'rel gap':>9} "
+          f"{'|Δφ|max':>9}")
+    if args.n:
+        for n in args.n:
+            report(n, args.d, args.methods, args.timeout)
+        return
+    report(200, args.d, args.methods, args.timeout)  # --quick
+    report(1000, args.d, ["sparse"], args.timeout)
 
 
 if __name__ == "__main__":
