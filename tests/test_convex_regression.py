@@ -112,3 +112,34 @@ def test_unknown_method_is_refused():
     x, v = noisy_convex(1, 20, 2)
     with pytest.raises(ValueError, match="unknown max-affine method"):
         fit_max_affine(x, v, method="simplex")
+
+
+def dense_greedy_cover(W, b, x, phi, tol):
+    """The former one-block greedy set cover, written out independently."""
+    cover = W @ x.T + b[:, None] >= phi[None, :] - tol
+    uncovered, counts, keep = np.ones(x.shape[0], bool), cover.sum(1), []
+    while uncovered.any():
+        best = int(np.argmax(counts))
+        keep.append(best)
+        newly = cover[best] & uncovered
+        uncovered &= ~newly
+        counts -= cover[:, newly].sum(1)
+    return np.sort(keep)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pruning_in_blocks_keeps_the_one_block_cover(seed, monkeypatch):
+    import hjdsl.fit.max_affine as max_affine
+
+    monkeypatch.setattr(max_affine, "_CHUNK", 97)  # many column blocks, uneven last one
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(50, 2))
+    W = rng.normal(size=(50, 2))
+    W[rng.integers(0, 50, 8)] = W[0]  # duplicate pieces
+    b = rng.normal(size=50)
+    phi = (x @ W.T + b).max(1)
+    kept_W, kept_b = max_affine.prune_pieces(W, b, x, phi, tol=1e-9)
+    keep = dense_greedy_cover(W, b, x, phi, 1e-9)
+    np.testing.assert_array_equal(kept_W, W[keep])
+    np.testing.assert_array_equal(kept_b, b[keep])
+    assert np.abs((x @ kept_W.T + kept_b).max(1) - phi).max() <= 1e-9
