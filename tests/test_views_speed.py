@@ -95,3 +95,39 @@ def test_tropical_single_atom():
     np.testing.assert_array_equal(out["u0"], [2.5, np.inf])
     np.testing.assert_array_equal(out["gap"], [np.inf, np.inf])
     np.testing.assert_array_equal(out["active"], [0, -1])
+
+
+def _peak_bytes(fn) -> tuple[int, object]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = fn()
+        return tracemalloc.get_traced_memory()[1], out
+    finally:
+        tracemalloc.stop()
+
+
+def test_map_chunks_holds_its_result_once():
+    import jax  # noqa: F401  (imported before the trace: its import is not the result's memory)
+
+    from hjdsl.views.closed_form.lse import map_chunks
+
+    x = np.linspace(0, 1, 4096)[:, None]
+    size = 8 * 4096 * 2000  # the (points × 2000) output
+    peak, out = _peak_bytes(lambda: map_chunks(
+        lambda b: {"wide": np.repeat(b, 2000, axis=1), "sum": b[:, 0] * 2}, x, 256))
+    np.testing.assert_array_equal(out["wide"], np.repeat(x, 2000, axis=1))
+    np.testing.assert_array_equal(out["sum"], 2 * x[:, 0])
+    assert peak <= 1.25 * size, peak / size  # pieces joined at the end: 2x
+
+
+def test_convex_skipped_at_audit_0_allocates_no_pi():
+    import hjdsl.views.convex  # noqa: F401  (its import is not π's memory)
+    from hjdsl.views.compare import convex_part
+
+    m = _model(2, 500, 9)
+    eps, x = np.array([1.0, 0.1]), np.random.default_rng(0).uniform(-1, 1, size=(2000, 2))
+    peak, out = _peak_bytes(lambda: convex_part(m, eps, x, 0))
+    assert out["pi"].shape == (2, 2000, 500) and np.isnan(out["pi"]).all()
+    assert peak < 0.05 * 8 * out["pi"].size, peak  # a filled NaN array: 16 MB
