@@ -105,3 +105,21 @@ def scoped(fn):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def jit64(fn, **options):
+    """`jax.jit(fn, **options)` for a kernel that is built once and cached: every call switches
+    float64 on for its caller (`jax_x64`) before dispatching.
+
+    A cached kernel outlives the scope that built it. Called later with x64 off, JAX would run it
+    in float32 and, mixing its thread-local and global x64 settings, can even hand a float64
+    buffer to the float32 executable (RuntimeProgramInputMismatch)."""
+    jitted = jax_x64().jit(fn, **options)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        jax_x64()
+        return jitted(*args, **kwargs)
+
+    call.lower = jitted.lower  # keep the jitted function's inspection API
+    return call

@@ -142,3 +142,37 @@ def test_cli_device_option(cli):
     assert code == 0, err
     code, _, err = cli("--device", "tpu", "check", "examples/quickstart.hj")
     assert code == 2 and "invalid choice: 'tpu'" in err
+
+
+# A cached kernel used again after the scope that compiled it closed (an internal view called
+# directly, as the property tests and a user's notebook do): it must still compute in float64.
+# Before kernels switched x64 on at every call this raised RuntimeProgramInputMismatch.
+CACHED_AFTER_SCOPE = """
+import json
+import numpy as np
+import jax
+import hjdsl
+from hjdsl.views.closed_form.network import network_view
+m = hjdsl.Model.from_atoms([[-1.0], [0.3], [1.0]], [0.0, 0.2, 0.5], eps=[1.0, 0.1])
+m.compare(audit=0, grid=False, quiet=True)
+x64_between = bool(jax.config.jax_enable_x64)
+x = np.linspace(-2, 2, 8)[:, None] + 1e-9
+W, b = m.weights()
+out = network_view(x, W, b, m.eps)
+print(json.dumps({"between": x64_between, "dtype": str(out["f"].dtype),
+                  "f": out["f"].tolist(), "x": x.tolist(), "W": W.tolist(), "b": b.tolist()}))
+"""
+
+
+def test_cached_kernel_after_the_scope_closed_is_float64():
+    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-c", CACHED_AFTER_SCOPE], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["between"] is False      # the scope closed: the user's x64 (off) was restored
+    assert got["dtype"] == "float64"
+    for eps, row in zip([1.0, 0.1], got["f"]):
+        np.testing.assert_allclose(row, _lse(got["W"], got["b"], got["x"], eps), rtol=1e-15,
+                                   atol=1e-15)

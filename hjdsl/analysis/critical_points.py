@@ -153,7 +153,7 @@ class Landscape:
 @functools.lru_cache(maxsize=1)
 def _jax_functions() -> dict:
     """Jitted, point-vectorised entropy, Newton, tangent and soft-direction functions of (W, b, ...)."""
-    from hjdsl.jaxsetup import jax_x64
+    from hjdsl.jaxsetup import jax_x64, jit64
 
     jax = jax_x64()
     import jax.numpy as jnp
@@ -193,7 +193,7 @@ def _jax_functions() -> dict:
         return -jnp.linalg.solve(hess(W, b, x, eps), deps_grad(W, b, x, eps))
 
     def over_points(fn, extra=0):
-        return jax.jit(jax.vmap(fn, in_axes=(None, None, 0, None) + (None,) * extra))
+        return jit64(jax.vmap(fn, in_axes=(None, None, 0, None) + (None,) * extra))
 
     return {"entropy": over_points(entropy), "newton": over_points(newton, 2),
             "tangent": over_points(tangent), "soft": over_points(soft_direction)}

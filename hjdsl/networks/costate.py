@@ -91,13 +91,13 @@ def pmp(net: Net) -> Pmp:
 def compiled(cell: Cell, eps: float):
     """The jitted F and (∂_xℋ, ∂_θℋ) of a cell, compiled once per cell and ε (an Adam fit or a
     refinement calls them thousands of times)."""
-    from hjdsl.jaxsetup import jax_x64
+    from hjdsl.jaxsetup import jax_x64, jit64
 
     jax = jax_x64()
     import jax.numpy as jnp
 
-    F = jax.jit(lambda x, th, u: cell.F(x, th, u, eps))
-    ham_grad = jax.jit(jax.grad(lambda x, p, th, u: jnp.sum(p * cell.F(x, th, u, eps)),
+    F = jit64(lambda x, th, u: cell.F(x, th, u, eps))
+    ham_grad = jit64(jax.grad(lambda x, p, th, u: jnp.sum(p * cell.F(x, th, u, eps)),
                                 argnums=(0, 2)))
     return F, ham_grad
 

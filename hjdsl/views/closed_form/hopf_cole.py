@@ -53,7 +53,7 @@ def cost_kernel(name: str, hamiltonian, body, *extra_key):
     passed in. Cached by (name, kernel_key, extra_key); arrays are arguments, so jit caches by
     shape and two models of one family share compiled code.
     """
-    from hjdsl.jaxsetup import jax_x64
+    from hjdsl.jaxsetup import jax_x64, jit64
 
     jax = jax_x64()
     traced = bool(hamiltonian.traceable)
@@ -67,9 +67,9 @@ def cost_kernel(name: str, hamiltonian, body, *extra_key):
                 c = ham.kernel_costs(points, y, g, t, args, _jnp())
                 return body(points, c, *rest)
 
-            kernel = jax.jit(run)
+            kernel = jit64(run)
         else:
-            kernel = jax.jit(body)
+            kernel = jit64(body)
         _KERNELS[key] = kernel
     if traced:
         return kernel

@@ -42,7 +42,7 @@ def _network_kernel(weights: bool):
 
     Built once per process (arrays are arguments, not constants), so jit caches by shape.
     """
-    from hjdsl.jaxsetup import jax_x64
+    from hjdsl.jaxsetup import jax_x64, jit64
 
     jax = jax_x64()
 
@@ -59,7 +59,7 @@ def _network_kernel(weights: bool):
         out["f0"] = jax.numpy.max(z, axis=-1)  # the same logits: f at ε = 0 equals f0 bit for bit
         return out
 
-    return jax.jit(run)
+    return jit64(run)
 
 
 def network_view(x, W, b, eps, *, weights: bool = True, chunk: int | None = None,

@@ -130,7 +130,7 @@ def moment_terms(points, t, yl, g, eps):
 @functools.lru_cache(maxsize=None)
 def _residual_kernel():
     """The jitted per-chunk function (arrays are arguments, so jit caches by shape)."""
-    from hjdsl.jaxsetup import jax_x64
+    from hjdsl.jaxsetup import jax_x64, jit64
 
     jax = jax_x64()
 
@@ -145,7 +145,7 @@ def _residual_kernel():
         residual, scale = jax.vmap(one, out_axes=1)(eps)
         return {"residual": residual, "scale": scale}
 
-    return jax.jit(run)
+    return jit64(run)
 
 
 def residual_view(model, x, eps) -> dict:
@@ -208,7 +208,7 @@ _HOPF_LAX_KERNELS: dict = {}
 
 def _hopf_lax_kernel(ham):
     """The jitted per-chunk residual, cached by kernel_key (ham enters only through it)."""
-    from hjdsl.jaxsetup import jax_x64
+    from hjdsl.jaxsetup import jax_x64, jit64
 
     jax = jax_x64()
     key = ham.kernel_key
@@ -222,7 +222,7 @@ def _hopf_lax_kernel(ham):
             residual, scale = jax.vmap(one)(packed)
             return {"residual": residual, "scale": scale}
 
-        kernel = _HOPF_LAX_KERNELS[key] = jax.jit(run)
+        kernel = _HOPF_LAX_KERNELS[key] = jit64(run)
     return kernel
 
 
