@@ -1,14 +1,14 @@
 """ε = 0 convex fit with a sparse working set: cutting planes that drop inactive pairs.
 
-Profiled on n = 1,000, d = 3 (docs/fitting_convex.md): a Clarabel solve on the former cutting planes'
-working set (each point with its 2d + 4 nearest neighbours in both directions, plus ~20 hub pairs per point)
-takes 18–46 s per round, but on the final active set (≈ 3 pairs per point) 0.1–0.5 s. Which
-pairs, not how many, make the factorisation dense: row i's subgradient s_i couples all of
-i's partners, so k neighbours in both directions put a 2k-clique around every point of a 3-D
-cloud. Here the working set starts sparse (d + 1 neighbours, one direction, plus the hub pairs,
-which bound boundary slopes in the first round), each round adds the worst point of every violating piece, and pairs
-whose multiplier is zero are dropped again, so W stays near the active set. A dropped pair that
-comes back is kept for good, which rules out cycling between working sets.
+Profiled on n = 1,000, d = 3 (docs/fitting_convex.md): a Clarabel solve on the former cutting
+planes' working set (each point with its 2d + 4 nearest neighbours in both directions, plus ~20
+hub pairs per point) takes 18–46 s per round, but on the final active set (≈ 3 pairs per point)
+0.1–0.5 s. Which pairs, not how many, make the factorisation dense: row i's subgradient s_i
+couples all of i's partners, so k neighbours in both directions put a 2k-clique around every
+point of a 3-D cloud. Here the working set starts sparse (d + 1 neighbours, one direction, plus
+the hub pairs, which bound boundary slopes in the first round), each round adds the worst point
+of every violating piece, and pairs whose multiplier is zero are dropped again, so W stays near
+the active set. A dropped pair that comes back is kept for good, which rules out cycling.
 """
 
 from __future__ import annotations
