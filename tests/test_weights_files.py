@@ -311,3 +311,24 @@ def test_eps_from_the_file_is_the_viscosity(tmp_path):
     write(tmp_path / "w.npz", {"W": np.ones((3, 2)), "b": np.zeros(3), "T": np.array(-1.0)})
     with pytest.raises(HJError, match="eps must be ≥ 0"):
         hjdsl.load(spec(tmp_path, 'weights "w.npz" eps = "T"'))
+
+
+@pytest.mark.parametrize("method", ["map", "hopf_lax"])
+def test_solve_on_a_weights_layer_says_the_file_fixes_it(tmp_path, method, cli):
+    """A weights line stands in for `particles` and `initial`, so F005's usual advice (declare
+    `initial g ~ ...`) would be refused; the message points at the weights line instead."""
+    import shutil
+
+    shutil.copy(ROOT / "examples" / "weights" / "layer.safetensors", tmp_path)
+    spec = tmp_path / "fit.hj"
+    spec.write_text(
+        "model tangent_layer\ndim 2\ntime t = 1\nhamiltonian H(p) = |p|^2\n"
+        'weights "layer.safetensors" W = "head.weight" b = "head.bias" eps = "temperature"\n'
+        "data synthetic n = 20 seed = 1 {\n  x ~ uniform(-1, 1)\n"
+        "  value = sqrt(1 + x[0]^2 + x[1]^2)\n  noise = 0.01\n}\n"
+        "observe f ~ normal(sigma = 0.01)\nevaluate x = grid(-1.5, 1.5, 3)\n")
+    code, out, err = cli("solve", str(spec), "--method", method)
+    assert code == 2 and out == ""
+    assert err.startswith(f"{spec}:5:1: error: nothing to fit: the `weights` file fixes the "
+                          "layer's W and b")
+    assert "replace the `weights` line by `particles y = ...` and `initial g ~ normal(0, 1)`" in err

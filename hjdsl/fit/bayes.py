@@ -82,6 +82,19 @@ def check_fittable(model) -> None:
                                model.observe.span, code="F004")
 
 
+def nothing_to_fit(model, declare: str) -> SpecError:
+    """F005: every initial datum is given. A layer read from a weights file says so (its
+    declaration stands in for `particles` and `initial`, so `declare` alone would not fit)."""
+    if model.particles.source == "weights":
+        return SpecError.single(
+            "nothing to fit: the `weights` file fixes the layer's W and b (its atoms and g)",
+            model.particles.span, code="F005",
+            hint="check, compare, attribute and bifurcate analyse it as it is; to fit g instead, "
+                 "replace the `weights` line by `particles y = ...` and `initial g ~ normal(0, 1)`")
+    return SpecError.single(f"nothing to fit: the initial data are given; declare {declare}",
+                            model.initial.span, code="F005")
+
+
 def build(model, eps: float | None = None) -> ProbModel:
     """Generate the numpyro model of `model` at viscosity `eps` (ignored when ε is learned)."""
     from hjdsl.jaxsetup import jax_x64
@@ -112,9 +125,7 @@ def build(model, eps: float | None = None) -> ProbModel:
     else:
         fixed["eps"] = float(model.eps[0] if eps is None else eps)
     if not any(k in priors for k in ("y", "g")):
-        raise SpecError.single("nothing to fit: the initial data are given; declare "
-                               "`initial g ~ normal(0, 1)` (and optionally `particles y ~ ...`)",
-                               model.initial.span, code="F005")
+        raise nothing_to_fit(model, "`initial g ~ normal(0, 1)` (and optionally `particles y ~ ...`)")
 
     ainv = jnp.asarray(model.hamiltonian.inverse)
     t = float(model.t)

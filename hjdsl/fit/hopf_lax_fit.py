@@ -206,8 +206,9 @@ def run_hopf_lax(model, x, v, eps=None):
         raise SpecError.single("nothing is observed: add an `observe u ~ normal(sigma = ...)` "
                                "line", code="F003")
     if not model.initial.learned:
-        raise SpecError.single("nothing to fit: the initial data are given; declare "
-                               "`initial g ~ normal(0, 1)`", model.initial.span, code="F005")
+        from hjdsl.fit.bayes import nothing_to_fit
+
+        raise nothing_to_fit(model, "`initial g ~ normal(0, 1)`")
     if obs.likelihood != "normal":
         raise SpecError.single(f"--method hopf_lax fits by least squares (the normal "
                                f"likelihood), not {obs.likelihood}", obs.span, code="F007",
