@@ -11,6 +11,7 @@ from hjdsl.errors import DataError, HJError, Span, SpecError
 from hjdsl.frontend import syntax as S
 from hjdsl.frontend.check import DEFAULT_EPS, _Checker
 from hjdsl.frontend.check_settings import check_evaluate
+from hjdsl.frontend.check_stack_train import check_training
 from hjdsl.frontend.check_values import Invalid, frozen
 from hjdsl.model import distributions as D
 from hjdsl.model.limits import MAX_ATOMS, array_bytes
@@ -28,13 +29,11 @@ NOT_FOR_STACKS = {
     "weights": "read a layer's weights with `layer NAME \"file\" W = \"...\" b = \"...\"`",
     "hamiltonian": "every layer is an LSE layer, H(p) = |p|^2 in that layer's input coordinates",
     "viscosity": "each layer sets its own ε: `layer NAME eps = 0.1`",
-    "data": "fitting a stack is not supported: give its weights",
-    "observe": "fitting a stack is not supported: give its weights",
-    "split": "fitting a stack is not supported: give its weights",
-    "fit": "fitting a stack is not supported: give its weights",
+    "observe": "a stack learns from `data` with `fit learn = STEPS lr = RATE`",
+    "split": "a stack learns from all its `data` (full batch)",
     "attention": "attention heads and LSE stacks are separate specs",
 }
-STACK_DECLARATIONS = ("model", "dim", "time", "evaluate")  # besides `let` and `layer`
+STACK_DECLARATIONS = ("model", "dim", "time", "evaluate", "data", "fit")  # and `let`, `layer`
 
 
 def check_stack(spec: S.Spec, base_dir: Path, path: str | None) -> Stack:
@@ -74,6 +73,9 @@ class _StackChecker(_Checker):
             self.error(f"the last layer must have width 1 (the stack's output f), not "
                        f"{layers[-1].width}", decls[-1].name.span, code="E185",
                        hint="add a readout layer, e.g. `layer out lse atoms = 4`")
+        training = None
+        if "data" in self.decls or "fit" in self.decls:
+            training = self.step(check_training, self, layers)
         points = None
         if self.d is not None and "evaluate" in self.decls:
             points = self.step(check_evaluate, self, self.decls["evaluate"])
@@ -87,7 +89,8 @@ class _StackChecker(_Checker):
                      evaluate=frozen(points, 2), description=model.description,
                      source=self.spec.source, path=self.path,
                      constants={k: frozen(v) for k, v in self.env.items() if k in self.let_lines},
-                     warnings=tuple(d for d in self.diagnostics if d.severity == "warning"))
+                     warnings=tuple(d for d in self.diagnostics if d.severity == "warning"),
+                     training=training)
 
     def layer_decls(self) -> list[S.LayerDecl]:
         return [s for s in self.spec.statements if isinstance(s, S.LayerDecl)]

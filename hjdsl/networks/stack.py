@@ -82,6 +82,7 @@ class Stack:
     warnings: tuple[Diagnostic, ...] = ()
     overrides: tuple[str, ...] = ()
     constants: dict = field(default_factory=dict)
+    training: object = None  # hjdsl.networks.stack_train.Training when the spec has `data`
 
     kind = "stack"  # what `hjdsl check` and the verbs call this spec
 
@@ -103,6 +104,9 @@ class Stack:
         parts = [f"stack {self.name}", f"d={self.dim}",
                  f"{self.depth} layer{'s' if self.depth != 1 else ''} {widths}",
                  f"{self.evaluate.shape[0]} points"]
+        if self.training is not None:
+            parts.append(f"learns from {self.training.data.size} data points "
+                         f"({self.training.steps} Adam steps)")
         if self.warnings:
             parts.append(f"{len(self.warnings)} warning{'s' if len(self.warnings) > 1 else ''}")
         return "ok (" + ", ".join(parts) + ")"
@@ -128,13 +132,19 @@ class Stack:
         return bound_terms(self.layers)
 
     # --- the Python API ------------------------------------------------------------------
+    def trained(self) -> "Stack":
+        """The stack with the weights learned from its `data` (itself when it has none)."""
+        from hjdsl.networks.stack_train import trained
+
+        return trained(self)
+
     def compare(self, x=None, quiet: bool = True):
         """Per-layer identities, the tropical stack and its bound (a Dataset with a `layer` dim)."""
         from hjdsl.jaxsetup import float64
         from hjdsl.networks.stack_views import compare_stack
 
         with float64():
-            return compare_stack(self, x=x, quiet=quiet)
+            return compare_stack(self.trained(), x=x, quiet=quiet)
 
     def attribute(self, at):
         """Readout Gibbs weights and curvature ∇²f at points `at` (an xarray.Dataset)."""
@@ -142,7 +152,7 @@ class Stack:
         from hjdsl.networks.curvature import attribute_stack
 
         with float64():
-            return attribute_stack(self, at)
+            return attribute_stack(self.trained(), at)
 
     def __getattr__(self, name: str):
         # A verb written for single-layer specs asks for what a stack does not have (atoms,

@@ -64,6 +64,9 @@ def summary(ds, rows, warnings, output) -> dict:
                        ds.layer_t.values, ds.layer_width.values, ds.layer_atoms.values,
                        ds.lipschitz.values)],
         "stack_bound": float(ds.stack_bound), "max_stack_gap": float(ds.stack_gap.max()),
+        "training": ({k[len("train_"):]: ds.attrs[k] for k in ("train_points", "train_steps",
+                      "train_lr", "train_loss_start", "train_loss_end")}
+                     if "train_loss_end" in ds.attrs else None),
         "rows": [{"eps": r.eps, "arrow": r.arrow, "kind": r.kind, "value": r.value,
                   "bound": r.bound, "status": r.status, "detail": r.detail,
                   "fails_run": r.fails_run} for r in rows],

@@ -131,6 +131,12 @@ def render_stack(ds, rows: list[Row]) -> str:
              f"{shape}, {ds.sizes['point']} points",
              "tolerances: identities 4(d+2) ulp of S (d = the layer's inputs); bounds + the "
              "layers' round-off slack; curvature 16(d+2)L ulp; Lip_l = max_ij |W_ij|_1 (inf-norm)"]
+    if "train_loss_end" in ds.attrs:
+        a = ds.attrs
+        lines.append(f"learned W, b from {a['train_points']} data points ({a['train_steps']} Adam "
+                     f"steps, lr = {a['train_lr']:g}): training loss mean (f - value)^2 "
+                     f"{a['train_loss_start']:.6g} -> {a['train_loss_end']:.6g}; every row "
+                     "below is on the trained weights")
     width = max(len(r.arrow) for r in rows)
     head = f"  {'arrow':<{width}}  {'kind':<10}  {'max discrepancy':>15}  {'tol/bound':>9}  status"
     groups = [(f"layer {n} ({k}, eps = {e:g}, t = {t:g}, {int(w)} x {int(a)} atoms, "

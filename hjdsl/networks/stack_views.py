@@ -148,5 +148,10 @@ def compare_stack(stack: Stack, x=None, quiet: bool = True):
     for name, text in LONG_NAMES.items():
         if name in ds.variables:
             ds[name].attrs["long_name"] = text
+    learned = {}
+    if stack.training is not None and stack.training.loss_end is not None:
+        t = stack.training  # the views above ran on the trained weights
+        learned = dict(train_steps=t.steps, train_lr=t.lr, train_points=t.data.size,
+                       train_loss_start=t.loss_start, train_loss_end=t.loss_end)
     return stamp(ds, stack, kind="stack", depth=L,
-                 norm="inf (Lip_l in the inf-norm of the layer's input and output)")
+                 norm="inf (Lip_l in the inf-norm of the layer's input and output)", **learned)
