@@ -135,7 +135,7 @@ def render_stack(ds, rows: list[Row]) -> str:
         a = ds.attrs
         lines.append(f"learned W, b from {a['train_points']} data points ({a['train_steps']} Adam "
                      f"steps, lr = {a['train_lr']:g}): training loss mean (f - value)^2 "
-                     f"{a['train_loss_start']:.6g} -> {a['train_loss_end']:.6g}; every row "
+                     f"{a['train_loss_start']:.4g} -> {a['train_loss_end']:.4g}; every row "
                      "below is on the trained weights")
     width = max(len(r.arrow) for r in rows)
     head = f"  {'arrow':<{width}}  {'kind':<10}  {'max discrepancy':>15}  {'tol/bound':>9}  status"
