@@ -106,6 +106,8 @@ def test_views_run_on_the_trained_weights_and_still_hold(learned):
     assert np.all(np.abs(ds.network.values - h[:, 0]) <= bound)
     rows = stack_rows(ds)
     assert not failures(rows) and any(r.arrow.startswith("layer hidden:") for r in rows)
+    at = done.attribute(x[:1])  # the curvature is that of the trained stack too
+    assert at.attrs["train_loss_end"] == ds.attrs["train_loss_end"]
 
 
 @pytest.mark.parametrize("lr", [1e200])

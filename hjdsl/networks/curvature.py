@@ -108,6 +108,10 @@ def attribute_stack(stack: Stack, at):
     ds["hessian_covariance"].attrs["long_name"] = "Cov_pi(grad z_j) / eps at the readout"
     ds["readout_atom"].attrs["long_name"] = "atom index j of the readout unit"
     extra = {"kind": "stack", "depth": stack.depth, "readout_eps": readout.eps}
+    if stack.training is not None and stack.training.loss_end is not None:
+        t = stack.training  # the curvature above is that of the trained weights
+        extra.update(train_steps=t.steps, train_lr=t.lr, train_points=t.data.size,
+                     train_loss_start=t.loss_start, train_loss_end=t.loss_end)
     if bound is not None:
         ds["bound_max_norm"] = ((), bound)
     else:
