@@ -86,6 +86,20 @@ def test_memory_budget_refuses_with_the_figure_and_the_way_past_it(capsys, monke
     assert time.perf_counter() - start < 1.0
 
 
+def test_attribute_over_budget_dense_and_sparse_names_the_request(capsys, monkeypatch):
+    """Over the budget, attribute falls back to its sparse output; when that does not fit either,
+    the refusal gives the dense figure of what was asked and says the fallback was tried."""
+    monkeypatch.setenv("HJDSL_MAX_MEMORY", "64KiB")
+    assert main(["attribute", FOUR, "--eps", "0.5"]) == 2
+    err = capsys.readouterr().err
+    dense, sparse = (part.split(",")[0] for part in err.split("would need ")[1:])
+    assert err == ("error: attribution of 1,001 point(s) × 1 ε × 4 atoms (d = 1) would need "
+                   f"{dense}, over the 64.0 KiB budget (set HJDSL_MAX_MEMORY=... to allow more); "
+                   "the sparse output, tried instead, does not fit either: sparse attribution of "
+                   f"1,001 point(s) × 1 ε over up to 4 atoms (d = 1) would need {sparse}, over "
+                   "the 64.0 KiB budget; use fewer points or ε values\n")
+
+
 @pytest.fixture(scope="module")
 def four():
     return hjdsl.load(FOUR)

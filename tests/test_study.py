@@ -183,3 +183,12 @@ def test_help_teaches_with_examples(cli):
     code, out, _ = cli("study", "--help")
     assert code == 0 and "examples:" in out and "hjdsl study examples/" in out
     assert "dask scheduler" in out and "dask worker" in out
+
+
+def test_repr_is_short_and_shows_the_sweep_as_written():
+    study = hjdsl.load(EXAMPLES / "studies" / "generalisation_d1.hj")
+    assert repr(study) == (
+        "<hjdsl.Study 'sample_scaling'\n"
+        "  trained: n in [250, 500, 1000, 2000, 4000, 8000] × 4 seed(s)\n"
+        "  with dim = 1, eps = N^(-1 / d), width = n^(d / (d + 2))\n"
+        "  fit: 2000 Adam steps, lr = 0.01, init tangent; target norm(x), test 2000 points>")

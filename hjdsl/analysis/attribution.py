@@ -110,18 +110,23 @@ def attribute(model, at=None, eps=None, *, top=3, delta_f=0.1, sparse=None, prun
     too_big = over_memory(attribution_memory(eps.size, x.shape[0], n, d),
                           f"attribution of {x.shape[0]:,} point(s) × {eps.size:,} ε × {n:,} atoms "
                           f"(d = {d})")
-    sparse = bool(too_big) if sparse is None else sparse
+    automatic = sparse is None
+    sparse = bool(too_big) if automatic else sparse
     if too_big and not sparse:
         raise _usage(too_big + "; use fewer points or ε values (or the sparse output)",
                      code="U013")
     if sparse:  # worst case: a support of every atom (large ε), one ε at a time
         from hjdsl.analysis.attribution_sparse import sparse_memory
 
-        too_big = over_memory(sparse_memory(eps.size, x.shape[0], d, min(int(top), n), n),
-                              f"sparse attribution of {x.shape[0]:,} point(s) × {eps.size:,} ε "
-                              f"over up to {n:,} atoms (d = {d})")
-        if too_big:
-            raise _usage(too_big + "; use fewer points", code="U013")
+        sparse_big = over_memory(sparse_memory(eps.size, x.shape[0], d, min(int(top), n), n),
+                                 f"sparse attribution of {x.shape[0]:,} point(s) × {eps.size:,} ε "
+                                 f"over up to {n:,} atoms (d = {d})")
+        if sparse_big and automatic:  # the dense request, as asked, is what the user must shrink
+            raise _usage(f"{too_big}; the sparse output, tried instead, does not fit either: "
+                         f"{sparse_big.split(' (set ')[0]}; use fewer points or ε values",
+                         code="U013")
+        if sparse_big:
+            raise _usage(sparse_big + "; use fewer points", code="U013")
     W, b = layer_weights(model)
 
     import xarray as xr

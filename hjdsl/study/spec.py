@@ -67,6 +67,34 @@ class Study:
     warnings: tuple = ()
     overrides: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        """A few lines, as Model's: the sweep, the fit and the target (the source stays out).
+
+        The fields hold the whole spec text and expression trees; a notebook needs the facts.
+        """
+        values = ", ".join(f"{v:g}" for v in self.values[:8]) + (", …" if len(self.values) > 8
+                                                                 else "")
+        others = ", ".join(f"{k} = {self._text(v)}" for k, v in sorted(self.quantities.items())
+                           if k != self.axis)
+        fit = (f"{self.steps} Adam steps, lr = {self.lr:g}, init {self.init}"
+               if self.kind == "trained" else f"no training ({self.normalise} weights)")
+        target = self._text(self.target) if self.target is not None else "—"
+        return (f"<hjdsl.Study '{self.name}'\n"
+                f"  {self.kind}: {self.axis} in [{values}] × {len(self.seeds)} seed(s)\n"
+                f"  with {others}\n"
+                f"  fit: {fit}; target {target}, test {self.test} points>")
+
+    def _text(self, value, limit: int = 40) -> str:
+        """A number as %g; an expression as the spec wrote it (its span's text), clipped."""
+        if isinstance(value, (int, float)):
+            return f"{value:g}"
+        span, lines = getattr(value, "span", None), self.source.splitlines()
+        if span is not None and span.line == span.end_line and 0 < span.line <= len(lines):
+            text = lines[span.line - 1][span.col - 1:span.end_col - 1]
+        else:
+            text = type(value).__name__
+        return text if len(text) <= limit else text[:limit - 1] + "…"
+
     def summary(self) -> str:
         """What `hjdsl check` prints: `ok (study s: trained, 6 widths × 5 seeds, d=1)`."""
         d = self.quantities["dim"]
@@ -135,3 +163,4 @@ def value_of(quantity, env: dict) -> float:
 
 def names(expr: E.Expr) -> list[str]:
     return [node.id for node in E.walk(expr) if isinstance(node, E.Name)]
+
