@@ -54,7 +54,8 @@ def test_second_process_reads_what_the_first_wrote_and_user_code_is_left_alone(t
     results = [_finish(p) for p in first]
     written = _entries(cache)
     assert len(written) >= 3 and not any(name.startswith(".tmp-") for name in written)
-    assert all(hits == 0 and user == 0 for hits, user, _ in results)
+    # either may read an entry the other finished first (a legitimate race), but no user program
+    assert all(user == 0 for _, user, _ in results)
     hits, user, values = _finish(_run({"HJDSL_JAX_CACHE_DIR": str(cache)}, tmp_path))
     assert hits >= len(written) and user == 0       # every hjdsl program read back, not the user's
     assert _entries(cache) == written                # nothing new written (the user's jit neither)
