@@ -16,11 +16,22 @@ OBSERVED = "obs"
 ESTIMATORS = "ArviZ's rank-normalised split r_hat, ess_bulk and ess_tail"
 
 
+def _arviz():
+    """arviz, imported without its once-a-day notice about a coming refactor (a FutureWarning on
+    import): it is about arviz's own future API, not about this result, and it would land in the
+    middle of hjdsl's report the first time each day."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*ArviZ is undergoing", category=FutureWarning)
+        import arviz as az
+    return az
+
+
 def diagnostics(samples: dict) -> dict:
     """{"r_hat", "ess_bulk", "ess_tail"} -> site -> array, computed by arviz itself, so they equal
     az.rhat / az.ess(method="bulk" | "tail") on the written posterior."""
-    import arviz as az
     import xarray as xr
+
+    az = _arviz()
 
     ds = xr.Dataset({name: (("chain", "draw") + tuple(f"{name}_dim_{i}" for i in range(v.ndim - 2)), v)
                      for name, v in samples.items()})
