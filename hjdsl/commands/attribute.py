@@ -69,6 +69,10 @@ def run(args) -> int:
         from hjdsl.networks.stack_command import attribute_command
 
         return attribute_command(args, model)
+    if getattr(model, "kind", None) in ("residual", "recurrent"):  # per step: p_k, dH/dθ, A_k
+        from hjdsl.networks.flow_attribute_report import attribute_command as attribute_flow
+
+        return attribute_flow(args, model)
     if args.fit:
         model = load_fit(model, args.fit)
     if args.plot:  # refused now rather than after the analysis

@@ -156,13 +156,15 @@ def _kernels(cell, eps: float):
 
 def not_applicable(cell_name: str, kind: str) -> dict[str, str]:
     """The single-layer attribute's outputs that a residual or recurrent spec has no use for."""
-    atoms = (f"a {cell_name} cell has no log-sum-exp atoms: its update is not a softmax over "
-             "anything") if cell_name != "lse" else ""
+    lse = cell_name == "lse"
     rows = {
-        "Gibbs weights pi over atoms": atoms,
+        "Gibbs weights pi over atoms": "" if lse else (
+            f"the {cell_name} cell has no log-sum-exp atoms (only an lse cell's update is a "
+            "softmax-weighted sum)"),
         "regime (particle / mixed / wave)": (
             "its thresholds classify one LSE layer over the data space; for an lse cell the "
-            "entropy per step is given (atom_entropy), not classified") if not atoms else atoms,
+            "entropy per step is given (atom_entropy), not classified") if lse else (
+            "there are no Gibbs weights whose entropy it would classify"),
         "eps* = N^(-1/d)": "it is a fact of N atoms y_j placed in the data space; a network's "
                            "parameters are not atoms in the data space",
         "hallucination rho, drift bound": f"they bound one LSE layer's gap to its max-plus limit "
