@@ -113,10 +113,10 @@ def test_a_corrupted_costate_fails_the_run(monkeypatch, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["compare", "SPEC", "--eps", "1"], "--eps does not apply to a residual network spec"),
     (["compare", "SPEC", "--plot", "x.png"], "--plot does not apply"),
-    (["solve", "SPEC"], "it runs with hjdsl check and hjdsl compare"),
-    (["attribute", "SPEC", "--at", "0,0"], "it runs with hjdsl check and hjdsl compare"),
-    (["compile", "SPEC", "--target", "jax"], "it runs with hjdsl check and hjdsl compare"),
-    (["bifurcate", "SPEC"], "it runs with hjdsl check and hjdsl compare"),
+    (["solve", "SPEC"], "it runs with hjdsl check, hjdsl compare and hjdsl attribute"),
+    (["attribute", "SPEC", "--at", "0,0"], "not applicable to a residual network spec: --at"),
+    (["compile", "SPEC", "--target", "jax"], "it runs with hjdsl check, hjdsl compare and hjdsl"),
+    (["bifurcate", "SPEC"], "it runs with hjdsl check, hjdsl compare and hjdsl attribute"),
 ])
 def test_atom_model_options_and_verbs_are_refused_clearly(argv, message, capsys, tmp_path):
     spec = tmp_path / "r.hj"

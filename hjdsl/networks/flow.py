@@ -13,7 +13,7 @@ from hjdsl.model.ir import Data
 from hjdsl.networks.cells import CELLS, Cell
 from hjdsl.networks.costate import Net
 
-VERBS = "hjdsl check and hjdsl compare"
+VERBS = "hjdsl check, hjdsl compare and hjdsl attribute"
 
 
 class NotAnAtomModel(UsageError, AttributeError):
