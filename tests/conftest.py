@@ -23,6 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own grouping of tests by fixture scope
+def pytest_collection_modifyitems(items):
+    """The slow tests start first, so that under xdist no long test is left to run alone at the
+    end while the other workers wait (a stable sort: each group keeps its order)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def four_atoms():
     """design.md §6 / theory Appendix A: y = (−1.5, −0.5, 0.5, 1.5), g = (1, .3, .3, 1), t = 1."""
