@@ -88,6 +88,12 @@ class FlowModel:
 
         return flow_dataset(self, quiet=quiet)
 
+    def attribute(self, quiet: bool = True):
+        """Per sample and step: p_k, ∂_θℋ, the step-gate attribution A_k (π for lse) as a Dataset."""
+        from hjdsl.networks.flow_attribute import flow_attribution
+
+        return flow_attribution(self, quiet=quiet)
+
     def summary(self) -> str:
         """`ok (model m, residual tanh, 10 steps, h = 0.1, state width 2, 16 data points)`."""
         kind = f"{self.kind} {self.cell_name}"
@@ -99,7 +105,7 @@ class FlowModel:
         return "ok (" + ", ".join(parts) + ")"
 
     def __getattr__(self, name: str):
-        # Verbs written for atom models (solve, attribute, compile …) ask for atoms, ε sweeps
+        # Verbs written for atom models (solve, bifurcate, compile …) ask for atoms, ε sweeps
         # and views this spec does not have: say so instead of failing deep inside them.
         if name.startswith("_"):
             raise AttributeError(name)
