@@ -25,6 +25,7 @@ examples:
   hjdsl attribute examples/paper/robustness.hj --fit fit.nc --robustness --robustness-plot rob.png
   hjdsl attribute examples/attention/digits_attention.hj --eps 2.83   per-head entropy, regime
   hjdsl attribute examples/networks/stack_3layer.hj --at 0.2,-0.3   a stack: readout curvature
+  hjdsl attribute examples/networks/resnet.hj -o attr.nc --plot steps.png   per step: p_k, dH/dθ
 
 A point may start with a minus sign: `--at -0.5,0.8` (or `--at=-0.5,0.8`).
 Without --at the model's `evaluate` points are used.
