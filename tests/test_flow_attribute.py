@@ -201,6 +201,9 @@ def test_lse_atom_weights_are_an_independent_softmax(case):
         assert rel(ds.atom_weight.values[k], pi) <= TOL
         x = x + h * eps * np.log(np.exp(z).sum(axis=-1))
     assert ds.atom_weight.dims == ("step", "sample", "component", "atom")
+    # ∂F_i/∂b_ij = π_ij, so ∂ℋ_k/∂b_ij = p_{k+1,i} π_ij: the weights, scaled by the co-state
+    expected = ds.costate.values[1:, :, :, None] * ds.atom_weight.values[:-1]
+    assert rel(ds.dH_db.values[:-1], expected) <= TOL
 
 
 @settings(max_examples=40, deadline=None)
