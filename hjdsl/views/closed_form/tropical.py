@@ -32,18 +32,21 @@ def _tropical_body(layer: bool):
         # runner-up is the minimum with the first minimiser masked out: plain min reductions,
         # the same values as a sorting top-2 bit for bit (a tie leaves the other copy unmasked,
         # so Δ = 0), at a fraction of lax.top_k's cost on CPU. The first minimiser is the least
-        # index attaining the minimum (argmin's answer), found by an integer min: XLA's argmin
-        # is a two-operand reduction, twice as slow here.
+        # index attaining the minimum (argmin's answer). Every reduction is over float64 (the
+        # index and the reach count are exact in it): XLA's CPU backend vectorises float
+        # reductions, while its integer ones (and argmin's two-operand one) took 2–3× as long.
         u0 = jnp.min(c, axis=-1)
-        index = jnp.arange(c.shape[-1])
-        first = jnp.min(jnp.where(c == u0[..., None], index, c.shape[-1]), axis=-1)
+        n_atoms = c.shape[-1]
+        index = jnp.arange(n_atoms, dtype=c.dtype)
+        first = jnp.min(jnp.where(c == u0[..., None], index, n_atoms), axis=-1)
         masked = jnp.where(index == first[..., None], jnp.inf, c)
         second = jnp.min(masked, axis=-1)  # +inf with one atom or one reachable atom
+        reachable = jnp.sum(jnp.where(jnp.isfinite(c), 1.0, 0.0), axis=-1)
         out = {
             "u0": u0,
             "gap": jnp.where(jnp.isfinite(second), second - u0, jnp.inf),
-            "active": jnp.where(jnp.isfinite(u0), first, -1),
-            "reachable": jnp.sum(jnp.isfinite(c), axis=-1),
+            "active": jnp.where(jnp.isfinite(u0), first, -1).astype(jnp.int64),
+            "reachable": reachable.astype(jnp.int64),
         }
         if layer:
             out["f0"] = max_plus(points, W, b)
