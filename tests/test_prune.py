@@ -65,8 +65,10 @@ def test_certificate_bounds_the_true_neglected_mass(seed, d, N, eps, delta):
     pi_p = np.zeros_like(pi)
     support = np.zeros(pi.shape, bool)
     for sel, idx, w in rows.pieces:
-        pi_p[sel[:, None], idx] = w
-        support[sel[:, None], idx] = True
+        r, c = np.nonzero(idx >= 0)  # −1: padding
+        pi_p[sel[r], idx[r, c]] = w[r, c]
+        support[sel[r], idx[r, c]] = True
+        assert np.all(w[idx < 0] == 0)
     top = z.max(axis=1, keepdims=True)
     true_rest = np.where(support, 0.0, np.exp((z - top) / eps)).sum(axis=1)
     assert np.all(rows.neglected <= delta)
@@ -83,7 +85,8 @@ def test_certificate_bounds_the_true_neglected_mass(seed, d, N, eps, delta):
 def true_neglected(rows, z, eps):
     support = np.zeros(z.shape, bool)
     for sel, idx, _ in rows.pieces:
-        support[sel[:, None], idx] = True
+        r, c = np.nonzero(idx >= 0)
+        support[sel[r], idx[r, c]] = True
     return np.where(support, 0.0, np.exp((z - z.max(axis=1, keepdims=True)) / eps)).sum(axis=1)
 
 
@@ -92,10 +95,11 @@ def test_certificate_check_catches_an_overstated_index_bound(monkeypatch):
     0.15 = 15ε yields supports whose true neglected mass exceeds the R̄ reported for them."""
     from hjdsl.views.closed_form.prune_index import LiftedIndex
 
-    honest = LiftedIndex.nearest
-    monkeypatch.setattr(LiftedIndex, "nearest",
-                        lambda self, q, k, workers=-1: (lambda r: (r[0], r[1] + 0.15))(
-                            honest(self, q, k, workers)))
+    honest = LiftedIndex.within
+    monkeypatch.setattr(LiftedIndex, "within",
+                        lambda self, q, threshold, k, workers=-1: (lambda r: (
+                            r[0], r[1], r[2] + 0.15))(honest(self, q, threshold - 0.15, k,
+                                                             workers)))
     model, x = random_model(7, 2, 4000)
     rows, z = run_search(model, x, 0.01, 1e-2)
     assert np.any(true_neglected(rows, z, 0.01) > rows.neglected)

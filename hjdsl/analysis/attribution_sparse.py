@@ -39,7 +39,7 @@ def sparse_gibbs(W, b, g, x, eps, top: int, delta: float) -> dict:
            "hessian": np.empty((E, P, d, d)), "gap": np.empty(P), "soft": np.empty((E, P))}
     for i, e in enumerate(eps):
         rows = search(index, q, offset, logits, np.arange(P), float(e), delta, 2 * max(top, 8),
-                      N, weights=True)
+                      N, weights=True, radius=False)  # at least 2·top atoms to rank
         for name in ("entropy", "neglected", "entropy_bound"):
             out[name][i] = getattr(rows, name)
         out["f"][i], out["support"][i] = rows.value, rows.size

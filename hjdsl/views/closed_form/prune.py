@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from hjdsl.errors import UsageError
-from hjdsl.views.closed_form.lse import gibbs_numpy
+from hjdsl.views.closed_form.lse import EPS_FLOOR, gibbs_numpy
 
 # The default δ: R̄ ≤ 1e-17 keeps every weight's error under a tenth of an ulp of 1 and the value's
 # under ε·1e-17 — below the round-off of the dense evaluation itself.
@@ -49,6 +49,7 @@ PROXY_POINTS = 8      # points the dense proxy is timed on (its cost is the same
 K_START = 16
 GROWTH = 2
 GATHER_ELEMENTS = 1 << 21  # floats of one gathered (points × k × d) block
+FAR = 1000.0               # e^{−FAR} is 0 in float64
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,17 @@ class Rows:
 
 def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, delta: float,
            k0: int, cap: int, weights: bool, workers: int = -1,
-           budget: float = np.inf) -> Rows:
-    """Double k (×GROWTH from k0) per point until the certificate holds or k passes `cap`
+           budget: float = np.inf, radius: bool = True) -> Rows:
+    """Grow k (×GROWTH from k0) per point until the certificate holds or k passes `cap`
     (or the search has used `budget` seconds of this thread's CPU time).
 
     `logits(rows, idx)` gives the exact logits of atoms idx (r, k) at those points (z for a
     layer, −c for Hopf–Cole); `offset[rows]` turns them into the index's cost, offset − z.
+    With `radius` (the default) each point first finds its nearest lifted atom u (k = 1), and
+    the k-NN queries are bounded by the threshold T = c_u + ε·log(N/δ) (`LiftedIndex.within`):
+    a support is then the atoms within T, often far fewer than k, and it is certified at once
+    unless k of them came back. Without it the k nearest atoms are the support (`nearest`);
+    `attribute` uses that, so every point has at least k0 atoms to rank.
     """
     import time
 
@@ -106,6 +112,11 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
     n, N = len(rows), index.n_atoms
     out = Rows(np.full(n, np.nan), np.full(n, np.nan), np.zeros(n), np.zeros(n),
                np.zeros(n, np.int64), np.full(n, np.nan), [], np.zeros(0, np.int64))
+    threshold = None
+    if radius:
+        near = np.asarray(index.tree.query(q[rows], k=1, workers=workers)[1]).reshape(n, 1)
+        tau = eps * np.log(N / delta) if eps > 0 else 0.0
+        threshold = offset[rows] - logits(rows, near)[:, 0] + tau  # ≥ c_min + τ: a real atom
     where = np.arange(n)
     k, undone = int(min(k0, N)), []
     d = q.shape[1]
@@ -114,41 +125,47 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
         failed = []
         for start in range(0, where.size, batch):
             part = where[start:start + batch]
-            idx, bound = index.nearest(q[rows[part]], k, workers)
-            idx = np.sort(idx, axis=1)  # atom order: ties resolve to the first atom, as dense
+            if radius:
+                idx, found, bound = index.within(q[rows[part]], threshold[part], k, workers)
+            else:
+                idx, bound = index.nearest(q[rows[part]], k, workers)
+                found = np.ones(idx.shape, bool)
+            # the tree returns each row nearest first, its padding (distance inf) last
+            width = max(1, int(found.sum(axis=1).max()))
+            idx, found = idx[:, :width], found[:, :width]
+            idx = np.where(found, idx, 0)  # a real atom under the padding (masked below)
             z = logits(rows[part], idx)
-            z_max = z.max(axis=1)
+            z_max = np.where(found, z, -np.inf).max(axis=1)
             gap = bound - (offset[rows[part]] - z_max)  # L − c_min
-            rest = N - k
-            if rest == 0:  # every atom in: nothing neglected (the bound is −inf)
-                s, r_bar = np.full(part.size, np.inf), np.zeros(part.size)
-                ok = np.ones(part.size, bool)
-            elif eps > 0:
+            size = found.sum(axis=1)
+            rest = N - size
+            if eps > 0:
                 s = gap / eps
-                with np.errstate(under="ignore", over="ignore"):
-                    r_bar = rest * np.exp(-s)
+                with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+                    r_bar = np.where(rest > 0, rest * np.exp(-s), 0.0)  # rest = 0: L = −inf
                 ok = r_bar <= delta
             else:
-                r_bar = np.zeros(part.size)
+                s, r_bar = np.full(part.size, np.inf), np.zeros(part.size)
                 ok = (gap > 0) | (rest == 0)
             if not ok.all():
                 failed.append(part[~ok])
             sel, keep = part[ok], ok
             if not sel.size:
                 continue
-            f, pi, ent = gibbs_numpy(z[keep], eps)
-            out.value[sel], out.entropy[sel], out.size[sel] = f, ent, k
+            f, pi, ent = _gibbs(z[keep], idx[keep], found[keep], z_max[keep], eps)
+            out.value[sel], out.entropy[sel], out.size[sel] = f, ent, size[keep]
             out.top[sel] = z_max[keep]
             out.neglected[sel] = r_bar[keep]
             if eps > 0:
-                s_in = (z_max[keep, None] - z[keep]).max(axis=1) / eps
-                s_k = s[keep]
                 with np.errstate(under="ignore", over="ignore", invalid="ignore"):
-                    q_bar = rest * np.where(s_k >= 1.0, s_k * np.exp(-s_k), np.exp(-1.0)) \
-                        if rest else 0.0
+                    s_in = np.where(found[keep], z_max[keep, None] - z[keep], 0.0) \
+                        .max(axis=1) / eps
+                    s_k, rest_k = s[keep], rest[keep]
+                    q_bar = np.where(rest_k > 0, rest_k * np.where(
+                        s_k >= 1.0, s_k * np.exp(-s_k), np.exp(-1.0)), 0.0)
                 out.entropy_bound[sel] = np.maximum(r_bar[keep] + q_bar, s_in * r_bar[keep])
             if weights:
-                out.pieces.append((sel, idx[keep], pi))
+                out.pieces.append((sel, np.where(found[keep], idx[keep], -1), pi))
         where = np.concatenate(failed) if failed else np.zeros(0, np.int64)
         if k >= N:
             break
@@ -158,6 +175,26 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
             break
     out.undone = np.concatenate(undone) if undone else np.zeros(0, np.int64)
     return out
+
+
+def _gibbs(z, idx, found, z_max, eps):
+    """gibbs_numpy of the found atoms of each row (padding weighs exactly 0).
+
+    At ε = 0 the weight goes to the maximiser of least atom number, as the dense kernel's
+    first maximiser (the rows are in distance order, not atom order).
+
+    The measure of a = (z − z_max)/ε at ε = 1 (the same shift and sums as the dense kernel);
+    padding, and atoms FAR below the top, have weight e^{−FAR} = 0 and entropy term 0·FAR = 0.
+    """
+    if eps == 0:
+        top = found & (z == z_max[:, None])
+        first = np.where(top, idx, np.iinfo(np.int64).max).min(axis=1)
+        hard = top & (idx == first[:, None])
+        return z_max, hard.astype(np.float64), np.zeros(z.shape[0])
+    with np.errstate(under="ignore", over="ignore"):
+        a = np.where(found, (z - z_max[:, None]) / max(float(eps), EPS_FLOOR), -FAR)
+    f, pi, ent = gibbs_numpy(np.maximum(a, -FAR), 1.0)
+    return z_max + eps * f, np.where(found, pi, 0.0), ent
 
 
 def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float) -> list:
@@ -189,7 +226,9 @@ def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float) -> l
         if trial.undone.size or (time.thread_time() - start) * PRUNE_MARGIN > dense_time:
             dense_from = eps[i]
             continue
-        choice[i] = int(max(K_START, np.quantile(trial.size, 0.5)))
+        # the queries are bounded by the threshold, so a k above most supports costs little,
+        # and every point it covers is certified in one query
+        choice[i] = int(max(K_START, 2 * np.quantile(trial.size, 0.9)))
     return choice
 
 

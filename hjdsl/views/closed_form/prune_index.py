@@ -59,6 +59,47 @@ class LiftedIndex:
         return idx, self.g_min + last - slack
 
 
+    def within(self, q: np.ndarray, threshold: np.ndarray, k: int, workers: int = -1,
+               groups: int = 16):
+        """(idx (n, k), found (n, k), bound (n,)): the atoms of cost ≤ threshold, at most k.
+
+        One bounded k-NN query per group of points with similar thresholds (cKDTree takes
+        one distance_upper_bound per call): the search prunes every node beyond the radius from
+        the start instead of filling a heap of k first, and rows come back padded (found False,
+        idx N) instead of as Python lists. The bound on every atom not returned is the radius
+        when fewer than k came back, else the k-th distance (as in `nearest`).
+        """
+        k = int(min(k, self.n_atoms))
+        n = len(q)
+        qq = np.einsum("nd,nd->n", q, q)
+        room = np.asarray(threshold, dtype=np.float64) - self.g_min
+        # widened by twice the slack, so the bound below stays above the threshold itself
+        radius2 = np.maximum(room + 2.0 * ROUNDOFF * (self.scale + qq + np.abs(room)), 0.0)
+        idx = np.empty((n, k), np.int64)
+        dist = np.empty((n, k))
+        cut = np.empty(n)
+        order = np.argsort(radius2, kind="stable")
+        for part in np.array_split(order, min(groups, max(n, 1))):
+            if not part.size:
+                continue
+            r2 = float(radius2[part].max())
+            cut[part] = r2
+            d_, i_ = self.tree.query(q[part], k=k, workers=workers,
+                                     distance_upper_bound=np.nextafter(np.sqrt(r2), np.inf))
+            dist[part], idx[part] = np.reshape(d_, (part.size, k)), np.reshape(i_, (part.size, k))
+        found = np.isfinite(dist)
+        if k == self.n_atoms:
+            last = np.where(found.all(axis=1), np.inf, cut)
+        else:
+            last = np.where(found[:, -1], dist[:, -1] ** 2, cut)
+        slack = ROUNDOFF * (self.scale + qq + np.where(np.isfinite(last), last, 0.0))
+        with np.errstate(invalid="ignore"):
+            bound = np.where(np.isfinite(last), self.g_min + last - slack, -np.inf)
+        if k == self.n_atoms:  # every atom can come back: nothing neglected then
+            bound = np.where(found.all(axis=1), -np.inf, bound)
+        return np.where(found, idx, 0), found, bound
+
+
 def lifted_index(y, g, whiten) -> LiftedIndex:
     """The index of atoms y (N, d) with values g (N,) under the metric whiten (d, d)."""
     from scipy.spatial import cKDTree

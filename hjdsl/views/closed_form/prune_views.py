@@ -90,7 +90,8 @@ def _run(index, x, eps, logits, offset, weights, pruning, dense, key, sign):
             out[name][i, done] = getattr(rows, name)[done]
         out["support"][i, done] = rows.size[done]
         for sel, idx, pi in rows.pieces:
-            out["pi"][i, sel[:, None], idx] = pi
+            r, c = np.nonzero(idx >= 0)  # −1: a padded slot, no atom
+            out["pi"][i, sel[r], idx[r, c]] = pi[r, c]
         top[done] = rows.top[done]
         if rows.undone.size:  # the few points whose support outgrew the plan: dense, exact
             part = dense(x[rows.undone], eps[i:i + 1])
