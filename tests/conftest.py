@@ -46,6 +46,52 @@ def run_cli(*args: str, stdin: str | None = None, cwd: Path | None = None, timeo
     return proc.returncode, proc.stdout, proc.stderr
 
 
+# Python's own warning filters (as `python -m hjdsl` starts with), not pytest's "error"
+DEFAULT_WARNINGS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),
+                    ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""),
+                    ("ignore", ResourceWarning, "")]
+
+
+def run_cli_here(*args: str, stdin: str | None = None, cwd: Path | None = None,
+                 timeout: float | None = None):
+    """Run `hjdsl ARGS` in this process through hjdsl.cli.main, as `python -m hjdsl` would run it
+    (same stdin, cwd, warning filters; stdout and stderr captured); return what run_cli returns.
+
+    For tests not about the process boundary: no new interpreter importing JAX and compiling
+    again for every command. `timeout` is accepted for run_cli's signature and not enforced."""
+    import contextlib
+    import io
+    import warnings
+
+    from hjdsl import jaxsetup
+    from hjdsl.cli import main
+
+    def stream(data: bytes = b""):  # a real text stream: commands read sys.stdin.buffer
+        return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", write_through=True)
+
+    out, err, device = stream(), stream(), jaxsetup._device
+    old_cwd, old_stdin = os.getcwd(), sys.stdin
+    try:
+        os.chdir(cwd or ROOT)
+        sys.stdin = stream((stdin or "").encode())
+        with warnings.catch_warnings(), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            warnings.resetwarnings()
+            for action, category, module in reversed(DEFAULT_WARNINGS):
+                warnings.filterwarnings(action, category=category, module=module)
+            code = main(list(args))
+    finally:
+        os.chdir(old_cwd)
+        sys.stdin, jaxsetup._device = old_stdin, device
+    return code, _text(out), _text(err)
+
+
+def _text(stream) -> str:
+    """What the stream got, decoded as subprocess.run(text=True) decodes (universal newlines)."""
+    stream.flush()
+    return stream.buffer.getvalue().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -14,6 +14,16 @@ import hjdsl
 from hjdsl.attention.report import diagram_rows
 from hjdsl.views.report import failures
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """The commands run in this process (hjdsl.cli.main) as the shell runs them: no test here is
+    about the process boundary, and a new interpreter per command imports JAX again."""
+    return run_cli_here
+
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "examples" / "attention"
 SPECS = sorted(FOLDER.glob("*.hj"))

@@ -7,6 +7,16 @@ import json
 import numpy as np
 import pytest
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """`hjdsl attribute` runs in this process (hjdsl.cli.main) as the shell runs it: no test here
+    is about the process boundary, and a new interpreter per command imports JAX again."""
+    return run_cli_here
+
+
 FOUR = """\
 model four "theory.md Appendix A atoms"
 dim 1

@@ -8,6 +8,16 @@ import pytest
 from hjdsl.cli import main
 from tests.conftest import EXAMPLES
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """`hjdsl compare` runs in this process (hjdsl.cli.main) as the shell runs it: no test here
+    is about the process boundary, and a new interpreter per command imports JAX again."""
+    return run_cli_here
+
+
 FOUR = str(EXAMPLES / "paper" / "four_atoms.hj")
 
 

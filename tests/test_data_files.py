@@ -18,6 +18,16 @@ from hjdsl.data_files import read_table
 from hjdsl.errors import DataError, SpecError, UsageError
 from hjdsl.fit.solve import resolve_data
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """The commands run in this process (hjdsl.cli.main) as the shell runs them: no test here is
+    about the process boundary, and a new interpreter per command imports JAX again."""
+    return run_cli_here
+
+
 X = np.linspace(-2.0, 2.0, 30)
 HEAD = "model m\ndim 1\nhamiltonian H(p) = |p|^2\nparticles y = grid(-2, 2, 5)\n" \
        "initial g ~ normal(0, 1)\nobserve f ~ normal(sigma = 0.1)\nevaluate x = [0]\n"

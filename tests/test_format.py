@@ -18,6 +18,16 @@ from hjdsl.errors import HJError, RunError, Span
 from hjdsl.frontend import format as F
 from hjdsl.frontend.format import format_text
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """`hjdsl format` runs in this process (hjdsl.cli.main) as the shell runs it: no test here is
+    about the process boundary (tests/test_cli_check.py runs the real `python -m hjdsl`)."""
+    return run_cli_here
+
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").rglob("*.hj"))
 SKIP_FIELDS = {"source", "path", "warnings"}  # the text itself and where it came from

@@ -18,6 +18,16 @@ from hjdsl.frontend.hamiltonian_curvature import _Prover
 from hjdsl.hamiltonians import norm, quadratic
 from hjdsl.hamiltonians.composite import Atom, Max, Scaled, Sum
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """The commands run in this process (hjdsl.cli.main) as the shell runs them: no test here is
+    about the process boundary, and a new interpreter per command imports JAX again."""
+    return run_cli_here
+
+
 HEAD = "model m\ndim {d}\nlet a = 0.5\nlet m = -2\nlet A = [[2, 0.5], [0.5, 1]]\n" \
        "viscosity eps = 0\n"
 

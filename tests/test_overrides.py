@@ -11,6 +11,16 @@ import pytest
 from hjdsl.errors import SpecError, UsageError
 from hjdsl.frontend.driver import load, parse
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """The commands run in this process (hjdsl.cli.main) as the shell runs them: no test here is
+    about the process boundary, and a new interpreter per command imports JAX again."""
+    return run_cli_here
+
+
 SPEC = """\
 model m
 dim 1

@@ -9,6 +9,16 @@ import hjdsl
 from hjdsl.errors import DataError
 from hjdsl.fit.results import load_fit
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """`hjdsl solve` runs in this process (hjdsl.cli.main) as the shell runs it: no test here is
+    about the process boundary, and a new interpreter per command imports JAX again."""
+    return run_cli_here
+
+
 SPEC = """
 model cli_fit "three fixed atoms, g learned"
 dim 1

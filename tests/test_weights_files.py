@@ -21,6 +21,16 @@ from hjdsl.model.maps import atoms_to_weights, weights_to_atoms
 from hjdsl.views.report import diagram_rows, failures
 from hjdsl.weights_files import DataFileError, read_arrays
 
+from conftest import run_cli_here
+
+
+@pytest.fixture
+def cli():
+    """The commands run in this process (hjdsl.cli.main) as the shell runs them: no test here is
+    about the process boundary, and a new interpreter per command imports JAX again."""
+    return run_cli_here
+
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "weights"
 A_2D = np.array([[2.0, 0.5], [0.5, 1.0]])
