@@ -105,7 +105,7 @@ def compare(model, eps=None, x=None, audit=None, grid: bool = True, quiet: bool 
     with progress(f"closed-form views ({eps.size} ε)", 1, enabled=not quiet) as advance:
         closed = closed_form(model, eps, x, chunk=chunk, pruning=pruning)
         advance()
-    convex = convex_part(model, eps, x, audit, quiet=quiet)
+    convex = convex_part(model, eps, x, audit, quiet=quiet, pruning=pruning)
     grid_out = (grid_part(model, eps, x, quiet=quiet) if grid
                 else skipped_grid(eps, x, "skipped (grid=False)"))
     return build_dataset(model, eps, x, closed, convex, grid_out, pruning=pruning)
@@ -292,7 +292,7 @@ def by_eps_blocks(view, eps, model, n_points: int) -> dict:
     return out
 
 
-def convex_part(model, eps, x, audit, quiet: bool = True) -> dict:
+def convex_part(model, eps, x, audit, quiet: bool = True, pruning=None) -> dict:
     """The convex view's arrays, or NaN-filled ones with a note when it is skipped or missing."""
     n_eps, n, N = eps.size, x.shape[0], model.n_atoms
     # π is (ε × points × atoms): a view that did not run gets a read-only broadcast NaN, which
@@ -317,14 +317,14 @@ def convex_part(model, eps, x, audit, quiet: bool = True) -> dict:
     rows *= n_eps + (model.initial.source == "expr")  # the simplex programs, the Hopf–Lax program
     with progress("convex programs", rows, enabled=not quiet) as advance:
         try:
-            result = convex_view(model, eps, x, audit=audit, advance=advance)
+            result = convex_view(model, eps, x, audit=audit, advance=advance, pruning=pruning)
             skipped = ""
         except SpecError as err:
             # g(y) cannot be lowered to a convex program (e.g. sin): the continuous Hopf–Lax
             # program is impossible, but the simplex program over the atoms' values still is.
             skipped = f"continuous Hopf-Lax program not run: {err.diagnostics[0].message}"
             result = convex_view(model.with_atoms(model.y, model.g), eps, x, audit=audit,
-                                 advance=advance)
+                                 advance=advance, pruning=pruning)
     # The continuous Hopf–Lax program min_y g(y) + t·L((x − y)/t), when g is an expression.
     continuous = {}
     if getattr(result, "hopf_lax_value", None) is not None:

@@ -49,6 +49,7 @@ class Supports:
     rest: np.ndarray
     size: np.ndarray
     neglected: np.ndarray
+    method: str = "scan"  # "scan": every atom's cost; "index": the lifted k-d tree's support
 
 
 def supports(costs: np.ndarray, reach: np.ndarray, eps: float, delta: float = DELTA) -> Supports:
@@ -76,6 +77,97 @@ def supports(costs: np.ndarray, reach: np.ndarray, eps: float, delta: float = DE
         index[r] = np.flatnonzero(keep[r])
         part[r] = shifted[r, index[r]]
     return Supports(index, part, shift, rest, keep.sum(axis=1), eps * np.log1p(rest))
+
+
+def use_index(model, pruning=None) -> bool:
+    """Whether the supports come from the lifted k-d tree: a quadratic H, enough atoms."""
+    from hjdsl.views.closed_form.prune import MIN_ATOMS, prunable
+
+    return prunable(model.hamiltonian) and model.n_atoms >= MIN_ATOMS \
+        and not (pruning is not None and pruning.dense)
+
+
+def indexed_supports(model, eps, x, delta: float = DELTA) -> Supports:
+    """The supports of `supports` for every (ε, point), ε-major, without any N-wide cost row.
+
+    The lifted k-d tree of the closed-form pruning (views/closed_form/prune_index.py) returns
+    the atoms whose cost is within ε·log(N/δ) of the nearest lifted atom's, and a lower bound L
+    on every other atom's cost; their exact costs then decide S as `supports` does. R adds the
+    found atoms left out (exactly) and the N − found never seen, each at most e^{−(L−c_min)/ε}:
+    R̄ ≥ R, so ε·log1p(R̄) still bounds u_S − u and the dual of the full program (simplex.py)
+    with R̄ for R stays a lower bound on u. At ε = 0, S is the atoms tied at c_min, and every
+    other atom costs more than L > c_min, so the LP over S has the full LP's value.
+    """
+    from hjdsl.views.closed_form.prune_index import atoms_index
+
+    ham, y, g, t = model.hamiltonian, model.y, model.g, float(model.t)
+    x = np.asarray(x, dtype=float).reshape(-1, model.dim)
+    n, N = x.shape[0], model.n_atoms
+    index = atoms_index(y, g, t, ham.factor)
+    q = index.lift(x)
+    near = np.asarray(index.tree.query(q, k=1)[1]).reshape(n)
+
+    def cost(r, atoms):
+        return np.asarray(ham.costs(x[r:r + 1], y[atoms], g[atoms], t, xp=np), dtype=float)[0]
+
+    c_near = np.array([cost(r, near[r:r + 1])[0] for r in range(n)])
+    parts = []
+    for e in np.asarray(eps, dtype=float):
+        tau = e * np.log(N / delta) if e > 0 else 0.0
+        found, bound = _within(index, q, c_near + tau)
+        rows = Supports(*(np.empty(n, dtype=object) for _ in range(2)), np.empty(n),
+                        np.empty(n), np.empty(n, dtype=int), np.empty(n), "index")
+        for r in range(n):
+            atoms = found[r]
+            c = cost(r, atoms)
+            c_min = float(c.min())
+            shifted = c - c_min
+            keep = shifted <= tau if e > 0 else shifted <= 0.0
+            if e > 0:
+                with np.errstate(under="ignore", over="ignore"):
+                    rest = float(np.exp(-shifted[~keep] / e).sum()) + (
+                        (N - atoms.size) * float(np.exp(-(bound[r] - c_min) / e))
+                        if atoms.size < N else 0.0)
+            else:
+                rest = 0.0 if bound[r] > c_min or atoms.size == N else np.inf
+            if not rest <= delta:  # round-off at the threshold: this point scans every atom
+                costs, reach = _all_costs(model, x[r:r + 1])
+                one = supports(costs, reach, float(e), delta)
+                rows.index[r], rows.costs[r] = one.index[0], one.costs[0]
+                rows.shift[r], rows.rest[r], rows.size[r] = one.shift[0], one.rest[0], one.size[0]
+                rows.neglected[r] = one.neglected[0]
+                continue
+            order = np.argsort(atoms[keep], kind="stable")  # atom order, as the scan keeps them
+            rows.index[r], rows.costs[r] = atoms[keep][order], shifted[keep][order]
+            rows.shift[r], rows.rest[r], rows.size[r] = c_min, rest, int(keep.sum())
+            rows.neglected[r] = e * np.log1p(rest)
+        parts.append(rows)
+    return Supports(*(np.concatenate([getattr(p, f) for p in parts]) if parts else np.empty(0)
+                      for f in ("index", "costs", "shift", "rest", "size", "neglected")),
+                    "index")
+
+
+def _within(index, q, threshold, k: int = 64):
+    """Per point the atoms of lifted cost ≤ threshold (all of them: k doubles until fewer
+    than k come back) and the bound on every other atom's cost."""
+    n, N = q.shape[0], index.n_atoms
+    found = np.empty(n, dtype=object)
+    bound = np.empty(n)
+    todo = np.arange(n)
+    while todo.size:
+        k = min(k, N)
+        idx, ok, low = index.within(q[todo], threshold[todo], k)
+        done = ~ok.all(axis=1) | (k == N)
+        for j in np.flatnonzero(done):
+            found[todo[j]], bound[todo[j]] = idx[j][ok[j]], low[j]
+        todo, k = todo[~done], 2 * k
+    return found, bound
+
+
+def _all_costs(model, x):
+    from hjdsl.views.convex.view import atom_costs
+
+    return atom_costs(model, x)
 
 
 def check_program_memory(size: int, n_atoms: int) -> None:

@@ -83,11 +83,13 @@ def atom_costs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = None,
                 workers: int | None = None, solver_options: dict | None = None,
-                advance=None) -> ConvexResult:
+                advance=None, pruning=None) -> ConvexResult:
     """Solve the convex programs for every ε and every audited point (see docs/convex.md).
 
     `solver_options` maps a solver name (CLARABEL, SCS, HIGHS) to extra keyword options;
-    `advance(n)` (a progress bar's) is told of every n programs solved.
+    `advance(n)` (a progress bar's) is told of every n programs solved. For a quadratic H
+    with many atoms the supports come from the lifted k-d tree (support.indexed_supports) unless
+    `pruning` (a closed_form.prune.Pruning) says dense.
 
     >>> from hjdsl.model.ir import Model
     >>> m = Model.from_atoms([[-1.5], [-0.5], [0.5], [1.5]], [1.0, 0.3, 0.3, 1.0])
@@ -112,7 +114,7 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
     if problem:
         raise UsageError.single(problem, hint="audit fewer points or evaluate at fewer points")
     hopf_lax = _hopf_lax(model, x, points, workers, options, advance)  # first: a non-convex g fails fast
-    sup = _supports(model, eps, x[points])  # every (ε, point) pair, ε-major
+    sup = _supports(model, eps, x[points], pruning)  # every (ε, point) pair, ε-major
     e_idx, p_idx = np.divmod(np.arange(n_eps * points.size), max(points.size, 1))
     entropic = sup.size[eps[e_idx] > 0]
     if entropic.size:  # refuse an oversized program before cvxpy allocates anything
@@ -148,14 +150,17 @@ def convex_view(model, eps: np.ndarray, x: np.ndarray, *, audit: int | None = No
     # ε = 0 is the LP (exact for every convex H); ε > 0 the entropic program, per its label
     exact = bool(model.hamiltonian.exactness("convex_entropic").label == "exact"
                  or not np.any(eps > 0))
-    note = _note(model, eps, points.size, n_point, exact, how, size, neglected)
+    note = _note(model, eps, points.size, n_point, exact, how, size, neglected, sup.method)
     return ConvexResult(value, pi, gap, status.astype(str), audited, solver.astype(str), exact,
                         *hopf_lax[:2], note, hopf_lax[2], solved_by.astype(str), size, neglected)
 
 
-def _supports(model, eps, x):
+def _supports(model, eps, x, pruning=None):
     """The pruned programs of every (ε, point), ε-major (convex_support.py), costs in chunks."""
-    from hjdsl.views.convex.support import Supports, supports
+    from hjdsl.views.convex.support import Supports, indexed_supports, supports, use_index
+
+    if x.shape[0] and use_index(model, pruning):
+        return indexed_supports(model, eps, x)
 
     chunk = max(1, (8 << 20) // max(1, model.n_atoms * model.dim))  # ≈ 64 MB of differences
     parts = [[] for _ in eps]
@@ -193,12 +198,16 @@ def _hopf_lax(model, x, points, workers, options, advance=None):
     return value, argmin, status.astype(str)
 
 
-def _note(model, eps, n_audited, n_point, exact, how, size, neglected) -> str:
+def _note(model, eps, n_audited, n_point, exact, how, size, neglected, method="scan") -> str:
     parts = [f"audited {n_audited} of {n_point} points ({how})"]
     pruned = size[eps > 0][size[eps > 0] > 0]
     if pruned.size:  # the support pruning of convex_support.py, and what it can have moved
         parts.append(f"ε > 0 programs over {pruned.min()}–{pruned.max()} of {model.n_atoms} atoms "
                      f"(value moved by ≤ {np.nanmax(neglected[eps > 0]):.1e} by the pruning)")
+    if method == "index" and size[size > 0].size:  # the tree's certified supports, every ε
+        parts.append(f"supports from the lifted k-d tree: {size[size > 0].min()}–"
+                     f"{size[size > 0].max()} of {model.n_atoms} atoms per program, the rest "
+                     f"certified below δ = 1e-14 of the cheapest atom's weight")
     if not exact:
         ham = model.hamiltonian
         parts.append(f"H(p) = {ham.text}: for ε > 0 the entropic program is "
