@@ -89,7 +89,7 @@ class FlowModel:
         return flow_dataset(self, quiet=quiet)
 
     def attribute(self, quiet: bool = True):
-        """Per sample and step: p_k, ∂_θℋ, the step-gate attribution A_k (π for lse) as a Dataset."""
+        """Per sample and step: p_k, ∂_θℋ, the step-gate attribution A_k (π for lse), a Dataset."""
         from hjdsl.networks.flow_attribute import flow_attribution
 
         return flow_attribution(self, quiet=quiet)
