@@ -231,8 +231,10 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=None, per_point
     """Least-squares convex regression of v on x by cutting planes (or naively, all pairs).
 
     Data are standardised first (the problem is affine-invariant in x and v), solved, then mapped
-    back; `tol` is the allowed constraint violation in standardised units. `method="sparse"` (the
-    default, hjdsl/fit/convex_regression.py) keeps the working set near the active set;
+    back; `tol` is the allowed constraint violation in standardised units. `method="auto"` (the
+    default) takes the hull cuts (hjdsl/fit/convex_regression_hull.py) for d ≤ 4 without a slope
+    cap and the sparse working set otherwise (or when qhull cannot build the hull);
+    `method="sparse"` (hjdsl/fit/convex_regression.py) keeps the working set near the active set;
     `method="cutting_planes"` (chosen too when a cut selection per_piece/per_point is given) is
     the former loop: kNN and hub pairs, and each round adds, for every violating piece, its
     `per_piece` (1) worst points (and, if per_point > 0, for every violated point its `per_point`
@@ -256,10 +258,29 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=None, per_point
     # |s_k| ≤ L in data units is |s'_k| ≤ L σ_x,k / σ_v after standardising
     slope_cap = None if max_slope is None else max_slope * sd_x / sd_v
     if method is None:
-        method = "cutting_planes" if (per_piece is not None or per_point) else "sparse"
-    if method not in ("sparse", "cutting_planes"):
-        raise ValueError(f"unknown max-affine method {method!r} (sparse, cutting_planes)")
+        method = "cutting_planes" if (per_piece is not None or per_point) else "auto"
+    if method not in ("auto", "hull", "sparse", "cutting_planes"):
+        raise ValueError(f"unknown max-affine method {method!r} (auto, hull, sparse, "
+                         "cutting_planes)")
     start = time.perf_counter()
+    if method in ("auto", "hull") and not naive:
+        from hjdsl.fit.convex_regression_hull import HULL_MAX_D, HullUnavailable, solve_hull
+
+        # the hull cuts know no slope cap; qhull's cost explodes above HULL_MAX_D
+        if method == "hull" or (d <= HULL_MAX_D and slope_cap is None):
+            if slope_cap is not None:
+                raise ValueError("max_slope is not implemented for method='hull'")
+            try:
+                found = solve_hull(xs, vs, tol=tol, max_rounds=max_rounds or 200,
+                                   solver_options=solver_options)
+            except HullUnavailable:  # degenerate data (e.g. affinely dependent x): pairs
+                found = None
+            if found is not None and found[-1] <= tol:
+                phi, s, duals, pairs, status, rounds, worst = found
+                return _finish(xs, vs, (mu_v, sd_v, sd_x), phi, s, duals, status, pairs, rounds,
+                               worst, start, tol, "Clarabel", primary=not solver_options,
+                               solver=solver)
+        method = "sparse"
     if method == "sparse" and not naive:
         from hjdsl.fit.convex_regression import solve_sparse
 
