@@ -294,3 +294,22 @@ def test_the_attribution_over_the_memory_budget_is_refused_before_it_runs(monkey
     assert "use fewer data points or steps" in err and "Traceback" not in err
     monkeypatch.setenv("HJDSL_MAX_MEMORY", str(need))
     assert main(["attribute", str(path), "-q"]) == 0
+
+
+def test_a_gated_path_that_diverges_is_a_failed_run(monkeypatch, tmp_path, capsys):
+    from hjdsl.networks import flow_attribute
+
+    real = flow_attribute._gated_hamiltonians
+
+    def overflowing(net, alpha):  # as if the net overflowed at one α of the rule
+        ham = real(net, alpha)
+        ham[0, 0, 0] = np.inf
+        return ham
+
+    monkeypatch.setattr(flow_attribute, "_gated_hamiltonians", overflowing)
+    path = tmp_path / "net.hj"
+    path.write_text(spec("ssm"))
+    assert main(["attribute", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "the step-gate integral of this recurrent net is not finite" in err
+    assert "Traceback" not in err

@@ -67,6 +67,8 @@ def gate_account(net: Net) -> GateAccount:
         t, w = np.polynomial.legendre.leggauss(nodes)
         alpha, weight = (t + 1.0) / 2.0, w / 2.0
         current = -net.h * np.einsum("q,kqn->kn", weight, _batched(net, alpha))
+        if not np.all(np.isfinite(current)):
+            _diverged(net)
         scale = max(float(np.max(np.abs(current))), np.finfo(float).tiny)
         error = np.inf if previous is None else float(np.max(np.abs(current - previous))) / scale
         if error <= QUAD_TOL or nodes >= QUAD_MAX:
@@ -77,6 +79,16 @@ def gate_account(net: Net) -> GateAccount:
     gap = np.max(np.abs(current.sum(axis=0) - change))
     completeness = float(gap / max(float(np.max(np.abs(change))), np.finfo(float).tiny))
     return GateAccount(current, float(target.sum()), nodes, error, completeness)
+
+
+def _diverged(net: Net):
+    """A net finite at α = 1 whose gated path overflows at some α in between: a failed run."""
+    from hjdsl.errors import RunError
+
+    raise RunError.single(
+        f"the step-gate integral of this {net.cell.kind} net is not finite: the net with its "
+        "updates scaled by some alpha in (0, 1) diverges, so the loss has no finite account "
+        "along the path", code="R724", hint="use a smaller scale or h, or fewer steps")
 
 
 def _batched(net: Net, alpha: np.ndarray) -> np.ndarray:
