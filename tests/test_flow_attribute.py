@@ -313,3 +313,13 @@ def test_a_gated_path_that_diverges_is_a_failed_run(monkeypatch, tmp_path, capsy
     err = capsys.readouterr().err
     assert "the step-gate integral of this recurrent net is not finite" in err
     assert "Traceback" not in err
+
+
+def test_the_table_warns_when_the_gate_integral_did_not_converge():
+    from hjdsl.networks.flow_attribute_report import render
+
+    ds = flow_attribution(hjdsl.parse(spec("ssm"), name="ssm.hj"))
+    assert "warning" not in render(ds, {})  # converged: 1e-16
+    ds.attrs["quadrature_error"] = 1e-6
+    assert "warning: the gate integral did not converge to 1e-8; A_k is approximate" in \
+        render(ds, {})
