@@ -200,7 +200,8 @@ def test_cost_model_goes_dense_when_the_search_is_slow(untimed, monkeypatch):
 def test_points_past_the_cap_run_dense(untimed, monkeypatch):
     """A plan that starts every point at k = 16 with a cap of 64 atoms: the points whose support
     needs more get the dense kernel's values, the others the pruned ones, all equal to dense."""
-    monkeypatch.setattr(prune, "plan", lambda *args: [16])
+    monkeypatch.setattr(prune, "plan", lambda *args, **kw: [16])
+    monkeypatch.setattr(prune, "wide_supports", lambda *args: np.zeros(1, bool))
     monkeypatch.setattr(prune, "DENSE_RATIO", 3000 // 64)
     model, x = random_model(13, 2, 3000)
     W, b = model.weights()
@@ -256,3 +257,23 @@ def test_index_cache_keys_on_the_arrays():
     first = prune_views._cached("layer", layer_index, W, b)
     assert prune_views._cached("layer", layer_index, W.copy(), b.copy()) is first
     assert prune_views._cached("layer", layer_index, W, b + 1.0) is not first
+
+
+def test_wide_supports_go_dense_without_an_index(untimed, monkeypatch):
+    """At large ε the sampled supports are wide: dense, and no index is built (it would be
+    wasted time); at small ε the same call builds one and prunes."""
+    model, x = random_model(14, 2, 3000)
+    W, b = model.weights()
+    z = x @ W.T + b
+    tau = np.array([0.5, 1e-3]) * np.log(3000 / prune.DELTA)
+    rows = np.unique(np.linspace(0, len(x) - 1, prune.WIDE_POINTS).astype(int))
+    counts = [(z[rows] >= z[rows].max(axis=1, keepdims=True) - t).sum(axis=1) for t in tau]
+    wide = prune.wide_supports(lambda r, idx: np.einsum("nkd,nd->nk", W[idx], x[r]) + b[idx],
+                               3000, len(x), np.array([0.5, 1e-3]), prune.DELTA)
+    assert wide.tolist() == [bool(np.median(c) > 3000 / prune.DENSE_RATIO) for c in counts]
+    assert wide.tolist() == [True, False]
+    prune_views._INDEXES.clear()
+    built = []
+    monkeypatch.setattr(prune_views, "layer_index", lambda *a: built.append(1) or layer_index(*a))
+    assert not network_view(x, W, b, [0.5])["pruned"].any() and not built
+    assert network_view(x, W, b, [1e-3])["pruned"].all() and built

@@ -46,6 +46,7 @@ SAMPLE_POINTS = 48
 # faster than the proxy (bench_prune.py calibrates this).
 PRUNE_MARGIN = 2.5
 PROXY_POINTS = 8      # points the dense proxy is timed on (its cost is the same for every point)
+WIDE_POINTS = 8       # points whose full logits judge the supports before an index is built
 K_START = 16
 GROWTH = 2
 GATHER_ELEMENTS = 1 << 21  # floats of one gathered (points × k × d) block
@@ -197,7 +198,8 @@ def _gibbs(z, idx, found, z_max, eps):
     return z_max + eps * f, np.where(found, pi, 0.0), ent
 
 
-def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float) -> list:
+def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float,
+         skip: np.ndarray | None = None) -> list:
     """Per ε the k to start from (pruned), or None (dense), timed on a sample of the points.
 
     The sample's search is timed against a dense proxy on the same points (the logits and
@@ -205,7 +207,8 @@ def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float) -> l
     faster and its supports stay below N/DENSE_RATIO. Both are timed single-threaded in this
     thread's CPU time, so a loaded machine does not tip the choice; the tree's cost grows with d
     (in d + 1 ≳ 8 a k-NN query visits much of the tree), which support sizes alone would not see.
-    Supports grow with ε, so once one ε goes dense every larger one does.
+    Supports grow with ε, so once one ε goes dense every larger one does; the ε in `skip`
+    (wide_supports) are dense without a trial.
     """
     import time
 
@@ -218,6 +221,8 @@ def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float) -> l
     cap = N // DENSE_RATIO
     choice, dense_from = [None] * eps.size, np.inf
     for i in np.argsort(eps, kind="stable"):
+        if skip is not None and skip[i]:
+            dense_from = min(dense_from, eps[i])
         if eps[i] >= dense_from:
             continue
         start = time.thread_time()
@@ -230,6 +235,28 @@ def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float) -> l
         # and every point it covers is certified in one query
         choice[i] = int(max(K_START, 2 * np.quantile(trial.size, 0.9)))
     return choice
+
+
+def wide_supports(logits: Callable, n_atoms: int, n_points: int, eps: np.ndarray,
+                  delta: float) -> np.ndarray:
+    """Per ε, whether the supports are too wide to prune, judged before any index is built.
+
+    On WIDE_POINTS points spread over the input every logit is computed (atoms in blocks), and
+    the support an ε certifies, {j : z_j ≥ max z − ε·log(N/δ)}, is counted: past N/DENSE_RATIO
+    in the median the ε runs dense. It costs a few dense rows, where building the index and
+    timing a trial would cost a fraction of the dense run itself.
+    """
+    rows = np.unique(np.linspace(0, n_points - 1, min(WIDE_POINTS, n_points)).astype(np.int64))
+    z = np.empty((rows.size, n_atoms))
+    block = max(1, GATHER_ELEMENTS // (16 * rows.size))  # a (rows × block × d) gather, d ≲ 16
+    for start in range(0, n_atoms, block):
+        atoms = np.arange(start, min(start + block, n_atoms))
+        z[:, start:start + atoms.size] = logits(rows, np.broadcast_to(atoms, (rows.size,
+                                                                              atoms.size)))
+    gap = z.max(axis=1, keepdims=True) - z
+    tau = np.asarray(eps, dtype=np.float64) * np.log(n_atoms / delta)
+    size = np.array([np.median((gap <= t).sum(axis=1)) for t in tau])
+    return size > n_atoms / DENSE_RATIO
 
 
 def _dense_proxy(index, q) -> float:

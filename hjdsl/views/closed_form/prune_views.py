@@ -35,14 +35,16 @@ def _cached(kind: str, build: Callable, *arrays):
 def network_pruned(x, W, b, eps, *, weights: bool, pruning: Pruning | None, dense: Callable):
     """f_ε of the layer (W, b) at x, pruned where the plan says so; `dense(x, eps)` the rest."""
     W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    index = _cached("layer", layer_index, W, b)
 
     def logits(rows, idx):
         return np.einsum("nkd,nd->nk", W[idx], x[rows]) + b[idx]
 
-    xq = x @ index.whiten  # the layer's cost is |x|²/(4τ) − z_j = |q(x)|² − z_j
-    offset = np.einsum("nd,nd->n", xq, xq)
-    return _run(index, x, eps, logits, offset, weights, pruning, dense, "f", sign=1.0)
+    def offset(index):
+        xq = x @ index.whiten  # the layer's cost is |x|²/(4τ) − z_j = |q(x)|² − z_j
+        return np.einsum("nd,nd->n", xq, xq)
+
+    return _run(lambda: _cached("layer", layer_index, W, b), x, eps, logits, offset, W.shape[0],
+                weights, pruning, dense, "f", sign=1.0)
 
 
 def hopf_cole_pruned(x, y, g, t: float, hamiltonian, eps, *, weights: bool,
@@ -50,26 +52,33 @@ def hopf_cole_pruned(x, y, g, t: float, hamiltonian, eps, *, weights: bool,
     """u_ε of a quadratic H's atoms at x, pruned where the plan says; `dense(x, eps)` the rest."""
     y, g = np.asarray(y, dtype=np.float64), np.asarray(g, dtype=np.float64)
     factor = np.asarray(hamiltonian.factor, dtype=np.float64)
-    index = _cached("atoms", lambda y_, g_, f_: atoms_index(y_, g_, t, f_), y, g, factor)
     xs, ys = x @ factor, y @ factor  # the costs as the dense kernel forms them (kernel_costs)
 
     def logits(rows, idx):
         diff = xs[rows][:, None, :] - ys[idx]
         return -(g[idx] + np.einsum("nkd,nkd->nk", diff, diff) / (4.0 * t))
 
-    return _run(index, x, eps, logits, np.zeros(x.shape[0]), weights, pruning, dense, "u",
-                sign=-1.0)
+    return _run(lambda: _cached("atoms", lambda y_, g_, f_: atoms_index(y_, g_, t, f_), y, g,
+                                factor),
+                x, eps, logits, lambda index: np.zeros(x.shape[0]), y.shape[0], weights,
+                pruning, dense, "u", sign=-1.0)
 
 
 def should_prune(x, n_atoms: int, pruning: Pruning | None) -> bool:
     return worth_pruning(np.shape(x)[0], n_atoms, pruning)
 
 
-def _run(index, x, eps, logits, offset, weights, pruning, dense, key, sign):
+def _run(build, x, eps, logits, offset_of, N, weights, pruning, dense, key, sign):
     pruning = pruning or Pruning()
-    E, n, N = eps.size, x.shape[0], index.n_atoms
-    q = index.lift(x)
-    choice = prune.plan(index, q, offset, logits, eps, pruning.delta)
+    E, n = eps.size, x.shape[0]
+    # an ε whose sampled supports are wide runs dense; when every ε does, no index is built
+    wide = prune.wide_supports(logits, N, n, eps, pruning.delta)
+    if wide.all():
+        choice = [None] * E
+    else:
+        index = build()
+        q, offset = index.lift(x), offset_of(index)
+        choice = prune.plan(index, q, offset, logits, eps, pruning.delta, skip=wide)
     out = {key: np.empty((E, n)), "entropy": np.empty((E, n)), "neglected": np.zeros((E, n)),
            "entropy_bound": np.zeros((E, n)), "support": np.full((E, n), N, dtype=np.int64),
            "pruned": np.array([c is not None for c in choice])}
