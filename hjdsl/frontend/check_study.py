@@ -13,7 +13,7 @@ from hjdsl.model import expr as E
 from hjdsl.study.spec import KINDS, SYMBOLS, Study, resolve
 
 QUANTITIES = ("dim", "width", "n", "eps")
-INITS = ("tangent", "uniform")
+INITS = ("tangent", "uniform", "conjugate")
 SETTINGS = {"kind", "init", "seeds", "seed", "x", "value", "noise", "test", "steps", "lr", "polish",
             "normalise", "t", *QUANTITIES}
 ALLOWED_STATEMENTS = (S.ModelDecl, S.LetDecl, S.StudyDecl)

@@ -18,7 +18,9 @@ DESCRIPTIONS = {
     "best_test_rmse": "smallest test_rmse over the seeds",
     "final_loss": "final training loss (MSE) of the optimiser",
     "atoms": "width N (number of atoms)", "n_train": "number of training points",
-    "d": "dimension d", "seconds": "wall time of the configuration's task (all its seeds)", "seed": "seed of the data draw and the initialisation",
+    "d": "dimension d",
+    "seconds": "wall time of the configuration's task (summed over its tasks when its seeds were "
+               "split)", "seed": "seed of the data draw and the initialisation",
     "width": "width N (number of atoms)", "n": "number of training points",
 }
 

@@ -23,55 +23,82 @@ def run_study(study, *, workers=None, scheduler=None, store=None, quiet=True):
 
     workers = 1 (and no scheduler) runs the tasks in this process, in order; otherwise a
     LocalCluster of `workers` processes (default: one per core) or the cluster at `scheduler`
-    (tcp://HOST:PORT). Each finished configuration is written to `store` (a folder) at once,
-    so a killed run that is started again computes only what is missing.
+    (tcp://HOST:PORT). Each finished task is written to `store` (a folder) at once, so a
+    killed run that is started again computes only what is missing.
     """
+    return run_studies([(study, store)], workers=workers, scheduler=scheduler, quiet=quiet)[0]
+
+
+def run_studies(jobs, *, workers=None, scheduler=None, quiet=True) -> list:
+    """`run_study` for several (study, store) pairs on one cluster: every missing task of
+    every study is queued at once, longest first, so no worker idles while another study's
+    long configuration runs. One Dataset per pair, in order."""
     from hjdsl.progress import progress
+    from hjdsl.study.plan import cost, merge, split
     from hjdsl.study.results import build_result
     from hjdsl.study.store import read_task, write_task
 
-    configs = study.configurations()
-    results = {}
-    if store is not None:
-        for c in configs:
-            found = read_task(store, study, c)
-            if found is not None:
-                results[c.key] = found
-    missing = [c for c in configs if c.key not in results]
+    plans, found, missing = [], [], []
+    for i, (study, store) in enumerate(jobs):
+        plan = {c.key: (c, split(study, c)) for c in study.configurations()}
+        stored = {}
+        for _, parts in plan.values():
+            for t in parts:
+                arrays = read_task(store, study, t) if store is not None else None
+                if arrays is None:
+                    missing.append((i, t))
+                else:
+                    stored[t.key] = arrays
+        plans.append(plan)
+        found.append(stored)
+    missing.sort(key=lambda job_task: -cost(jobs[job_task[0]][0], job_task[1]))
+    results = [dict(stored) for stored in found]
 
-    def finished(config, arrays):
-        results[config.key] = arrays
+    def finished(i, t, arrays):
+        results[i][t.key] = arrays
+        study, store = jobs[i]
         if store is not None:
-            write_task(store, study, config, arrays)
+            write_task(store, study, t, arrays)
 
-    with progress(f"study {study.name}", len(configs), enabled=not quiet) as advance:
-        advance(len(configs) - len(missing))
+    total = sum(len(parts) for plan in plans for _, parts in plan.values())
+    label = f"study {jobs[0][0].name}" if len(jobs) == 1 else f"{len(jobs)} studies"
+    with progress(label, total, enabled=not quiet) as advance:
+        advance(total - len(missing))
         if missing and workers == 1 and scheduler is None:
-            _run_here(study, missing, finished, advance)
+            _run_here(jobs, missing, finished, advance)
         elif missing:
-            _run_on_dask(study, missing, finished, advance, workers, scheduler)
-    return build_result(study, configs, results, resumed=len(configs) - len(missing))
+            _run_on_dask(jobs, missing, finished, advance, workers, scheduler)
+    out = []
+    for (study, _), plan, stored, got in zip(jobs, plans, found, results):
+        configs = [c for c, _ in plan.values()]
+        merged = {c.key: merge(study, c, [got[t.key] for t in parts]) for c, parts in plan.values()}
+        resumed = sum(all(t.key in stored for t in parts) for _, parts in plan.values())
+        out.append(build_result(study, configs, merged, resumed=resumed))
+    return out
 
 
-def _run_here(study, configs, finished, advance):
+def _run_here(jobs, tasks, finished, advance):
     from hjdsl.study.task import run_config
 
-    for c in configs:
-        finished(c, run_config(study, c))
+    for i, t in tasks:
+        finished(i, t, run_config(jobs[i][0], t))
         advance()
 
 
-def _run_on_dask(study, configs, finished, advance, workers, scheduler):
+def _run_on_dask(jobs, tasks, finished, advance, workers, scheduler):
     from distributed import as_completed
 
+    from hjdsl.study.plan import cost
     from hjdsl.study.task import run_config
 
     with _client(workers, scheduler) as client:
-        futures = {client.submit(run_config, study, c, key=f"hjdsl-{study.fingerprint}-{c.key}",
-                                 retries=RETRIES, pure=False): c for c in configs}
+        # priority: dask starts the highest first, so the longest tasks never form the tail
+        futures = {client.submit(run_config, jobs[i][0], t, retries=RETRIES, pure=False,
+                                 key=f"hjdsl-{i}-{jobs[i][0].fingerprint}-{t.key}",
+                                 priority=cost(jobs[i][0], t)): (i, t) for i, t in tasks}
         for future in as_completed(futures):
-            config = futures[future]
-            finished(config, future.result())
+            i, t = futures[future]
+            finished(i, t, future.result())
             advance()
 
 

@@ -28,11 +28,12 @@ class Config:
     n: int
     eps: float
     seeds: tuple[int, ...]
+    part: str = ""  # "" for the whole configuration; "-seeds2-3" for one task of a split one
 
     @property
     def key(self) -> str:
         """A stable name for its stored file: the resolved values, hashed with the study."""
-        return f"{self.index:03d}-d{self.dim}-N{self.width}-n{self.n}-eps{self.eps:.6g}"
+        return f"{self.index:03d}-d{self.dim}-N{self.width}-n{self.n}-eps{self.eps:.6g}{self.part}"
 
 
 @dataclass(frozen=True)

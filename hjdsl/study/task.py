@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hjdsl.errors import run_error
@@ -66,7 +68,7 @@ def fit_trained(study, config) -> dict:
             return jnp.mean((predict(p, x) - v) ** 2)
 
         opt = Adam(study.lr)
-        grad = jax.value_and_grad(loss)
+        grad = functools.partial(loss_and_grad, eps=eps)
 
         def step(state, _):
             p = jax.vmap(opt.get_params)(state)
@@ -86,6 +88,22 @@ def fit_trained(study, config) -> dict:
                         hint="lower lr")
     return {"train_rmse": train, "test_rmse": test, "final_loss": np.asarray(curve[-1]),
             "W": out["W"], "b": out["b"]}
+
+
+def loss_and_grad(p, x, v, *, eps):
+    """The MSE of f(x) = ε log Σ_j exp(z_j/ε), z = x Wᵀ + b, and its gradient in closed form:
+    ∂f/∂b_j = π_j, ∂f/∂W_j = π_j x, so with r = 2(f − v)/n, ∂L/∂b = Σ_i r_i π_ij and
+    ∂L/∂W = Σ_i r_i π_ij x_i. One exp of the (points, atoms) logits serves value and gradient;
+    autodiff through the log-sum-exp keeps several more (points, atoms) arrays per step."""
+    import jax.numpy as jnp
+
+    z = (x @ p["W"].T + p["b"]) / eps
+    top = jnp.max(z, axis=-1, keepdims=True)
+    e = jnp.exp(z - top)
+    total = jnp.sum(e, axis=-1)
+    residual = eps * (top[..., 0] + jnp.log(total)) - v
+    weight = e * (2.0 / v.shape[-1] * residual / total)[..., None]  # r_i π_ij
+    return jnp.mean(residual**2), {"W": weight.T @ x, "b": jnp.sum(weight, axis=0)}
 
 
 def _tangent_init(study, config, data) -> dict:
@@ -124,7 +142,30 @@ def _uniform_init(study, config, data) -> dict:
     return {"W": np.stack(Ws), "b": np.stack(bs)}
 
 
-INITS = {"tangent": _tangent_init, "uniform": _uniform_init}
+def _conjugate_init(study, config, data) -> dict:
+    """Per seed: atoms y_j on the uniform grid of the data's interval (d = 1; in d > 1 drawn
+    uniformly in the data's box), W_j = y_j/(2t), and g from the target: b_j = −f*(W_j) with
+    f*(p) = max_i (p·x_i − v_i) the Legendre conjugate of the training data, so each plane
+    touches the data from below and max_j z_j is the convex envelope the grid resolves.
+
+    The d = 1 grid spreads the slopes over the whole range at once: from U(−1, 1) most atoms
+    start dead (π ≈ 0 everywhere at ε = N^(−1)) and Adam is still far from converged at 3000
+    steps (docs/studies.md)."""
+    N, d = config.width, config.dim
+    Ws, bs = [], []
+    for seed, (x, v, _, _) in zip(config.seeds, data):
+        low, high = x.min(axis=0), x.max(axis=0)
+        if d == 1:
+            y = np.linspace(low[0], high[0], N)[:, None]
+        else:
+            y = np.random.default_rng([seed, 7919]).uniform(low, high, (N, d))
+        W = y / (2 * study.t)
+        Ws.append(W)
+        bs.append(np.min(v[None, :] - W @ x.T, axis=1))
+    return {"W": np.stack(Ws), "b": np.stack(bs)}
+
+
+INITS = {"tangent": _tangent_init, "uniform": _uniform_init, "conjugate": _conjugate_init}
 
 
 def _polish(loss, params, xs, vs):
