@@ -53,15 +53,15 @@ def per_sample_dtheta(net: Net, run) -> dict:
     return {name: np.stack([np.asarray(g[name]) for g in grads]) for name in net.theta}
 
 
-def gate_account(net: Net) -> GateAccount:
+def gate_account(net: Net, final: np.ndarray) -> GateAccount:
     """Integrate the step gates' derivatives ∂Loss/∂α_k = −h·ℋ_k along α_k = α ∈ [0, 1].
 
     With every update scaled by one α, d Loss/dα = Σ_k ∂Loss/∂α_k = −h Σ_k ℋ_k(α), so
     Loss(1) − Loss(0) = Σ_k A_k exactly (Aumann–Shapley / integrated gradients on the gates);
-    the quadrature's error is measured, not assumed.
+    the quadrature's error is measured, not assumed. `final` is x_K of the net (α = 1).
     """
     x0, r, n = net.x0, net.readout, net.x0.shape[0]
-    target = (x0 @ r - net.v) ** 2 / n
+    baseline = (x0 @ r - net.v) ** 2 / n
     previous, nodes = None, QUAD_START
     while True:
         t, w = np.polynomial.legendre.leggauss(nodes)
@@ -74,11 +74,10 @@ def gate_account(net: Net) -> GateAccount:
         if error <= QUAD_TOL or nodes >= QUAD_MAX:
             break
         previous, nodes = current, 2 * nodes
-    final = pmp(net).states[-1]
-    change = (final @ r - net.v) ** 2 / n - target
+    change = (final @ r - net.v) ** 2 / n - baseline
     gap = np.max(np.abs(current.sum(axis=0) - change))
     completeness = float(gap / max(float(np.max(np.abs(change))), np.finfo(float).tiny))
-    return GateAccount(current, float(target.sum()), nodes, error, completeness)
+    return GateAccount(current, float(baseline.sum()), nodes, error, completeness)
 
 
 def _diverged(net: Net):
@@ -202,8 +201,9 @@ def flow_attribution(model, quiet: bool = True):
     from hjdsl.jaxsetup import float64
     from hjdsl.model.limits import over_memory
     from hjdsl.networks.flow_results import _check_finite, _stamp
-    from hjdsl.progress import progress
     from hjdsl.networks.train import adam
+    from hjdsl.progress import progress
+    from hjdsl.results import netcdf_safe
 
     net, losses = model.net(), None
     lse = model.cell_name == "lse"
@@ -219,7 +219,7 @@ def flow_attribution(model, quiet: bool = True):
         run = pmp(net)
         _check_finite(run, model)
         dtheta = per_sample_dtheta(net, run)
-        account = gate_account(net)
+        account = gate_account(net, run.states[-1])
     K, (n, d) = net.steps, net.x0.shape
 
     def pad(a):  # the terminal step K has no update
@@ -270,8 +270,6 @@ def flow_attribution(model, quiet: bool = True):
                                {"long_name": "Adam step"})
     ds = xr.Dataset(data_vars, coords=coords)
     ds = _stamp(ds, model)
-    from hjdsl.results import netcdf_safe
-
     ds.attrs.update(netcdf_safe({
         "attribution": "step gates: x_{k+1} = x_k + alpha_k h F, integrated along alpha_k = "
                        "alpha in [0, 1] (baseline: alpha = 0, every update off)",
