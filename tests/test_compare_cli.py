@@ -22,7 +22,7 @@ FOUR = str(EXAMPLES / "paper" / "four_atoms.hj")
 
 
 def test_table_output_and_files(cli, tmp_path):
-    """One subprocess run end to end: table, Dataset file and figure."""
+    """One run end to end: table, Dataset file and figure."""
     out_nc, out_png = tmp_path / "views.nc", tmp_path / "views.png"
     code, stdout, stderr = cli("compare", FOUR, "--eps", "1,0.1,0", "--audit", "2",
                                "-o", str(out_nc), "--plot", str(out_png))
