@@ -70,9 +70,12 @@ def run_cli_here(*args: str, stdin: str | None = None, cwd: Path | None = None,
         return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", write_through=True)
 
     out, err, device = stream(), stream(), jaxsetup._device
-    old_cwd, old_stdin = os.getcwd(), sys.stdin
+    old_cwd, old_stdin, old_env = os.getcwd(), sys.stdin, dict(os.environ)
     try:
         os.chdir(cwd or ROOT)
+        # argparse's width: a subprocess writing to a pipe sees no terminal, so 80 columns
+        os.environ.setdefault("COLUMNS", "80")
+        os.environ.setdefault("LINES", "24")
         sys.stdin = stream((stdin or "").encode())
         with warnings.catch_warnings(), contextlib.redirect_stdout(out), \
                 contextlib.redirect_stderr(err):
@@ -83,6 +86,8 @@ def run_cli_here(*args: str, stdin: str | None = None, cwd: Path | None = None,
     finally:
         os.chdir(old_cwd)
         sys.stdin, jaxsetup._device = old_stdin, device
+        os.environ.clear()
+        os.environ.update(old_env)
     return code, _text(out), _text(err)
 
 
