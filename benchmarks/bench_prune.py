@@ -6,6 +6,7 @@ call with pruning on, its index built inside the timing (cache cleared). Usage:
 
     python benchmarks/bench_prune.py            # --quick: N ∈ {1e4, 1e5}, 2,000 points (< 1 min)
     python benchmarks/bench_prune.py --full     # adds N = 1e6 and uses 5,000 points
+    python benchmarks/bench_prune.py --sizes 1e6 --points 5000 --eps 1e-3   # one slice
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def one_row(d: int, N: int, n: int, eps: float, seed: int = 0) -> dict:
     prune_views._INDEXES.clear()
     pruned = network_view(x, W, b, e, weights=False)
     t2 = time.perf_counter()
-    support = pruned.get("support", np.full((1, n), N))[0]
+    support = pruned.get("support", np.full((1, n), N))[0]  # atoms certified (N where dense)
     path = "pruned" if pruned.get("pruned", [0])[0] else "dense"
     return {"d": d, "N": N, "eps": eps, "path": path,
             "support_median": float(np.median(support)) / N, "support_max": support.max() / N,
@@ -50,16 +51,22 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the default: N ∈ {1e4, 1e5}")
     parser.add_argument("--full", action="store_true", help="add N = 1e6, 5,000 points")
+    parser.add_argument("--sizes", type=float, nargs="+", help="atom counts N (overrides)")
+    parser.add_argument("--points", type=int, help="evaluation points n (overrides)")
+    parser.add_argument("--eps", type=float, nargs="+", default=[1e-1, 1e-2, 1e-3])
+    parser.add_argument("--dims", type=int, nargs="+", default=[2, 4, 8])
     args = parser.parse_args(argv)
     import scipy.spatial  # noqa: F401  (imported once per process, like jax: not in the timings)
     sizes, n = ((10_000, 100_000, 1_000_000), 5000) if args.full else ((10_000, 100_000), 2000)
+    sizes = tuple(int(v) for v in args.sizes) if args.sizes else sizes
+    n = args.points or n
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
           f"{n:,} points; times in seconds, one run")
     print(f"{'d':>2} {'N':>9} {'eps':>6} {'path':>6} {'supp med':>9} {'supp max':>9} "
           f"{'dense':>7} {'pruned':>7} {'speedup':>8} {'max err':>9} {'bound':>9}")
     for N in sizes:
-        for d in (2, 4, 8):
-            for eps in (1e-1, 1e-2, 1e-3):
+        for d in args.dims:
+            for eps in args.eps:
                 r = one_row(d, N, n, eps)
                 print(f"{r['d']:>2} {r['N']:>9,} {r['eps']:>6g} {r['path']:>6} "
                       f"{r['support_median']:>9.2%} {r['support_max']:>9.2%} {r['dense_s']:>7.3f} "

@@ -47,7 +47,7 @@ def check_against_dense(model, x, eps, sup):
                                              (2, 10, 2500, 1.0), (3, 2, 3000, 1e6)])
 def test_indexed_supports_against_dense_costs(seed, d, N, spread):
     model, x = random_model(seed, d, N, spread)
-    eps = np.array([0.05, 0.005, 0.0])
+    eps = np.array([0.005, 0.002, 0.0])
     sup = indexed_supports(model, eps, x)
     assert sup.method == "index"
     check_against_dense(model, x, eps, sup)
@@ -55,15 +55,15 @@ def test_indexed_supports_against_dense_costs(seed, d, N, spread):
 
 
 def test_check_catches_an_overstated_tree_bound(monkeypatch):
-    """The check has teeth: a tree that claims every other atom costs 0.2 more than it does
+    """The check has teeth: a tree that claims every other atom costs 0.1 more than it does
     returns too few atoms, and the true pruned mass exceeds the R̄ reported."""
     from hjdsl.views.closed_form.prune_index import LiftedIndex
 
     honest = LiftedIndex.within
     monkeypatch.setattr(LiftedIndex, "within", lambda self, q, threshold, k, workers=-1: (
-        lambda r: (r[0], r[1], r[2] + 0.2))(honest(self, q, threshold - 0.2, k, workers)))
+        lambda r: (r[0], r[1], r[2] + 0.1))(honest(self, q, threshold - 0.1, k, workers)))
     model, x = random_model(4, 2, 3000)
-    eps = np.array([0.05])
+    eps = np.array([0.003])
     with pytest.raises(AssertionError):
         check_against_dense(model, x, eps, indexed_supports(model, eps, x))
 

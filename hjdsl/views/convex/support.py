@@ -28,6 +28,7 @@ from hjdsl.errors import UsageError
 from hjdsl.model.limits import over_memory
 
 DELTA = 1e-14
+WIDE = 16  # supports past N/WIDE atoms are scanned, not searched (a k-NN heap of N/16 is slow)
 # Peak memory of canonicalising and solving the k-atom entropic program with cvxpy + Clarabel:
 # 32·k² bytes (measured with tracemalloc: 8.9 MB at k = 500, 33 MB at 1,000, 130 MB at 2,000;
 # cvxpy's parameter-to-data map is dense in (parameter, variable)). The LP grows only linearly.
@@ -119,6 +120,9 @@ def indexed_supports(model, eps, x, delta: float = DELTA) -> Supports:
                         np.empty(n), np.empty(n, dtype=int), np.empty(n), "index")
         for r in range(n):
             atoms = found[r]
+            if atoms is None:  # a wide support: the scan is cheaper than the tree
+                _scan_row(rows, r, model, x, float(e), delta)
+                continue
             c = cost(r, atoms)
             c_min = float(c.min())
             shifted = c - c_min
@@ -131,11 +135,7 @@ def indexed_supports(model, eps, x, delta: float = DELTA) -> Supports:
             else:
                 rest = 0.0 if bound[r] > c_min or atoms.size == N else np.inf
             if not rest <= delta:  # round-off at the threshold: this point scans every atom
-                costs, reach = _all_costs(model, x[r:r + 1])
-                one = supports(costs, reach, float(e), delta)
-                rows.index[r], rows.costs[r] = one.index[0], one.costs[0]
-                rows.shift[r], rows.rest[r], rows.size[r] = one.shift[0], one.rest[0], one.size[0]
-                rows.neglected[r] = one.neglected[0]
+                _scan_row(rows, r, model, x, float(e), delta)
                 continue
             order = np.argsort(atoms[keep], kind="stable")  # atom order, as the scan keeps them
             rows.index[r], rows.costs[r] = atoms[keep][order], shifted[keep][order]
@@ -147,9 +147,19 @@ def indexed_supports(model, eps, x, delta: float = DELTA) -> Supports:
                     "index")
 
 
+def _scan_row(rows: Supports, r: int, model, x, eps: float, delta: float) -> None:
+    """Row r of `rows` from every atom's cost, as `supports` finds it."""
+    costs, reach = _all_costs(model, x[r:r + 1])
+    one = supports(costs, reach, eps, delta)
+    rows.index[r], rows.costs[r] = one.index[0], one.costs[0]
+    rows.shift[r], rows.rest[r], rows.size[r] = one.shift[0], one.rest[0], one.size[0]
+    rows.neglected[r] = one.neglected[0]
+
+
 def _within(index, q, threshold, k: int = 64):
     """Per point the atoms of lifted cost ≤ threshold (all of them: k doubles until fewer
-    than k come back) and the bound on every other atom's cost."""
+    than k come back, ×4 per round) and the bound on every other atom's cost; None past N/WIDE atoms, where
+    a k-NN query costs more than the scan of every atom."""
     n, N = q.shape[0], index.n_atoms
     found = np.empty(n, dtype=object)
     bound = np.empty(n)
@@ -160,7 +170,10 @@ def _within(index, q, threshold, k: int = 64):
         done = ~ok.all(axis=1) | (k == N)
         for j in np.flatnonzero(done):
             found[todo[j]], bound[todo[j]] = idx[j][ok[j]], low[j]
-        todo, k = todo[~done], 2 * k
+        todo, k = todo[~done], 4 * k
+        if todo.size and k > N // WIDE:
+            found[todo] = None
+            break
     return found, bound
 
 
