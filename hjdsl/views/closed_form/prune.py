@@ -1,7 +1,9 @@
 """Certified pruning: the Gibbs measure of a quadratic-cost model on the atoms that carry weight.
 
-For a point x and ε > 0 let S be the k cheapest atoms (the k nearest in the lifted index, see
-prune_index.py), c_min their least cost, and L ≤ c_j for every atom j ∉ S (the index's bound).
+For a point x and ε > 0 let S be the atoms the lifted index returns (prune_index.py: those of
+cost ≤ T = c_u + ε·log(N/δ), c_u the nearest lifted atom's, at most k of them; or the k nearest),
+c_min their least cost, and L ≤ c_j for every atom j ∉ S (the index's bound; L ≥ T when fewer
+than k came back).
 With s = (L − c_min)/ε, each neglected atom has relative weight e^{−(c_j − c_min)/ε} ≤ e^{−s},
 so the neglected mass relative to the cheapest atom is
 
@@ -19,9 +21,10 @@ s_S the largest (c_j − c_min)/ε over S: Ent = log Z + Σ_j w_j σ_j/Z, and th
 log(1 + R/Z_S) ≤ R and at most Q̄ to the second sum while rescaling it by Z_S/(Z_S + R).
 At ε = 0 S is accepted once L > c_min (every tie is in S): the values are then exact, R̄ = 0.
 
-A cost model picks, per ε, pruned or dense: it times the search on a sample of points against a
-dense proxy on the same points (`plan`); at large ε every atom matters, in high d the tree
-itself gets slow, and either way the ε runs dense.
+A cost model picks, per ε, pruned or dense: supports counted on a few points' full logits
+send the wide ε dense before any index is built (`wide_supports`); for the others it times
+the search on a sample of points against a dense proxy on the same points (`plan`). At large
+ε every atom matters, in high d the tree itself gets slow, and either way the ε runs dense.
 """
 
 from __future__ import annotations
