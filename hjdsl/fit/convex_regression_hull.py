@@ -22,6 +22,9 @@ from hjdsl.errors import run_error
 HULL_MAX_D = 4  # qhull's hull of n points in d + 1 dimensions stays cheap up to here
 _CHUNK = 2_000_000  # entries of the (points × facets) block held at once
 _DROP_BELOW = 1e-9  # a cut whose multiplier is below this × max(1, max λ) leaves the QP
+# Cut every point more than tol × _CUT_BELOW above the hull: a gap just under tol still moves φ
+# by about tol (two twins at one x ended 3.6e-8 apart with tol = 1e-7), and cuts are always valid.
+_CUT_BELOW = 1e-2
 
 
 class HullUnavailable(Exception):
@@ -38,10 +41,17 @@ def lower_hull(x: np.ndarray, phi: np.ndarray):
     from scipy.spatial import ConvexHull, QhullError
 
     n, d = x.shape
+    lifted = np.column_stack([x, phi])
     try:
-        hull = ConvexHull(np.column_stack([x, phi]))
-    except (QhullError, ValueError) as exc:
-        raise HullUnavailable(str(exc).splitlines()[0]) from None
+        hull = ConvexHull(lifted)
+    except (QhullError, ValueError):
+        # many points on one piece are coplanar to round-off and can defeat qhull's merging;
+        # joggling the input by ~1e-11 (QJ) always gives a simplicial hull, whose planes are
+        # then off by about that much, far below any tol: the certificate is exact regardless
+        try:
+            hull = ConvexHull(lifted, qhull_options="QJ")
+        except (QhullError, ValueError) as exc:
+            raise HullUnavailable(str(exc).splitlines()[0]) from None
     eq = hull.equations  # outward unit normals (a, c) and offset: aᵀx + c y + off ≤ 0 inside
     low = eq[:, d] < -1e-12  # facets facing down; vertical ones bound no point from below
     if not low.any():
@@ -135,14 +145,18 @@ def solve_hull(x, v, *, tol, max_rounds=200, solver_options=None, log=None):
     n, d = x.shape
     if n < d + 2:
         raise HullUnavailable(f"{n} points cannot span a hull in {d + 1} dimensions")
+    spread = np.linalg.svd(x - x.mean(0), compute_uv=False)
+    if spread.min() <= 1e-10 * spread.max():  # flat data: every lower facet would be vertical
+        raise HullUnavailable("the points lie in a lower-dimensional affine subspace")
+    cut_above = tol * _CUT_BELOW
     gap, facet, simplices, _, _ = lower_hull(x, v)
-    rows, mu = hull_cuts(x, np.nonzero(gap > tol)[0], facet, simplices)
+    rows, mu = hull_cuts(x, np.nonzero(gap > cut_above)[0], facet, simplices)
     dropped = np.empty((0, d + 2), dtype=rows.dtype)
     sticky = np.empty((0, d + 2), dtype=rows.dtype)  # dropped cuts that came back stay for good
     for rounds in range(1, max_rounds + 1):
         phi, lam, status = solve_cut_qp(v, rows, mu, solver_options=solver_options)
         gap, facet, simplices, slopes, _ = lower_hull(x, phi)
-        bad = np.nonzero(gap > tol)[0]
+        bad = np.nonzero(gap > cut_above)[0]
         if log is not None:
             log(rounds, rows.shape[0], float(gap.max()), bad.size)
         if bad.size == 0:
@@ -156,7 +170,7 @@ def solve_hull(x, v, *, tol, max_rounds=200, solver_options=None, log=None):
                                 np.concatenate([mu[active], new_mu]))
     else:
         raise run_error(f"convex fit: the hull cuts did not converge in {max_rounds} rounds "
-                        f"(largest gap {gap.max():.3g} > tol {tol:.3g})",
+                        f"(a point {gap.max():.3g} above the hull; cuts from {cut_above:.3g})",
                         hint="raise max_rounds or tol, or use method='sparse'")
     s = slopes[facet]  # the plane of a lower facet is below every lifted point: a subgradient
     i = np.repeat(rows[:, 0], d + 1)
