@@ -1,12 +1,13 @@
-"""Benchmark: the ε = 0 convex fit — sparse working set vs former cutting planes vs all-pairs QP.
+"""Benchmark: the ε = 0 convex fit — hull cuts vs sparse working set vs cutting planes vs all pairs.
 
 Each case runs in its own subprocess so peak RSS (resource.getrusage) belongs to that case only;
 |Δφ| is the largest difference of the fitted values from the first method of the same n, and the
-ratio is that method's time over the sparse method's, both from this one run.
+ratio is that method's time over the hull method's (or, without it, the sparse one's), both from
+this one run; --timeout caps each case (the cutting planes need ~650 s at n = 2,000).
 
-    python benchmarks/bench_convex_fit.py            # --quick: n = 200 all three, n = 1,000 sparse
-    python benchmarks/bench_convex_fit.py --n 1000 2000 --methods sparse cutting_planes
-    python benchmarks/bench_convex_fit.py --n 10000 --methods sparse          # ~minutes
+    python benchmarks/bench_convex_fit.py            # --quick: n = 200 all four, n = 1,000 two
+    python benchmarks/bench_convex_fit.py --n 2000 --methods hull sparse cutting_planes
+    python benchmarks/bench_convex_fit.py --n 10000 --methods hull            # ~minutes
     python benchmarks/bench_convex_fit.py --n 100000 --d 10 --methods sparse  # slow: run once
 """
 
@@ -32,7 +33,8 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(dict(fit.certificate, wall=seconds, peak_mb=peak, phi=fit.phi.tolist())))
 """
 
-OPTIONS = {"sparse": {}, "cutting_planes": {"method": "cutting_planes"},
+OPTIONS = {"hull": {"method": "hull"}, "sparse": {"method": "sparse"},
+           "cutting_planes": {"method": "cutting_planes"},
            "naive": {"naive": True}}
 
 
@@ -49,9 +51,11 @@ def run_case(n: int, d: int, method: str, seed: int = 0, timeout: float = 3600) 
 
 
 def report(n: int, d: int, methods, timeout: float) -> None:
+    load = os.getloadavg()[0]
     results = {m: run_case(n, d, m, timeout=timeout) for m in methods}
+    print(f"# n = {n}: load average {load:.1f} before, {os.getloadavg()[0]:.1f} after", flush=True)
     first = next((r for r in results.values() if "phi" in r), None)
-    base = results.get("sparse", {}).get("wall")
+    base = (results.get("hull") or results.get("sparse") or {}).get("wall")
     for name, r in results.items():
         if "error" in r:
             print(f"{n:>7} {d:>3} {name:>15}  failed: {r['error']}", flush=True)
@@ -70,10 +74,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", help="sizes (default: the quick set)")
     parser.add_argument("--d", type=int, default=3)
     parser.add_argument("--methods", nargs="+", choices=sorted(OPTIONS),
-                        default=["sparse", "cutting_planes", "naive"])
+                        default=["hull", "sparse", "cutting_planes", "naive"])
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per case")
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     print(f"{'n':>7} {'d':>3} {'method':>15} {'seconds':>9} {'ratio':>6} {'peak MB':>8} "
           f"{'constraints':>11} {'rounds':>6} {'max viol':>9} {'KKT res':>9} {'rel gap':>9} "
           f"{'|Δφ|max':>9}")
@@ -82,7 +86,7 @@ def main() -> None:
             report(n, args.d, args.methods, args.timeout)
         return
     report(200, args.d, args.methods, args.timeout)  # --quick
-    report(1000, args.d, ["sparse"], args.timeout)
+    report(1000, args.d, ["hull", "sparse"], args.timeout)
 
 
 if __name__ == "__main__":
