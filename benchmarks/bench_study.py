@@ -10,6 +10,14 @@ and the CPU time of the d = 1 quadrature example through the in-process runner.
 --quick (the default) is d = 1, N = 50, n = 1000, 300 steps, 5 seeds; --full is the paper's
 N = 200, n = 4000, 3000 steps. The machine's load changes every figure, so read the ratios,
 taken in one run.
+
+    python benchmarks/bench_study.py --plan [--steps 60]
+
+predicts the wall time of the full reproduction (trained_d1, _d2, _d4 in one `hjdsl study`
+run): for every configuration it times one seed at --steps and 2 × --steps Adam steps (CPU
+s; the difference is the per-step cost, the rest compiling and data), scales to the
+study's seeds and 3000 steps, splits and orders the tasks as `hjdsl study` does and
+schedules them longest first on 1 and 2 workers.
 """
 
 from __future__ import annotations
@@ -40,7 +48,11 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="the default: seconds")
     p.add_argument("--full", action="store_true", help="the paper's N = 200 configuration")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--plan", action="store_true", help="predict the full reproduction's time")
+    p.add_argument("--steps", type=int, default=60, help="--plan: Adam steps per timing")
     args = p.parse_args()
+    if args.plan:
+        return plan_reproduction(args.steps)
     study = hjdsl.load(ROOT / "examples" / "studies" / "trained_d1.hj")
     width, n, steps = (200, 4000, 3000) if args.full else (50, 1000, 300)
     q = {**study.quantities, "n": float(n)}
@@ -56,6 +68,44 @@ def main() -> None:
     print(f"  vmapped  {vmapped:8.2f} s")
     print(f"  looped   {looped:8.2f} s   looped / vmapped = {looped / vmapped:.2f}")
     print(f"quadrature_d1 study, in process: {quadrature:.2f} s")
+
+
+def plan_reproduction(steps: int) -> None:
+    import heapq
+
+    import hjdsl
+    from hjdsl.study.plan import tasks
+    from hjdsl.study.task import run_config
+
+    def cpu(study, config, n_steps):
+        s = dataclasses.replace(study, steps=n_steps)
+        start = time.process_time()
+        run_config(s, dataclasses.replace(config, seeds=config.seeds[:1]))
+        return time.process_time() - start
+
+    estimate = {}  # task key -> predicted CPU s
+    print(f"per configuration, 1 seed timed at {steps} and {2 * steps} steps (CPU s):")
+    all_tasks = []
+    for d in (1, 2, 4):
+        study = hjdsl.load(ROOT / "examples" / "studies" / f"trained_d{d}.hj")
+        for c in study.configurations():
+            short, long = cpu(study, c, steps), cpu(study, c, 2 * steps)
+            per_step = max(long - short, 0.0) / steps
+            fixed = max(short - steps * per_step, 0.0)
+            for t in tasks(study, [c]):
+                estimate[(d, t.key)] = fixed + len(t.seeds) * study.steps * per_step
+                all_tasks.append((estimate[(d, t.key)], d, t.key))
+            total = fixed + len(c.seeds) * study.steps * per_step
+            print(f"  d = {d}  N = {c.width:5d}  {1e3 * per_step:7.2f} ms/step/seed  "
+                  f"full configuration {total:7.1f} s  in {len(tasks(study, [c]))} task(s)")
+    all_tasks.sort(reverse=True)  # the order `hjdsl study` submits them in
+    cpu_total = sum(t for t, _, _ in all_tasks)
+    print(f"{len(all_tasks)} tasks, {cpu_total:.0f} CPU s in all; the longest {all_tasks[0][0]:.0f} s")
+    for workers in (1, 2):
+        free = [0.0] * workers
+        for cost, _, _ in all_tasks:  # longest first, each to the worker free first
+            heapq.heapreplace(free, free[0] + cost)
+        print(f"  {workers} worker(s): predicted wall {max(free):.0f} s ({max(free) / 60:.1f} min)")
 
 
 if __name__ == "__main__":

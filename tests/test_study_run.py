@@ -94,17 +94,26 @@ def test_a_stored_task_of_another_spec_is_recomputed(spec, tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-def test_trained_d1_reproduces_the_papers_exponent():
-    """The paper's d = 1 table (N = 10 … 200, where it gives best RMSEs; 500 would double the
-    cost): its statistic, the best seed's test RMSE, has slope 1.02 ± 0.15. About 60 s of CPU."""
+def test_trained_d1_reaches_the_layers_smoothing_floor_at_every_width():
+    """The shipped d = 1 table, every N (10 … 500), 3 of its 5 seeds. |x| is two atoms at
+    ε = 0, so a converged fit's error is the smoothing at the kink: two atoms of slopes ±1 give
+    RMSE ε^(3/2) (∫ log²(1 + e^(−2|u|)) du / 4)^(1/2), computed here by quadrature; the
+    median train RMSE stays within 25 % of it and its slope is 3/2 (the paper's 1.02 is
+    its unconverged fits: docs/studies.md). About 3 min of CPU."""
     import dataclasses
 
     from conftest import EXAMPLES
 
     study = hjdsl.load(EXAMPLES / "studies" / "trained_d1.hj")
-    study = dataclasses.replace(study, values=study.values[:5])
-    ds = study.run(workers=1)
-    assert abs(float(ds["alpha_best"]) - 1.02) <= 0.15
+    ds = dataclasses.replace(study, seeds=study.seeds[:3]).run(workers=1)
+    widths = ds["width"].values.astype(float)
+    x = np.linspace(-2, 2, 400_001)
+    floor = np.array([np.sqrt(np.mean((np.logaddexp(x * N, -x * N) / N - np.abs(x)) ** 2))
+                      for N in widths])
+    median = np.median(ds["train_rmse"].values, axis=1)
+    np.testing.assert_allclose(median / floor, 1.0, atol=0.25)
+    assert abs(-np.polyfit(np.log(widths), np.log(median), 1)[0] - 1.5) <= 0.1
+    assert float(ds["alpha_low"]) <= 1.5 <= float(ds["alpha_high"])
 
 
 def _dies_once(study, config):
