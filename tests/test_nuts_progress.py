@@ -51,9 +51,12 @@ def bars(monkeypatch):
     return seen
 
 
+# Both bar tests run the same fit, so the second reads its compiled programs from JAX's cache.
+RUN = dict(method="nuts", chains=2, warmup=60, draws=80, seed=1, steps=50)
+
+
 def test_warmup_and_draws_advance_in_many_steps(bars):
-    hjdsl.parse(SPEC).solve(method="nuts", chains=2, warmup=60, draws=80, seed=1, steps=50,
-                            quiet=False)
+    hjdsl.parse(SPEC).solve(**RUN, quiet=False)
     nuts = [b for b in bars if b[0].startswith("nuts")]
     assert [b[0] for b in nuts] == ["nuts warm-up (2 chains, vectorised)",
                                     "nuts draws (2 chains, vectorised)"]
@@ -64,8 +67,7 @@ def test_warmup_and_draws_advance_in_many_steps(bars):
 
 
 def test_quiet_disables_the_nuts_bars(bars):
-    hjdsl.parse(SPEC).solve(method="nuts", chains=1, warmup=20, draws=20, seed=1, steps=20,
-                            quiet=True)
+    hjdsl.parse(SPEC).solve(**RUN, quiet=True)
     assert bars and not any(b[2] for b in bars)
 
 
