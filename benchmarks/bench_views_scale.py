@@ -2,12 +2,14 @@
 the start-up of `hjdsl compare` with a cold and a warm compilation cache — ratios from one run.
 
     python benchmarks/bench_views_scale.py [--points 20000] [--atoms 1000] [--dim 2]
-                                           [--base REV] [--rounds 2] [--no-startup]
+                                           [--base REV] [--rounds 2] [--calls 5]
+                                           [--no-startup]
 
 `--quick` sizes are the default (20,000 points; issue 13 measured 100,000: pass --points 100000).
 Times are CPU seconds of the process (all threads; on a loaded shared machine wall time mostly
-measures the queue), the best of two second calls (compile excluded), one ε = 0.1. The
-network view is the dense one (the views it is measured against are dense too). Peak memory is
+measures the queue), the best of --calls calls after the first (compile excluded), the views
+taking turns, one ε = 0.1. The network view is the dense one (the views it is measured against
+are dense too). Peak memory is
 the resident high-water mark of a `compare(audit=0, grid=False)` in a fresh process, less the
 resident size before it (after a warm-up at three points). With `--base REV` the same timer runs
 in a temporary worktree of REV in the same rounds, alternating, so machine load hits both alike.
@@ -50,13 +52,12 @@ jobs = {"network": net,
         "hopf_cole": lambda: hopf_cole_view(x, m.y, m.g, m.t, m.hamiltonian, eps, weights=False),
         "tropical": lambda: tropical_view(m, x),
         "pde_residual": lambda: residual_view(m, x, eps)}
-out = {}
-for name, fn in jobs.items():
+out = {name: np.inf for name in jobs}
+for fn in jobs.values():
     fn()  # compile
-    best = np.inf
-    for _ in range(rounds):
-        start = time.process_time(); fn(); best = min(best, time.process_time() - start)
-    out[name] = best
+for _ in range(rounds):  # the views take turns, so a change of machine load hits them alike
+    for name, fn in jobs.items():
+        start = time.process_time(); fn(); out[name] = min(out[name], time.process_time() - start)
 print(json.dumps(out))
 """
 
@@ -90,7 +91,7 @@ def _python(script: str, tree: str, *args) -> dict:
 
 
 def measure(tree: str, args) -> dict:
-    out = _python(TIMER, tree, args.points, args.atoms, args.dim, 2)
+    out = _python(TIMER, tree, args.points, args.atoms, args.dim, args.calls)
     out.update(_python(MEMORY, tree, args.points, args.atoms, args.dim))
     return out
 
@@ -120,6 +121,8 @@ def main() -> None:
     p.add_argument("--atoms", type=int, default=1_000)
     p.add_argument("--dim", type=int, default=2)
     p.add_argument("--rounds", type=int, default=1, help="alternating rounds (with --base)")
+    p.add_argument("--calls", type=int, default=5,
+                   help="timed calls of each view per round, taking turns (the best counts)")
     p.add_argument("--base", help="a commit to measure alongside the working tree")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up runs")
     args = p.parse_args()

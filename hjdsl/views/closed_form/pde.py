@@ -10,6 +10,7 @@ import numpy as np
 from hjdsl.model.ir import inverse_factor
 from hjdsl.views.closed_form.hopf_cole import metric_factor
 from hjdsl.views.closed_form.lse import _jnp, chunk_size, map_chunks
+from hjdsl.views.closed_form.pde_moments import active_terms, gibbs_terms, moment_terms  # noqa: F401
 from hjdsl.views.tolerances import ULP
 
 
@@ -80,65 +81,20 @@ def pde_residual(x, t, y, g, A, eps):
     return u_t + h - lap + eps * x.shape[-1] / (2.0 * t)
 
 
-def moment_terms(points, t, yl, g, eps):
-    """(u_t, ∇uᵀA∇u, ε·tr(A∇²u), their sizes) at points (n, d) given as x·L, for one ε.
-
-    With D_j = (x − y_j)·L (so c_j = g_j + |D_j|²/(4t), ∇c_j = L·D_j/(2t) and LᵀAL = I) the
-    soft-min's chain rule of `residual_terms` reduces to Gibbs moments of D:
-      u_t = −E_π|D|²/(4t²),  ∇uᵀA∇u = |E_π D|²/(4t²),  tr(A Cov_π(∇c)) = E_π|D − E_π D|²/(4t²),
-    and tr(A∇²c_j) = d/(2t) for every atom. O(N·d) per point instead of N Hessians; yl = y·L.
-    The moments are taken with the unnormalised weights w_j = e^{a_j} of `_gibbs_parts` and
-    divided by s = Σw once (π = w/s itself is never formed); ε = 0 weighs the first minimiser.
-    """
-    from hjdsl.views.closed_form.lse import EPS_FLOOR
-
-    jnp = _jnp()
-    d = points.shape[-1]
-    diff = points[:, None, :] - yl[None, :, :]                  # (n, N, d), as point_costs
-    sq = jnp.sum(diff * diff, axis=-1)                          # |D_j|²
-    z = -(g + sq / (4.0 * t))
-    m = jnp.max(z, axis=-1, keepdims=True)
-    e = jnp.where(eps > 0, jnp.maximum(eps, EPS_FLOOR), 1.0)
-    raw = (z - m) / e
-    w = jnp.exp(jnp.where(raw > 0, 0.0, raw))                   # ≤ 1, the top atom's is 1
-    # the first maximiser (argmax's answer) by an integer min: XLA's argmax is twice as slow
-    index = jnp.arange(z.shape[-1])
-    first = jnp.min(jnp.where(z == m, index, z.shape[-1]), axis=-1, keepdims=True)
-    hard = (index == first).astype(z.dtype)
-    total = jnp.sum(w, axis=-1, keepdims=True)
-    # ε = 0, or round-off underflowed every weight: the one-hot measure (as softmax_weights)
-    w = jnp.where((eps > 0) & (total > 0), w, hard)
-    total = jnp.sum(w, axis=-1)
-
-    def expect(values):  # E_π over the atoms of an (n, N) array
-        return jnp.sum(w * values, axis=-1) / total
-
-    four_t2 = 4.0 * t * t
-    u_t = -(expect(sq) / four_t2)
-    mean = jnp.einsum("nj,njk->nk", w, diff) / total[:, None]   # E_π D
-    h = jnp.sum(mean * mean, axis=-1) / four_t2
-    centred = diff - mean[:, None, :]                           # centred form: no cancellation
-    cov_term = expect(jnp.sum(centred * centred, axis=-1)) / four_t2
-    curv_term = eps * d / (2.0 * t)                             # ε Σπ tr(A∇²c), Σπ = 1
-    # the round-off of x − y_j near an atom, as in `residual_terms`
-    xn, yn = jnp.linalg.norm(points, axis=-1)[:, None], jnp.linalg.norm(yl, axis=-1)[None, :]
-    near = expect((xn + yn) * (jnp.sqrt(sq) + ULP * (xn + yn))) / (2.0 * t * t)
-    sizes = jnp.abs(u_t) + jnp.abs(h) + jnp.abs(curv_term) + cov_term + near
-    return u_t, h, curv_term - cov_term, sizes
-
-
 @functools.lru_cache(maxsize=None)
-def _residual_kernel():
-    """The jitted per-chunk function (arrays are arguments, so jit caches by shape)."""
+def _residual_kernel(soft: bool):
+    """The jitted per-chunk function for ε > 0 (`soft`) or ε = 0 (arrays are arguments, so jit
+    caches by shape)."""
     from hjdsl.jaxsetup import jax_x64, jit64
 
     jax = jax_x64()
+    terms = gibbs_terms if soft else active_terms
 
     def run(points, t, yl, g, eps):
         d = points.shape[-1]
 
         def one(e):
-            u_t, h, lap, sizes = moment_terms(points, t, yl, g, e)
+            u_t, h, lap, sizes = terms(points, t, yl, g, e)
             norm = e * d / (2.0 * t)
             return u_t + h - lap + norm, sizes + norm
 
@@ -159,14 +115,21 @@ def residual_view(model, x, eps) -> dict:
     autodiff of `residual_terms`.
     """
     eps = np.atleast_1d(np.asarray(eps, dtype=np.float64))
-    # per point: the (N, d) differences and a few (N,) moments per ε
-    chunk = chunk_size(model.n_atoms * max(eps.size, 1), model.dim)
-    ham, t, kernel = model.hamiltonian, float(model.t), _residual_kernel()
+    ham, t = model.hamiltonian, float(model.t)
     factor = metric_factor(ham)
     yl, g = np.asarray(model.y) @ factor, np.asarray(model.g)
     xl = np.asarray(x, dtype=np.float64) @ factor
-    out = map_chunks(lambda block: kernel(block, t, yl, g, eps), xl, chunk)
-    out = {key: np.moveaxis(value, 1, 0) for key, value in out.items()}
+    out = {key: np.empty((eps.size, xl.shape[0])) for key in ("residual", "scale")}
+    for soft in (True, False):
+        which = np.flatnonzero((eps > 0) == soft)
+        if which.size == 0:
+            continue
+        kernel = _residual_kernel(soft)
+        # per point and ε a few (N,) arrays (the weights, |D|², the centred terms)
+        chunk = chunk_size(model.n_atoms * which.size)
+        part = map_chunks(lambda block: kernel(block, t, yl, g, eps[which]), xl, chunk)
+        for key, value in part.items():
+            out[key][which] = np.moveaxis(value, 1, 0)
     out["scale"] = out["scale"] * ham.condition
     return out
 
