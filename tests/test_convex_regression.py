@@ -157,16 +157,16 @@ def dense_greedy_cover(W, b, x, phi, tol):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_pruning_in_blocks_keeps_the_one_block_cover(seed, monkeypatch):
-    import hjdsl.fit.max_affine as max_affine
+    import hjdsl.fit.convex_regression_prune as prune
 
-    monkeypatch.setattr(max_affine, "_CHUNK", 97)  # many column blocks, uneven last one
+    monkeypatch.setattr(prune, "_CHUNK", 97)  # many column blocks, uneven last one
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(50, 2))
     W = rng.normal(size=(50, 2))
     W[rng.integers(0, 50, 8)] = W[0]  # duplicate pieces
     b = rng.normal(size=50)
     phi = (x @ W.T + b).max(1)
-    kept_W, kept_b = max_affine.prune_pieces(W, b, x, phi, tol=1e-9)
+    kept_W, kept_b = prune.prune_pieces(W, b, x, phi, tol=1e-9)
     keep = dense_greedy_cover(W, b, x, phi, 1e-9)
     np.testing.assert_array_equal(kept_W, W[keep])
     np.testing.assert_array_equal(kept_b, b[keep])

@@ -178,3 +178,12 @@ def solve_hull(x, v, *, tol, max_rounds=200, solver_options=None, log=None):
     pairs = np.column_stack([i, rows[:, 1:].ravel()])
     worst, _ = violations(x, phi, s, per_piece=0, tol=np.inf)
     return phi, s, duals, pairs, status, rounds, worst
+
+
+def fit_by_hull(x, v, **options):
+    """solve_hull's answer when it is certified over all n² pairs, else None (use the pairs)."""
+    try:
+        found = solve_hull(x, v, **options)
+    except HullUnavailable:  # e.g. affinely dependent x or too few points
+        return None
+    return found if found[-1] <= options["tol"] else None

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from hjdsl.errors import run_error
+from hjdsl.fit.convex_regression_cert import certificate, violations  # noqa: F401 (public here)
+from hjdsl.fit.convex_regression_prune import prune_pieces  # noqa: F401 (public here)
 from hjdsl.solver_status import ACCEPTABLE, Check, judge, normalise
 
 # Statuses worth a certificate; which answers are accepted is hjdsl's one rule, solver_status.py.
 OK_STATUSES = ACCEPTABLE
-_CHUNK = 2_000_000  # entries of the (pieces × points) violation block held at once
 
 
 @dataclass(frozen=True)
@@ -153,78 +154,6 @@ def naive_qp(x, v, *, solver="CLARABEL", solver_options=None):
     return phi.value.copy(), s.value.copy(), lam[off], problem.status
 
 
-def violations(x, phi, slopes, *, per_piece: int = 1, per_point: int = 0, tol: float):
-    """Most violated constraints over all n² pairs, in chunks: piece i evaluated at x_j − φ_j.
-
-    Returns (max violation, (m, 2) pairs (i, j) to add): for each violating piece i its
-    `per_piece` worst points j, plus (if per_point > 0) for each violated point j its
-    `per_point` worst pieces i, all with violation > tol.
-    """
-    n = x.shape[0]
-    b = phi - np.einsum("nd,nd->n", slopes, x)
-    cols = max(1, _CHUNK // n)
-    worst, new = 0.0, []
-    # running top-`per_piece` violations of each piece (row) over the chunks seen so far
-    best = np.full((n, 0), -np.inf)
-    where = np.zeros((n, 0), dtype=np.int64)
-    for start in range(0, n, cols):
-        jj = np.arange(start, min(n, start + cols))
-        block = b[:, None] + slopes @ x[jj].T - phi[jj]  # (pieces, points)
-        worst = max(worst, float(block.max()))
-        if per_piece > 0:
-            vals = np.concatenate([best, block], axis=1)
-            ids = np.concatenate([where, np.broadcast_to(jj, block.shape)], axis=1)
-            k = min(per_piece, vals.shape[1])
-            top = np.argpartition(-vals, k - 1, axis=1)[:, :k]
-            best = np.take_along_axis(vals, top, axis=1)
-            where = np.take_along_axis(ids, top, axis=1)
-        bad = np.nonzero(block.max(axis=0) > tol)[0]
-        if per_point <= 0 or bad.size == 0:
-            continue
-        k = min(per_point, n)
-        sub = block[:, bad]
-        top = np.argpartition(-sub, k - 1, axis=0)[:k]  # (k, bad)
-        keep = np.take_along_axis(sub, top, axis=0) > tol
-        ii = top[keep]
-        jcol = np.broadcast_to(jj[bad], top.shape)[keep]
-        new.append(np.stack([ii, jcol], 1))
-    if per_piece > 0:
-        keep = best > tol
-        rows = np.broadcast_to(np.arange(n)[:, None], best.shape)[keep]
-        new.append(np.stack([rows, where[keep]], 1))
-    pairs = np.concatenate(new) if new else np.empty((0, 2), dtype=np.int64)
-    return worst, pairs
-
-
-def certificate(x, v, phi, slopes, pairs, duals, max_violation) -> dict:
-    """KKT residuals and the duality gap of the FULL problem (duals zero off the working set).
-
-    Lagrangian L = Σ(φ−v)² − Σ λ_ij (φ_j − φ_i − s_iᵀ(x_j − x_i)); with a = ∂/∂φ of the
-    constraint sum, the dual function is q(λ) = −aᵀv − |a|²/4 when Σ_j λ_ij (x_j − x_i) = 0.
-    """
-    n, d = x.shape
-    i, j = pairs[:, 0], pairs[:, 1]
-    a = np.bincount(j, duals, n) - np.bincount(i, duals, n)
-    grad_s = np.zeros((n, d))
-    np.add.at(grad_s, i, duals[:, None] * (x[j] - x[i]))
-    slack = phi[j] - phi[i] - np.einsum("md,md->m", slopes[i], x[j] - x[i])
-    primal = float(np.sum((phi - v) ** 2))
-    dual = float(-a @ v - a @ a / 4.0)
-    scale = max(1.0, float(np.abs(v).max()))
-    stationarity = max(float(np.abs(2 * (phi - v) - a).max()), float(np.abs(grad_s).max())) / scale
-    complementarity = float(np.abs(duals * slack).max(initial=0.0)) / scale
-    violation = float(max(max_violation, 0.0))
-    return {
-        "objective": primal,
-        "dual_objective": dual,
-        "duality_gap": primal - dual,
-        "max_violation": violation,
-        "kkt_stationarity": stationarity,
-        "kkt_complementarity": complementarity,
-        "kkt_residual": max(violation, stationarity, complementarity),
-    }
-
-
 def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=None, per_point=0,
                    max_rounds=None, max_slope=None, naive=False, solver="CLARABEL",
                    solver_options=None, method=None) -> MaxAffine:
@@ -264,22 +193,18 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=None, per_point
                          "cutting_planes)")
     start = time.perf_counter()
     if method in ("auto", "hull") and not naive:
-        from hjdsl.fit.convex_regression_hull import HULL_MAX_D, HullUnavailable, solve_hull
+        from hjdsl.fit.convex_regression_hull import HULL_MAX_D, fit_by_hull
 
-        # the hull cuts know no slope cap; qhull's cost explodes above HULL_MAX_D
-        if method == "hull" or (d <= HULL_MAX_D and slope_cap is None):
-            if slope_cap is not None:
-                raise ValueError("max_slope is not implemented for method='hull'")
-            try:
-                found = solve_hull(xs, vs, tol=tol, max_rounds=max_rounds or 200,
-                                   solver_options=solver_options)
-            except HullUnavailable:  # degenerate data (e.g. affinely dependent x): pairs
-                found = None
-            if found is not None and found[-1] <= tol:
-                phi, s, duals, pairs, status, rounds, worst = found
-                return _finish(xs, vs, (mu_v, sd_v, sd_x), phi, s, duals, status, pairs, rounds,
-                               worst, start, tol, "Clarabel", primary=not solver_options,
-                               solver=solver)
+        if method == "hull" and slope_cap is not None:
+            raise ValueError("max_slope is not implemented for method='hull'")
+        # the hull cuts know no slope cap, and qhull's cost explodes above HULL_MAX_D
+        found = fit_by_hull(xs, vs, tol=tol, max_rounds=max_rounds or 200,
+                            solver_options=solver_options) \
+            if method == "hull" or (d <= HULL_MAX_D and slope_cap is None) else None
+        if found is not None:
+            phi, s, duals, pairs, status, rounds, worst = found
+            return _finish(xs, vs, (mu_v, sd_v, sd_x), phi, s, duals, status, pairs, rounds, worst,
+                           start, tol, "Clarabel", primary=not solver_options, solver=solver)
         method = "sparse"
     if method == "sparse" and not naive:
         from hjdsl.fit.convex_regression import solve_sparse
@@ -338,43 +263,3 @@ def _finish(xs, vs, scales, phi, s, duals, status, pairs, rounds, worst, start, 
                 seconds=time.perf_counter() - start, max_violation_data_units=worst * sd_v)
     cert = {key: float(val) for key, val in cert.items()}
     return MaxAffine(phi * sd_v + mu_v, s * sd_v / sd_x, status, solver, cert)
-
-
-def prune_pieces(W, b, x, phi, *, tol: float):
-    """Drop duplicate and redundant affine pieces, keeping f_0(x_i) within tol of φ_i.
-
-    A piece "covers" the points where it is within tol of the fitted value; a greedy set cover
-    keeps pieces until every data point is covered. The cover is built in column blocks and held
-    sparse (a point is covered by the few pieces through it), so memory is O(block + cover), not
-    the n² booleans of one block (80 GB of values at n = 10⁵).
-
-    >>> x = np.array([[-1.0], [0.0], [1.0]]); W = np.array([[-1.0], [-1.0], [1.0]])
-    >>> prune_pieces(W, np.array([-1.0, -1.0, -1.0]), x, np.array([0.0, -1.0, 0.0]), tol=1e-9)[0]
-    array([[-1.],
-           [ 1.]])
-    """
-    from scipy import sparse
-
-    m, n = W.shape[0], x.shape[0]
-    cols = max(1, _CHUNK // max(1, m))
-    rows, points = [], []
-    for start in range(0, n, cols):
-        jj = np.arange(start, min(n, start + cols))
-        r, c = np.nonzero(W @ x[jj].T + b[:, None] >= phi[None, jj] - tol)  # (pieces, points)
-        rows.append(r)
-        points.append(jj[c])
-    r, c = np.concatenate(rows), np.concatenate(points)
-    cover = sparse.csr_matrix((np.ones(r.size, dtype=np.int64), (r, c)), shape=(m, n))
-    by_point = cover.tocsc()
-    uncovered = np.ones(n, dtype=bool)
-    counts = np.asarray(cover.sum(axis=1)).ravel()
-    keep = []
-    while uncovered.any():
-        best = int(np.argmax(counts))
-        keep.append(best)
-        newly = cover.indices[cover.indptr[best]:cover.indptr[best + 1]]
-        newly = newly[uncovered[newly]]
-        uncovered[newly] = False
-        counts -= np.asarray(by_point[:, newly].sum(axis=1)).ravel()
-    keep = np.sort(np.asarray(keep))
-    return W[keep], b[keep]
