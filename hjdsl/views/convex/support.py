@@ -157,9 +157,9 @@ def _scan_row(rows: Supports, r: int, model, x, eps: float, delta: float) -> Non
 
 
 def _within(index, q, threshold, k: int = 64):
-    """Per point the atoms of lifted cost ≤ threshold (all of them: k doubles until fewer
-    than k come back, ×4 per round) and the bound on every other atom's cost; None past N/WIDE atoms, where
-    a k-NN query costs more than the scan of every atom."""
+    """Per point the atoms of lifted cost ≤ threshold (all of them: k grows ×4 until fewer
+    than k come back) and the bound on every other atom's cost; None past N/WIDE atoms,
+    where a k-NN query costs more than the scan of every atom."""
     n, N = q.shape[0], index.n_atoms
     found = np.empty(n, dtype=object)
     bound = np.empty(n)
