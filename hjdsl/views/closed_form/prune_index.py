@@ -79,7 +79,8 @@ class LiftedIndex:
         dist = np.empty((n, k))
         cut = np.empty(n)
         order = np.argsort(radius2, kind="stable")
-        for part in np.array_split(order, min(groups, max(n, 1))):
+        # a query call has a fixed cost (threads, setup): small batches share one radius
+        for part in np.array_split(order, int(np.clip(n // 512, 1, groups))):
             if not part.size:
                 continue
             r2 = float(radius2[part].max())
