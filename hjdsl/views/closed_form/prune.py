@@ -110,7 +110,9 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
     unless k of them came back. Without it the k nearest atoms are the support (`nearest`);
     `attribute` uses that, so every point has at least k0 atoms to rank.
     """
-    started = thread_cpu()
+    import time
+
+    started = time.thread_time()
     n, N = len(rows), index.n_atoms
     out = Rows(np.full(n, np.nan), np.full(n, np.nan), np.zeros(n), np.zeros(n),
                np.zeros(n, np.int64), np.full(n, np.nan), [], np.zeros(0, np.int64))
@@ -172,7 +174,7 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
         if k >= N:
             break
         k = min(k * GROWTH, N)
-        if k > cap or thread_cpu() - started > budget:
+        if k > cap or time.thread_time() - started > budget:
             undone.append(where)
             break
     out.undone = np.concatenate(undone) if undone else np.zeros(0, np.int64)
@@ -211,12 +213,14 @@ def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float,
     Supports grow with ε, so once one ε goes dense every larger one does; the ε in `skip`
     (wide_supports) are dense without a trial.
     """
+    import time
+
     n, N = q.shape[0], index.n_atoms
     sample = np.unique(np.linspace(0, n - 1, int(np.clip(n // 32, 8, SAMPLE_POINTS)))
                        .astype(np.int64))
-    start = thread_cpu()
+    start = time.thread_time()
     _dense_proxy(index, q[sample[:PROXY_POINTS]])
-    dense_time = (thread_cpu() - start) * sample.size / min(sample.size, PROXY_POINTS)
+    dense_time = (time.thread_time() - start) * sample.size / min(sample.size, PROXY_POINTS)
     cap = N // DENSE_RATIO
     choice, dense_from = [None] * eps.size, np.inf
     for i in np.argsort(eps, kind="stable"):
@@ -224,10 +228,10 @@ def plan(index, q, offset, logits: Callable, eps: np.ndarray, delta: float,
             dense_from = min(dense_from, eps[i])
         if eps[i] >= dense_from:
             continue
-        start = thread_cpu()
+        start = time.thread_time()
         trial = search(index, q, offset, logits, sample, float(eps[i]), delta, K_START, cap,
                        weights=False, workers=1, budget=dense_time / PRUNE_MARGIN)
-        if trial.undone.size or (thread_cpu() - start) * PRUNE_MARGIN > dense_time:
+        if trial.undone.size or (time.thread_time() - start) * PRUNE_MARGIN > dense_time:
             dense_from = eps[i]
             continue
         # the queries are bounded by the threshold, so a k above most supports costs little,
@@ -265,20 +269,6 @@ def _dense_proxy(index, q) -> float:
     for k in range(1, data.shape[1]):
         z += q[:, k:k + 1] * data[:, k]
     return float(np.exp(z - z.max(axis=1, keepdims=True)).sum())
-
-
-def thread_cpu() -> float:
-    """This thread's CPU time in seconds. getrusage(RUSAGE_THREAD) where it exists: the same
-    clock as time.thread_time (µs resolution), but measured here at 1 µs a call against
-    60 µs–3 ms for thread_time under load, which the plan calls dozens of times."""
-    import resource
-    import time
-
-    who = getattr(resource, "RUSAGE_THREAD", None)
-    if who is None:
-        return time.thread_time()
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
 
 
 def pruning_options(delta=None, exact_dense=False) -> Pruning:
