@@ -102,3 +102,28 @@ def test_hull_round_limit_is_a_run_error():
     with pytest.raises(RunError, match="hull cuts did not converge in 1 rounds") as info:
         fit_max_affine(x, v, method="hull", max_rounds=1)
     assert info.value.exit_code == 1
+
+
+def test_stalled_cuts_hand_over_to_the_pairwise_path(monkeypatch):
+    import hjdsl.fit.convex_regression_hull as hull
+
+    rng = np.random.default_rng(10)
+    x = rng.uniform(-1, 1, size=(40, 2))
+    v = (x ** 2).sum(1) + 0.2 * rng.normal(size=40)
+    real = hull.hull_cuts
+    calls = []
+
+    def first_only(*args):  # the start's cuts, then never a new one
+        calls.append(1)
+        rows, mu = real(*args)
+        return (rows, mu) if len(calls) == 1 else (rows[:0], mu[:0])
+
+    monkeypatch.setattr(hull, "hull_cuts", first_only)
+    xs, vs = (x - x.mean(0)) / x.std(0), (v - v.mean()) / v.std()
+    with pytest.raises(HullUnavailable, match="no new cut"):
+        solve_hull(xs, vs, tol=1e-7)
+    calls.clear()
+    fit = fit_max_affine(x, v)  # falls back to the sparse working set, still exact
+    assert len(calls) == 2
+    np.testing.assert_allclose(fit.phi, naive_phi(x, v), rtol=0, atol=1e-7)
+

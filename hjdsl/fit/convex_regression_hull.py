@@ -162,6 +162,8 @@ def solve_hull(x, v, *, tol, max_rounds=200, solver_options=None, log=None):
         if bad.size == 0:
             break
         new_rows, new_mu = hull_cuts(x, bad, facet, simplices)
+        if _member(new_rows, rows).all():  # nothing new (round-off at facet edges): stalled
+            raise HullUnavailable(f"no new cut for {bad.size} points above the hull")
         sticky = np.concatenate([sticky, new_rows[_member(new_rows, dropped)]])
         active = (lam > _DROP_BELOW * max(1.0, float(lam.max(initial=0.0))))
         active |= _member(rows, sticky)
@@ -184,6 +186,6 @@ def fit_by_hull(x, v, **options):
     """solve_hull's answer when it is certified over all n² pairs, else None (use the pairs)."""
     try:
         found = solve_hull(x, v, **options)
-    except HullUnavailable:  # e.g. affinely dependent x or too few points
+    except HullUnavailable:  # e.g. affinely dependent x, too few points, or stalled cuts
         return None
     return found if found[-1] <= options["tol"] else None
