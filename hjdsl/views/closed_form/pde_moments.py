@@ -11,7 +11,7 @@ def moment_terms(points, t, yl, g, eps):
     """(u_t, ∇uᵀA∇u, ε·tr(A∇²u), their sizes) at points (n, d) given as x·L, for one ε ≥ 0.
 
     With D_j = (x − y_j)·L (so c_j = g_j + |D_j|²/(4t), ∇c_j = L·D_j/(2t) and LᵀAL = I) the
-    soft-min's chain rule of `residual_terms` reduces to Gibbs moments of D:
+    soft-min's chain rule of `pde.residual_terms` reduces to Gibbs moments of D:
       u_t = −E_π|D|²/(4t²),  ∇uᵀA∇u = |E_π D|²/(4t²),  tr(A Cov_π(∇c)) = E_π|D − E_π D|²/(4t²),
     and tr(A∇²c_j) = d/(2t) for every atom. O(N·d) per point instead of N Hessians; yl = y·L.
     ε > 0 is `gibbs_terms`, ε = 0 `active_terms` (the first minimiser's); the kernel calls each
