@@ -107,3 +107,21 @@ def test_chains_are_numpyros_own_bit_for_bit(chains):
     for name in NUTS_STATS:
         np.testing.assert_array_equal(extra[name], np.asarray(their_extra[name]))
     assert np.unique(ours["a"]).size > 5   # the chains moved
+
+
+@pytest.mark.parametrize("warmup, draws, lengths", [
+    (500, 1000, 1), (300, 400, 1), (60, 80, 1), (100, 100, 1), (3, 30, 1), (1, 1, 1),
+    (501, 1000, 3), (997, 1000, 3), (7, 1000, 2),
+])
+def test_blocks_cover_each_phase_with_few_compiled_lengths(warmup, draws, lengths):
+    """Each distinct block length compiles the NUTS step again: a divisor of both phases near
+    the target size gives one (500 + 1,000 used to take three: 37, 19 and 1)."""
+    from hjdsl.fit.infer import BLOCKS, _block_size, _blocks_of
+
+    size = _block_size(warmup, draws)
+    blocks = {phase: _blocks_of(phase, size) for phase in (warmup, draws)}
+    for steps, parts in blocks.items():
+        assert sum(parts) == steps and min(parts) >= 1   # every step once
+    assert len({n for parts in blocks.values() for n in parts}) == lengths
+    target = max(1, (warmup + draws) // (2 * BLOCKS))
+    assert target / 2 <= size <= target                  # the bar still advances in many steps
