@@ -41,7 +41,9 @@ from hjdsl.views.closed_form.lse import EPS_FLOOR, gibbs_numpy
 # under ε·1e-17 — below the round-off of the dense evaluation itself.
 DELTA = 1e-17
 DENSE_RATIO = 24      # prune an ε when its sampled supports are ≤ N/24 atoms (bench_prune.py)
-MIN_WORK = 1 << 21    # points × atoms below which the dense path always wins (no index build)
+# points × atoms below which the dense path always runs: the index build and the plan cost about
+# 0.1 s (N = 1e4, bench_prune.py), which must stay under a fifth of the dense work (~8 ns each)
+MIN_WORK = 1 << 26
 MIN_ATOMS = 2048      # fewer atoms: a dense row costs about what one tree query does
 SAMPLE_POINTS = 48
 # Prune an ε when the sample's search beats the numpy dense proxy by this factor (both in CPU
