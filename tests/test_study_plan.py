@@ -47,6 +47,8 @@ def test_a_split_configuration_gives_the_unsplit_result(spec, tmp_path, monkeypa
     assert split.attrs["resumed_configurations"] == 0
     assert study.run(workers=1, store=store).attrs["resumed_configurations"] == 2
     xr.testing.assert_allclose(split.drop_vars("seconds"), whole.drop_vars("seconds"), rtol=1e-9)
+    # the smallest loss along each run is never above the final one, and is stored per task
+    assert np.all(whole["min_loss"] <= whole["final_loss"]) and "min_loss" in split
 
 
 def test_split_chunks_cover_the_seeds_once_and_below_the_cap():

@@ -97,10 +97,11 @@ def test_a_stored_task_of_another_spec_is_recomputed(spec, tmp_path, monkeypatch
 def test_trained_d1_reaches_the_layers_smoothing_floor_at_every_width():
     """The shipped d = 1 table, every N (10 … 500), 3 of its 5 seeds. |x| is two atoms at
     ε = 0, so a converged fit's error is the smoothing at the kink: two atoms of slopes ±1 give
-    RMSE ε^(3/2) (∫ log²(1 + e^(−2|u|)) du / 4)^(1/2), computed here by quadrature. The best
-    seed's train RMSE (4000 points; the 800 test points rarely fall on the kink at large N,
-    and Adam at lr 0.006 spikes at the end on some seeds) lies within [0.5, 1.5] of it — the
-    uniform start was 7× above it at N = 200 — and its slope is 3/2 ± 0.15 (the paper's 1.02
+    RMSE ε^(3/2) (∫ log²(1 + e^(−2|u|)) du / 4)^(1/2), computed here by quadrature. The median
+    over seeds of the smallest train RMSE each run reached (4000 points; the 800 test points
+    rarely fall on the kink at large N, and Adam at lr 0.006 spikes in the last steps of some
+    seeds, all 3 at N = 200 in one run) lies within [0.5, 1.5] of it — the uniform start was
+    7× above it at N = 200 — and its slope is 3/2 ± 0.15 (the paper's 1.02
     is its unconverged fits: docs/studies.md). About 3 min of CPU."""
     import dataclasses
 
@@ -112,9 +113,9 @@ def test_trained_d1_reaches_the_layers_smoothing_floor_at_every_width():
     x = np.linspace(-2, 2, 400_001)
     floor = np.array([np.sqrt(np.mean((np.logaddexp(x * N, -x * N) / N - np.abs(x)) ** 2))
                       for N in widths])
-    best = ds["train_rmse"].values.min(axis=1)
-    assert np.all((0.5 <= best / floor) & (best / floor <= 1.5)), best / floor
-    assert abs(-np.polyfit(np.log(widths), np.log(best), 1)[0] - 1.5) <= 0.15
+    reached = np.median(np.sqrt(ds["min_loss"].values), axis=1)
+    assert np.all((0.5 <= reached / floor) & (reached / floor <= 1.5)), reached / floor
+    assert abs(-np.polyfit(np.log(widths), np.log(reached), 1)[0] - 1.5) <= 0.15
 
 
 def _dies_once(study, config):

@@ -17,6 +17,8 @@ DESCRIPTIONS = {
                  "(quadrature: sup error against the continuum value)",
     "best_test_rmse": "smallest test_rmse over the seeds",
     "final_loss": "final training loss (MSE) of the optimiser",
+    "min_loss": "smallest training loss (MSE) along the Adam run (a late spike of Adam can "
+                "leave final_loss above it)",
     "atoms": "width N (number of atoms)", "n_train": "number of training points",
     "d": "dimension d",
     "seconds": "wall time of the configuration's task (summed over its tasks when its seeds were "
@@ -39,6 +41,8 @@ def build_result(study, configs, results: dict, *, resumed: int = 0):
     seeds = np.asarray(configs[0].seeds[:len(rows[0]["test_rmse"])])
     per_seed = ("test_rmse",) if study.kind == "quadrature" else \
         ("train_rmse", "test_rmse", "final_loss")
+    if study.kind != "quadrature" and all("min_loss" in r for r in rows):  # older stores lack it
+        per_seed += ("min_loss",)
     data = {k: ((axis, "seed"), np.stack([r[k] for r in rows]).astype(float)) for k in per_seed}
     test = data["test_rmse"][1]
     data["best_test_rmse"] = ((axis,), test.min(axis=1))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 # Per-seed arrays every task returns (the layer weights are stored only when present).
-PER_SEED = ("train_rmse", "test_rmse", "final_loss")
+PER_SEED = ("train_rmse", "test_rmse", "final_loss", "min_loss")
 
 
 def task_path(folder: Path, config) -> Path:
