@@ -1,5 +1,5 @@
 """Study tasks: large configurations split by seed (same result), longest first, several
-specs on one cluster; the closed-form LSE gradient; the conjugate initialisation."""
+specs on one cluster; the conjugate initialisation."""
 
 from __future__ import annotations
 
@@ -108,35 +108,6 @@ def test_two_specs_of_one_name_are_refused(spec, tmp_path, capsys):
     twin.write_text(SPEC.format(name="small"))
     assert main(["study", str(spec), str(twin), "-o", str(tmp_path / "{name}.nc")]) == 2
     assert "same name small" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("d, N, eps", [(1, 7, 0.05), (2, 9, 0.3), (4, 5, 1.0)])
-def test_closed_form_gradient_matches_finite_differences(d, N, eps):
-    """Against central differences of the loss computed in numpy (an independent path)."""
-    import jax  # noqa: F401  (imported first, as fit_trained does, so the scope switches x64 on)
-
-    from hjdsl.jaxsetup import float64
-    from hjdsl.study.task import loss_and_grad
-
-    rng = np.random.default_rng(d)
-    x, W, b = rng.uniform(-2, 2, (40, d)), rng.normal(size=(N, d)), rng.normal(size=N)
-    v = np.linalg.norm(x, axis=1)
-
-    def loss(W, b):
-        z = (x @ W.T + b) / eps
-        top = z.max(axis=1)
-        return np.mean((eps * (top + np.log(np.exp(z - top[:, None]).sum(axis=1))) - v) ** 2)
-
-    with float64():
-        value, grad = loss_and_grad({"W": W, "b": b}, x, v, eps=eps)
-        value, grad = float(value), {k: np.asarray(g) for k, g in grad.items()}
-    h = 1e-6
-    fd_b = [(loss(W, b + h * e) - loss(W, b - h * e)) / (2 * h) for e in np.eye(N)]
-    fd_W = [[(loss(W + h * E, b) - loss(W - h * E, b)) / (2 * h)
-             for E in np.eye(N * d)[j * d:(j + 1) * d].reshape(d, N, d)] for j in range(N)]
-    assert value == pytest.approx(loss(W, b), rel=1e-12)
-    np.testing.assert_allclose(grad["b"], fd_b, rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(grad["W"], fd_W, rtol=1e-6, atol=1e-9)
 
 
 def test_conjugate_init_puts_atoms_on_a_grid_touching_the_data_from_below():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from hjdsl.errors import run_error
@@ -68,7 +66,10 @@ def fit_trained(study, config) -> dict:
             return jnp.mean((predict(p, x) - v) ** 2)
 
         opt = Adam(study.lr)
-        grad = functools.partial(loss_and_grad, eps=eps)
+        # autodiff through the max-shifted form: a closed-form gradient (one product each
+        # way) measured 1.3x faster on 5-seed tasks but 0.7x on the 1-2 seed tasks that large
+        # configurations are split into, which are the run's critical path
+        grad = jax.value_and_grad(loss)
 
         def step(state, _):
             p = jax.vmap(opt.get_params)(state)
@@ -91,29 +92,6 @@ def fit_trained(study, config) -> dict:
     return {"train_rmse": train, "test_rmse": test, "final_loss": np.asarray(curve[-1]),
             "min_loss": np.asarray(curve).min(axis=0),
             "W": out["W"], "b": out["b"]}
-
-
-def loss_and_grad(p, x, v, *, eps):
-    """The MSE of f(x) = ε log Σ_j exp(z_j/ε), z = x Wᵀ + b, and its gradient in closed form:
-    ∂f/∂b_j = π_j, ∂f/∂W_j = π_j x, so with r = 2(f − v)/n, ∂L/∂b = Σ_i r_i π_ij and
-    ∂L/∂W = Σ_i r_i π_ij x_i.
-
-    x carries a column of ones and (W, b)/ε are one (atoms, d + 1) matrix, so the logits are
-    one product and both gradients one product back; one exp of the (points, atoms) logits
-    serves value and gradient. Measured 1.6–4× faster than autodiff through the log-sum-exp
-    (d = 1, 2, 4), whose column sum for ∂L/∂b and separate 1/ε pass cost a full extra sweep."""
-    import jax.numpy as jnp
-
-    ones = jnp.ones_like(x[..., :1])
-    xa = jnp.concatenate([x, ones], axis=-1)
-    z = xa @ (jnp.concatenate([p["W"], p["b"][:, None]], axis=-1) / eps).T
-    top = jnp.max(z, axis=-1, keepdims=True)
-    e = jnp.exp(z - top)
-    total = jnp.sum(e, axis=-1)
-    residual = eps * (top[..., 0] + jnp.log(total)) - v
-    weight = e * (2.0 / v.shape[-1] * residual / total)[..., None]  # r_i π_ij
-    grad = weight.T @ xa
-    return jnp.mean(residual**2), {"W": grad[:, :-1], "b": grad[:, -1]}
 
 
 def _tangent_init(study, config, data) -> dict:
