@@ -156,3 +156,16 @@ def save_figure(fig, target: str | os.PathLike, **kwargs) -> Path:
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format=fmt, **kwargs)
     return Path(target)
+
+
+def write_outputs(args, ds, talk: bool, plot=None) -> None:
+    """A verb's -o (the Dataset) and --plot (drawn by `plot(ds, path)`), saying each path as it is
+    written unless `talk` is off (-q, or --json, whose stdout is the JSON alone)."""
+    if args.output:
+        write_dataset(ds, args.output)
+        if talk:
+            print(f"wrote {args.output}")
+    if plot is not None and getattr(args, "plot", None):
+        plot(ds, args.plot)
+        if talk:
+            print(f"wrote {args.plot}")

@@ -19,7 +19,7 @@ def _refuse(args, options: dict) -> None:
 def run_compare(model, args) -> int:
     """The per-head diagram table (or --json), the Dataset with -o; exit 1 if an exact row fails."""
     from hjdsl.attention.report import diagram_rows, render
-    from hjdsl.output import write_dataset
+    from hjdsl.output import write_outputs
     from hjdsl.views.report import failures
 
     _refuse(args, {"fit": "its keys come from the spec, not from a fit"})
@@ -29,16 +29,9 @@ def run_compare(model, args) -> int:
     talk = not (args.quiet or args.json)
     if talk:
         print(render(ds, rows))
-    if args.output:
-        write_dataset(ds, args.output)
-        if talk:
-            print(f"wrote {args.output}")
-    if args.plot:
-        from hjdsl.attention.plot import plot_heads
+    from hjdsl.attention.plot import plot_heads
 
-        plot_heads(ds, args.plot)
-        if talk:
-            print(f"wrote {args.plot}")
+    write_outputs(args, ds, talk, plot=plot_heads)
     failed = failures([r for _, r in rows])
     if args.json:
         from hjdsl.commands.json_output import dumps

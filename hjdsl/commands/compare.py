@@ -69,7 +69,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    from hjdsl.output import write_dataset
+    from hjdsl.output import write_outputs
     from hjdsl.views.report import diagram_rows, failures, render_table
 
     check_outputs(args)
@@ -102,16 +102,9 @@ def run(args) -> int:
     talk = not (args.quiet or args.json)  # with --json, stdout is the JSON alone
     if talk:
         print(render_table(ds, rows))
-    if args.output:
-        write_dataset(ds, args.output)
-        if talk:
-            print(f"wrote {args.output}")
-    if args.plot:
-        from hjdsl.plot.views import plot_views
+    from hjdsl.plot.views import plot_views
 
-        plot_views(ds, args.plot)
-        if talk:
-            print(f"wrote {args.plot}")
+    write_outputs(args, ds, talk, plot=plot_views)
     if args.json:
         from hjdsl.commands.json_output import compare_summary, dumps
 

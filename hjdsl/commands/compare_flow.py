@@ -19,7 +19,7 @@ NOT_FOR_FLOWS = {
 def run_flow(model, args) -> int:
     """Print the report (or JSON), write the Dataset; exit 1 if an exact identity fails."""
     from hjdsl.networks.flow_report import flow_rows, render
-    from hjdsl.output import write_dataset
+    from hjdsl.output import write_outputs
 
     for option, why in NOT_FOR_FLOWS.items():
         if getattr(args, option, None) not in (None, False):
@@ -31,10 +31,7 @@ def run_flow(model, args) -> int:
     talk = not (args.quiet or as_json)
     if talk:
         print(render(ds, rows))
-    if args.output:
-        write_dataset(ds, args.output)
-        if talk:
-            print(f"wrote {args.output}")
+    write_outputs(args, ds, talk)
     if as_json:
         print(json.dumps({
             "model": model.name, "network": model.kind, "cell": model.cell_name,

@@ -40,16 +40,9 @@ def attribute_command(args, model) -> int:
     reasons = not_applicable(model.cell_name, model.kind)
     if talk:
         print(render(ds, reasons))
-    if args.output:
-        from hjdsl.output import write_dataset
+    from hjdsl.output import write_outputs
 
-        write_dataset(ds, args.output)
-        if talk:
-            print(f"wrote {args.output}")
-    if args.plot:
-        plot_steps(ds, args.plot)
-        if talk:
-            print(f"wrote {args.plot}")
+    write_outputs(args, ds, talk, plot=plot_steps)
     if args.json:
         from hjdsl.commands.json_output import dumps
 

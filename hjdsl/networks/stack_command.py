@@ -26,7 +26,7 @@ def _refuse_options(args) -> None:
 def compare_command(args, stack) -> int:
     """Print the stack's report (or its JSON), write the Dataset; exit 1 if an exact row fails."""
     from hjdsl.networks.stack_report import render_stack, stack_rows
-    from hjdsl.output import write_dataset
+    from hjdsl.output import write_outputs
     from hjdsl.views.report import failures
 
     _refuse_options(args)
@@ -36,10 +36,7 @@ def compare_command(args, stack) -> int:
     talk = not (args.quiet or args.json)
     if talk:
         print(render_stack(ds, rows))
-    if args.output:
-        write_dataset(ds, args.output)
-        if talk:
-            print(f"wrote {args.output}")
+    write_outputs(args, ds, talk)
     if args.json:
         from hjdsl.commands.json_output import dumps
 
