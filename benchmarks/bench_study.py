@@ -18,6 +18,13 @@ run): for every configuration it times one seed at --steps and 2 × --steps Adam
 s; the difference is the per-step cost, the rest compiling and data), scales to the
 study's seeds and 3000 steps, splits and orders the tasks as `hjdsl study` does and
 schedules them longest first on 1 and 2 workers.
+
+    python benchmarks/bench_study.py --step [--repeat 15]
+
+times one Adam step's loss and gradient (wall ms, best of --repeat) for the first task of
+every configuration of the reproduction, at its seeds: autodiff of the max-shifted loss over
+all points at once against the tiled closed form `hjdsl study` runs (task.py), the ratio, and
+the largest relative difference of the two gradients.
 """
 
 from __future__ import annotations
@@ -50,9 +57,12 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--plan", action="store_true", help="predict the full reproduction's time")
     p.add_argument("--steps", type=int, default=60, help="--plan: Adam steps per timing")
+    p.add_argument("--step", action="store_true", help="tiled against autodiff gradient")
     args = p.parse_args()
     if args.plan:
         return plan_reproduction(args.steps)
+    if args.step:
+        return compare_steps(max(args.repeat, 5))
     study = hjdsl.load(ROOT / "examples" / "studies" / "trained_d1.hj")
     width, n, steps = (200, 4000, 3000) if args.full else (50, 1000, 300)
     q = {**study.quantities, "n": float(n)}
@@ -106,6 +116,56 @@ def plan_reproduction(steps: int) -> None:
         for cost, _, _ in all_tasks:  # longest first, each to the worker free first
             heapq.heapreplace(free, free[0] + cost)
         print(f"  {workers} worker(s): predicted wall {max(free):.0f} s ({max(free) / 60:.1f} min)")
+
+
+def compare_steps(repeat: int) -> None:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import hjdsl
+    from hjdsl.jaxsetup import float64
+    from hjdsl.study.plan import tasks
+    from hjdsl.study.task import draw_data, tile_points, tiled_value_and_grad
+
+    def best_ms(fn, *a):
+        jax.block_until_ready(fn(*a))  # compile
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*a))
+            times.append(time.perf_counter() - start)
+        return 1e3 * min(times)
+
+    print("one step's loss and gradient, all seeds of a task (wall ms, best of "
+          f"{repeat}): autodiff / tiled")
+    with float64():
+        for d in (1, 2, 4):
+            study = hjdsl.load(ROOT / "examples" / "studies" / f"trained_d{d}.hj")
+            for c in study.configurations():
+                t = tasks(study, [c])[0]
+                S, n, N, eps = len(t.seeds), t.n, t.width, t.eps
+                data = [draw_data(study, t, s) for s in t.seeds]
+                x = jnp.asarray(np.stack([p[0] for p in data]))
+                v = jnp.asarray(np.stack([p[1] for p in data]))
+                rng = np.random.default_rng(0)
+                p = {"W": jnp.asarray(rng.uniform(-1, 1, (S, N, d))),
+                     "b": jnp.asarray(rng.uniform(-1, 0, (S, N)))}
+
+                def loss(q, xi, vi):
+                    z = (xi @ q["W"].T + q["b"]) / eps
+                    top = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+                    f = eps * (top[..., 0] + jnp.log(jnp.sum(jnp.exp(z - top), axis=-1)))
+                    return jnp.mean((f - vi) ** 2)
+
+                auto = jax.jit(jax.vmap(jax.value_and_grad(loss)))
+                tile = tile_points(S, N, n)
+                tiled = jax.jit(jax.vmap(tiled_value_and_grad(eps, n, tile)))
+                a, b = best_ms(auto, p, x, v), best_ms(tiled, p, x, v)
+                ga, gb = auto(p, x, v)[1]["W"], tiled(p, x, v)[1]["W"]
+                diff = float(jnp.max(jnp.abs(ga - gb)) / jnp.max(jnp.abs(ga)))
+                print(f"  d = {d}  N = {N:5d}  {S} seed(s)  tile {tile:4d}  "
+                      f"{a:8.2f} / {b:7.2f} ms = {a / b:5.2f}x   gradient diff {diff:.1e}")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,8 @@ def float64():
     another thread must open its own scope.
     """
     if getattr(_state, "stack", None) is not None:
+        if "jax" in sys.modules:  # JAX came in after the outer scope opened: switch it on now
+            jax_x64()
         yield
         return
     with contextlib.ExitStack() as stack:
@@ -91,9 +93,32 @@ def float64():
         try:
             if "jax" in sys.modules:  # already paid for: switch now, e.g. for a returned jit
                 jax_x64()
+            else:
+                # Code that imports JAX inside the scope and computes without calling
+                # jax_x64 first (jnp.asarray in a study task) must not get float32: JAX
+                # reads this variable when it is imported. Undone when the scope closes.
+                stack.enter_context(_x64_on_import())
             yield
         finally:
             _state.stack, _state.entered = None, False
+
+
+@contextlib.contextmanager
+def _x64_on_import():
+    """JAX_ENABLE_X64=1 while the block runs; if JAX was imported in it, its global x64
+    setting goes back to what the variable said before (off when unset)."""
+    saved = os.environ.get("JAX_ENABLE_X64")
+    os.environ["JAX_ENABLE_X64"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("JAX_ENABLE_X64", None)
+        else:
+            os.environ["JAX_ENABLE_X64"] = saved
+        if "jax" in sys.modules:
+            user = (saved or "").strip().lower() in ("1", "true", "yes", "on")
+            sys.modules["jax"].config.update("jax_enable_x64", user)
 
 
 def scoped(fn):

@@ -176,3 +176,37 @@ def test_cached_kernel_after_the_scope_closed_is_float64():
     for eps, row in zip([1.0, 0.1], got["f"]):
         np.testing.assert_allclose(row, _lse(got["W"], got["b"], got["x"], eps), rtol=1e-15,
                                    atol=1e-15)
+
+
+# JAX imported for the first time inside a scope (the CLI opens one before any verb imports
+# JAX), then used directly with jnp, as a study task does: float64 there and in a nested
+# scope; afterwards the global x64 is what JAX_ENABLE_X64 said before (argv[1]: unset / 1).
+IMPORTED_INSIDE = """
+import json, os, sys
+if sys.argv[1] != "unset":
+    os.environ["JAX_ENABLE_X64"] = sys.argv[1]
+from hjdsl.jaxsetup import float64
+with float64():
+    import jax.numpy as jnp
+    first = str(jnp.asarray(1.0).dtype)
+    with float64():
+        nested = str((jnp.ones(3) / 3).dtype)
+    third = float(jnp.asarray(1.0) / 3)
+after = str(jnp.asarray(1.0).dtype)
+print(json.dumps({"first": first, "nested": nested, "third": third, "after": after,
+                  "env": os.environ.get("JAX_ENABLE_X64")}))
+"""
+
+
+@pytest.mark.parametrize("user", ["unset", "1"])
+def test_jax_imported_inside_the_scope_computes_in_float64(user):
+    env = {k: v for k, v in os.environ.items() if k not in ("JAX_PLATFORMS", "JAX_ENABLE_X64")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-c", IMPORTED_INSIDE, user], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (got["first"], got["nested"]) == ("float64", "float64")
+    assert got["third"] == 1 / 3  # in value too: float32 is off by ~1e-8
+    assert got["after"] == ("float32" if user == "unset" else "float64")
+    assert got["env"] == (None if user == "unset" else "1")

@@ -40,10 +40,29 @@ def test_local_cluster_matches_one_worker(spec, tmp_path, capsys):
     here = hjdsl.load(spec).run(workers=1)
     with xr.open_dataset(out) as cluster:
         for k in KEYS:
-            # other processes, other XLA thread settings: equal to round-off, not bit for bit
-            np.testing.assert_allclose(cluster[k].values, here[k].values, rtol=1e-9, err_msg=k)
+            np.testing.assert_array_equal(cluster[k].values, here[k].values, err_msg=k)
         assert sorted(p.name for p in (tmp_path / "cluster.nc.parts").iterdir()) == sorted(
             f"{c.key}.nc" for c in hjdsl.load(spec).configurations())
+
+
+def test_cli_in_a_fresh_process_fits_in_float64_and_workers_do_not_change_it(spec, tmp_path):
+    """`hjdsl study` as a user starts it: a new interpreter whose CLI opens its float64 scope
+    before any JAX import. One worker (in that process) and two (a LocalCluster) must give the
+    same numbers, bit for bit, from float64 weights (a float32 run differs in the 8th digit)."""
+    from conftest import run_cli
+
+    runs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.nc"
+        code, _, err = run_cli("study", str(spec), "--workers", workers, "-q", "-o", str(out))
+        assert code == 0, err
+        runs[workers] = xr.load_dataset(out)
+    part = next((tmp_path / "w1.nc.parts").iterdir())
+    assert xr.load_dataset(part)["W"].dtype == np.float64
+    here = hjdsl.load(spec).run(workers=1)
+    for k in KEYS:
+        np.testing.assert_array_equal(runs["1"][k].values, runs["2"][k].values, err_msg=k)
+        np.testing.assert_array_equal(runs["1"][k].values, here[k].values, err_msg=k)
 
 
 def test_killed_run_resumes_with_only_the_missing_fits(spec, tmp_path, monkeypatch):
@@ -145,3 +164,39 @@ def test_a_task_whose_worker_dies_is_rerun(tmp_path, monkeypatch):
     monkeypatch.setattr(task, "run_config", _real_run_config)
     xr.testing.assert_allclose(ds.drop_vars("seconds"),
                                study.run(workers=1).drop_vars("seconds"), rtol=1e-12)
+
+
+def test_core_shares_cover_the_cores_once():
+    from hjdsl.study.pinning import shares
+
+    assert shares([0, 1, 2, 3], 2) == [{0, 1}, {2, 3}]
+    assert shares([0, 1, 2, 3, 4], 2) == [{0, 1, 2}, {3, 4}]
+    assert shares([0, 1], 5) == [{0}, {1}]  # more workers than cores: they share
+    assert shares([3], 1) == [{3}]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="Linux only")
+def test_local_cluster_workers_keep_to_their_own_cores():
+    import os
+
+    from hjdsl.study.pinning import shares
+    from hjdsl.study.runner import _client
+
+    cores = sorted(os.sched_getaffinity(0))
+    with _client(2, None) as client:
+        got = client.run(lambda: sorted(os.sched_getaffinity(0)))
+    want = [sorted(s) for s in shares(cores, 2)] if len(cores) >= 2 else [cores, cores]
+    assert sorted(got.values()) == sorted(want)
+
+
+def test_local_cluster_workers_keep_glibcs_adaptive_malloc(monkeypatch):
+    """dask's default MALLOC_TRIM_THRESHOLD_ for workers made a training step 5x slower; a
+    LocalCluster of hjdsl's starts its workers without it (unless the user set it)."""
+    import os
+
+    from hjdsl.study.runner import _client
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with _client(1, None) as client:
+        got = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert list(got.values()) == [None]

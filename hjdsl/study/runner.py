@@ -8,12 +8,18 @@ from pathlib import Path
 
 from hjdsl.errors import UsageError, run_error
 
-# One JAX / BLAS thread per worker process: workers are one per core, so threaded kernels
-# inside each would oversubscribe the machine (and make runs slower, not faster).
-PINNED_THREADS = {
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-}
+# Each LocalCluster worker keeps to its own share of the cores (CPU affinity: study/pinning.py),
+# so its XLA thread pool has that many threads. Unpinned, every worker's pool spans all cores:
+# in the full reproduction on 2 cores two such workers each ran their tasks 2.0-2.3x slower
+# than one worker alone, so two gave no more throughput than one (docs/studies.md, Cost).
+
+# dask starts its worker processes with MALLOC_TRIM_THRESHOLD_=65536 (to hand freed memory
+# back to the OS). Any fixed value switches off glibc's adaptive mmap threshold, so the
+# buffers a training step frees and takes again are unmapped and mapped anew every time: on
+# the d = 4, N = 500 task that made a step 5.3x slower (13 s -> 67 s for 600 steps). hjdsl's
+# LocalCluster leaves the variable unset.
+MALLOC_TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
 # A task whose worker dies (killed, out of memory) is rerun on another worker this many times.
 RETRIES = 2
 
@@ -117,30 +123,23 @@ def _client(workers, scheduler):
         with client:
             yield client
         return
+    import dask
+
     n = workers or os.cpu_count() or 1
-    with _pinned_environment():
+    # ":0": a free port for its HTTP server (with None it still binds 8787, and two
+    # clusters on one machine, e.g. two studies or parallel tests, collide)
+    with dask.config.set({MALLOC_TRIM: None}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=50)
+                               dashboard_address=":0", silence_logs=50)
     try:
         with Client(cluster) as client:
+            if hasattr(os, "sched_setaffinity") and os.environ.get("HJDSL_PIN_CORES") != "0":
+                from hjdsl.study.pinning import PinCores
+
+                client.register_plugin(PinCores(n), name="hjdsl-pin-cores")
             yield client
     finally:
         cluster.close()
-
-
-@contextlib.contextmanager
-def _pinned_environment():
-    """PINNED_THREADS in os.environ while the worker processes start (they inherit it)."""
-    saved = {k: os.environ.get(k) for k in PINNED_THREADS}
-    os.environ.update(PINNED_THREADS)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def default_store(output) -> Path | None:

@@ -11,6 +11,9 @@ import numpy as np
 from hjdsl.model import expr as E
 
 KINDS = ("trained", "quadrature")
+# Part of every fingerprint: raised when a task's computation changes (2: float64 in every
+# process, the tiled gradient), so results stored by an older hjdsl are recomputed.
+TASK_VERSION = 2
 # The swept quantity -> the name it has in expressions (`eps = N^(-1/d)`).
 SYMBOLS = {"width": "N", "n": "n", "eps": "eps", "dim": "d"}
 # Theory slope of the error along each power-law axis: N^(-1/d) (quadrature / trained width
@@ -113,7 +116,7 @@ class Study:
         text = json.dumps([self.kind, self.axis, self.values, sorted(
             (k, repr(v)) for k, v in self.quantities.items()), self.seeds, self.x_family,
             sorted(self.x_params.items()), repr(self.target), self.noise, self.test, self.steps,
-            self.lr, self.polish, self.normalise, self.t, self.init])
+            self.lr, self.polish, self.normalise, self.t, self.init, TASK_VERSION])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def theory_slope(self) -> float | None:
