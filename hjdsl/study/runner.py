@@ -9,9 +9,9 @@ from pathlib import Path
 from hjdsl.errors import UsageError, run_error
 
 # Each LocalCluster worker keeps to its own share of the cores (CPU affinity: study/pinning.py),
-# so its XLA thread pool has that many threads. Unpinned, every worker's pool spans all cores:
-# in the full reproduction on 2 cores two such workers each ran their tasks 2.0-2.3x slower
-# than one worker alone, so two gave no more throughput than one (docs/studies.md, Cost).
+# so its XLA thread pool has that many threads and n workers do not oversubscribe the machine
+# (HJDSL_PIN_CORES=0 lets them share). Measured before the malloc fix below: a d = 2, N = 500
+# two-seed task took 49 s pinned, 92 s unpinned beside another worker.
 
 # dask starts its worker processes with MALLOC_TRIM_THRESHOLD_=65536 (to hand freed memory
 # back to the OS). Any fixed value switches off glibc's adaptive mmap threshold, so the

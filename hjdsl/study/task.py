@@ -92,9 +92,10 @@ def fit_trained(study, config) -> dict:
 
 
 # Points per tile of the tiled gradient: seeds × tile × atoms float64 logits of about 2 MiB,
-# which stay in the cache through a tile's forward and backward pass (measured on the
-# d = 1, N = 500 and d = 4, N = 1000 configurations: 2.0–2.3× autodiff's time per Adam step
-# with 5 seeds, 1.5–1.8× with 2; flat from 100 to 250 points).
+# which stay in the cache through a tile's forward and backward pass. Per Adam step against
+# autodiff (benchmarks/bench_study.py --step, idle machine): 2.1-3.0x faster on the
+# reproduction's tasks with N >= 200 in d = 2 and 4, 1.0-1.4x at d = 1, N >= 200, and
+# 0.56-0.85x on the small tasks (N <= 100 in d = 1), which take seconds.
 TILE_FLOATS = 2**18
 
 
