@@ -126,7 +126,7 @@ def compare_steps(repeat: int) -> None:
     import hjdsl
     from hjdsl.jaxsetup import float64
     from hjdsl.study.plan import tasks
-    from hjdsl.study.task import draw_data, tile_points, tiled_value_and_grad
+    from hjdsl.study.task import draw_data, lse_mse, tile_points, tiled_value_and_grad
 
     def best_ms(fn, *a):
         jax.block_until_ready(fn(*a))  # compile
@@ -152,13 +152,8 @@ def compare_steps(repeat: int) -> None:
                 p = {"W": jnp.asarray(rng.uniform(-1, 1, (S, N, d))),
                      "b": jnp.asarray(rng.uniform(-1, 0, (S, N)))}
 
-                def loss(q, xi, vi):
-                    z = (xi @ q["W"].T + q["b"]) / eps
-                    top = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
-                    f = eps * (top[..., 0] + jnp.log(jnp.sum(jnp.exp(z - top), axis=-1)))
-                    return jnp.mean((f - vi) ** 2)
-
-                auto = jax.jit(jax.vmap(jax.value_and_grad(loss)))
+                auto = jax.jit(jax.vmap(jax.value_and_grad(lambda q, xi, vi, e=eps:
+                                                            lse_mse(q, xi, vi, e))))
                 tile = tile_points(S, N, n)
                 tiled = jax.jit(jax.vmap(tiled_value_and_grad(eps, n, tile)))
                 a, b = best_ms(auto, p, x, v), best_ms(tiled, p, x, v)

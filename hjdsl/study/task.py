@@ -43,7 +43,7 @@ def fit_trained(study, config) -> dict:
 
     from hjdsl.jaxsetup import float64
 
-    S, n, N, d = len(config.seeds), config.n, config.width, config.dim
+    S, n, N = len(config.seeds), config.n, config.width
     problem = over_memory(LIVE_ARRAYS * 8 * S * (n + study.test) * N,
                           f"configuration {config.key} ({S} seeds × {n} points × {N} atoms)")
     if problem:
@@ -55,15 +55,8 @@ def fit_trained(study, config) -> dict:
         eps = config.eps
         params0 = jax.tree.map(jnp.asarray, INITS[study.init](study, config, data))
 
-        def predict(p, x):
-            # the max-shifted form (the polish differentiates it: the shift carries no
-            # gradient, so autodiff of the rest is the exact softmax gradient)
-            z = (x @ p["W"].T + p["b"]) / eps
-            top = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
-            return eps * (top[..., 0] + jnp.log(jnp.sum(jnp.exp(z - top), axis=-1)))
-
         def loss(p, x, v):
-            return jnp.mean((predict(p, x) - v) ** 2)
+            return lse_mse(p, x, v, eps)
 
         opt = Adam(study.lr)
         grad = tiled_value_and_grad(eps, n, tile_points(S, N, n))
@@ -89,6 +82,19 @@ def fit_trained(study, config) -> dict:
     return {"train_rmse": train, "test_rmse": test, "final_loss": np.asarray(curve[-1]),
             "min_loss": np.asarray(curve).min(axis=0),
             "W": out["W"], "b": out["b"]}
+
+
+def lse_mse(p, x, v, eps: float):
+    """The MSE of f(x) = ε log Σ_j exp((W_j·x + b_j)/ε) at points x (n, d), max-shifted. The
+    shift carries no gradient, so autodiff of it is the exact softmax gradient (the polish and
+    benchmarks/bench_study.py differentiate it; the Adam steps use `tiled_value_and_grad`)."""
+    import jax
+    import jax.numpy as jnp
+
+    z = (x @ p["W"].T + p["b"]) / eps
+    top = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    f = eps * (top[..., 0] + jnp.log(jnp.sum(jnp.exp(z - top), axis=-1)))
+    return jnp.mean((f - v) ** 2)
 
 
 # Points per tile of the tiled gradient: seeds × tile × atoms float64 logits of about 2 MiB,
