@@ -33,7 +33,8 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(dict(fit.certificate, wall=seconds, peak_mb=peak, phi=fit.phi.tolist())))
 """
 
-OPTIONS = {"hull": {"method": "hull"}, "sparse": {"method": "sparse"},
+OPTIONS = {"hull": {"method": "hull"}, "envelope": {"method": "envelope"},
+           "sparse": {"method": "sparse"},
            "cutting_planes": {"method": "cutting_planes"},
            "naive": {"naive": True}}
 
@@ -55,7 +56,8 @@ def report(n: int, d: int, methods, timeout: float) -> None:
     results = {m: run_case(n, d, m, timeout=timeout) for m in methods}
     print(f"# n = {n}: load average {load:.1f} before, {os.getloadavg()[0]:.1f} after", flush=True)
     first = next((r for r in results.values() if "phi" in r), None)
-    base = (results.get("hull") or results.get("sparse") or {}).get("wall")
+    base = (results.get("hull") or results.get("envelope") or results.get("sparse")
+            or {}).get("wall")
     for name, r in results.items():
         if "error" in r:
             print(f"{n:>7} {d:>3} {name:>15}  failed: {r['error']}", flush=True)

@@ -1,5 +1,5 @@
-"""The hull-cut and sparse working-set max-affine fits: equal to the all-pairs QP, certified, and
-the certificate rejects a perturbed solution."""
+"""The hull-cut, envelope-cut and sparse working-set max-affine fits: equal to the all-pairs QP,
+certified, and the certificate rejects a perturbed solution."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from hjdsl.errors import RunError
 from hjdsl.fit.convex_regression import solve_sparse, sparse_start
+from hjdsl.fit.convex_regression_envelope import solve_envelope
 from hjdsl.fit.convex_regression_hull import solve_hull
 from hjdsl.fit.max_affine import certificate, fit_max_affine, naive_qp, violations
 
@@ -40,7 +41,7 @@ def _reference(x_bytes, shape, v_bytes):
     return phi * v.std() + v.mean()
 
 
-@pytest.mark.parametrize("method", ["hull", "sparse"])
+@pytest.mark.parametrize("method", ["hull", "envelope", "sparse"])
 @pytest.mark.parametrize("seed,n,d", [(0, 40, 1), (1, 120, 2), (2, 200, 3)])
 def test_fit_equals_the_all_pairs_qp(seed, n, d, method):
     x, v = noisy_convex(seed, n, d)
@@ -49,13 +50,26 @@ def test_fit_equals_the_all_pairs_qp(seed, n, d, method):
     np.testing.assert_allclose(fit.phi, reference_phi(x, v), rtol=0, atol=1e-7)
 
 
+@pytest.mark.parametrize("seed,n,d,noise", [(11, 150, 5, 0.2), (12, 120, 6, 1.0), (13, 100, 5, 3.0)])
+def test_envelope_cuts_equal_the_all_pairs_qp_above_the_hull_dimension(seed, n, d, noise):
+    # the default for d > 4; larger noise puts more points above the envelope (more cuts)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, size=(n, d))
+    v = np.abs(x).sum(1) + 0.5 * (x ** 2).sum(1) + noise * rng.normal(size=n)
+    fit = fit_max_affine(x, v)
+    np.testing.assert_allclose(fit.phi, reference_phi(x, v), rtol=0, atol=1e-7)
+    assert fit.certificate["kkt_residual"] <= 1e-7
+    if noise >= 1.0:
+        assert fit.certificate["constraints"] > 0  # some points were cut: not the trivial φ = v
+
+
 @pytest.mark.slow
 def test_fit_equals_the_all_pairs_qp_at_400_points():
     # ~200 s, all of it the reference: 159,600 constraints through cvxpy (a native Clarabel call
     # on the same pairs takes as long); both fast methods are held to it in one test
     x, v = noisy_convex(3, 400, 3)
     reference = reference_phi(x, v)
-    for method in ("hull", "sparse"):
+    for method in ("hull", "envelope", "sparse"):
         phi = fit_max_affine(x, v, method=method).phi
         np.testing.assert_allclose(phi, reference, rtol=0, atol=1e-7, err_msg=method)
 
@@ -68,6 +82,15 @@ def test_hull_cuts_equal_the_pairwise_working_set_at_1000_points():
     hull = fit_max_affine(x, v, method="hull")
     pairs = fit_max_affine(x, v, method="sparse")
     assert np.abs(hull.phi - pairs.phi).max() <= 1e-6
+
+
+@pytest.mark.slow
+def test_envelope_cuts_equal_the_hull_cuts_at_1000_points():
+    # the same cuts found two ways (qhull's facets; an LP per point on its candidates)
+    x, v = noisy_convex(0, 1000, 3)
+    hull = fit_max_affine(x, v, method="hull")
+    envelope = fit_max_affine(x, v, method="envelope")
+    assert np.abs(hull.phi - envelope.phi).max() <= 1e-6
 
 
 def test_hull_cuts_equal_the_former_cutting_planes():
@@ -89,7 +112,7 @@ def _certify(x, v, phi, slopes, pairs, duals):
     return certificate(x, v, phi, slopes, pairs, duals, worst)
 
 
-SOLVERS = {"hull": solve_hull, "sparse": solve_sparse}
+SOLVERS = {"hull": solve_hull, "envelope": solve_envelope, "sparse": solve_sparse}
 
 
 @pytest.mark.parametrize("solver", sorted(SOLVERS))
@@ -134,6 +157,16 @@ def test_round_limit_is_a_run_error():
     with pytest.raises(RunError, match="did not converge in 1 rounds") as info:
         solve_sparse(x, v, tol=1e-7, max_rounds=1)
     assert info.value.exit_code == 1
+
+
+def test_envelope_round_limit_is_a_run_error():
+    x, v = noisy_convex(9, 200, 5)
+    v = v + 2.0 * np.random.default_rng(9).normal(size=200)  # points above the envelope: cuts
+    with pytest.raises(RunError, match="envelope cuts did not converge in 1 rounds") as info:
+        fit_max_affine(x, v, method="envelope", max_rounds=1)
+    assert info.value.exit_code == 1
+    with pytest.raises(ValueError, match="max_slope is not implemented for method='envelope'"):
+        fit_max_affine(x, v, method="envelope", max_slope=10.0)
 
 
 def test_unknown_method_is_refused():

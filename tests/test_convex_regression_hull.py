@@ -1,5 +1,5 @@
 """Hull cuts for the ε = 0 convex fit: the envelope test against an LP, the cuts' validity, the
-fallbacks (degenerate data, high d), and the round limit."""
+fallbacks (degenerate data, high d, stalled cuts: the envelope cuts), and the round limit."""
 
 from __future__ import annotations
 
@@ -78,19 +78,27 @@ def test_degenerate_data_is_still_fitted_exactly(case):
     np.testing.assert_allclose(fit.phi, naive_phi(x, v), rtol=0, atol=1e-7)
 
 
-def test_high_dimension_and_slope_caps_take_the_pairwise_path(monkeypatch):
+def test_high_dimension_takes_the_envelope_cuts_and_slope_caps_the_pairs(monkeypatch):
+    import hjdsl.fit.convex_regression as pairwise
+    import hjdsl.fit.convex_regression_envelope as envelope
     import hjdsl.fit.convex_regression_hull as hull
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("the hull path was taken")
+    def refuse(name):
+        def call(*args, **kwargs):
+            raise AssertionError(f"{name} was called")
+        return call
 
     rng = np.random.default_rng(6)
     x = rng.uniform(-1, 1, size=(40, 5))
     v = (x ** 2).sum(1) + 0.1 * rng.normal(size=40)
-    monkeypatch.setattr(hull, "solve_hull", refuse)
-    fit = fit_max_affine(x, v)  # d = 5 > HULL_MAX_D
+    monkeypatch.setattr(hull, "solve_hull", refuse("the hull path"))
+    monkeypatch.setattr(pairwise, "solve_sparse", refuse("the pairwise path"))
+    fit = fit_max_affine(x, v)  # d = 5 > HULL_MAX_D: the envelope cuts
     assert fit.certificate["max_violation"] <= 1e-7
-    fit_max_affine(x[:, :2], v, max_slope=100.0)  # a slope cap the hull cuts cannot express
+    monkeypatch.undo()
+    monkeypatch.setattr(hull, "solve_hull", refuse("the hull path"))
+    monkeypatch.setattr(envelope, "solve_envelope", refuse("the envelope path"))
+    fit_max_affine(x[:, :2], v, max_slope=100.0)  # a slope cap no cut in φ alone can express
     with pytest.raises(ValueError, match="max_slope is not implemented for method='hull'"):
         fit_max_affine(x[:, :2], v, max_slope=100.0, method="hull")
 
@@ -104,7 +112,7 @@ def test_hull_round_limit_is_a_run_error():
     assert info.value.exit_code == 1
 
 
-def test_stalled_cuts_hand_over_to_the_pairwise_path(monkeypatch):
+def test_stalled_cuts_hand_over_to_the_envelope_cuts(monkeypatch):
     import hjdsl.fit.convex_regression_hull as hull
 
     rng = np.random.default_rng(10)
@@ -123,7 +131,7 @@ def test_stalled_cuts_hand_over_to_the_pairwise_path(monkeypatch):
     with pytest.raises(HullUnavailable, match="no new cut"):
         solve_hull(xs, vs, tol=1e-7)
     calls.clear()
-    fit = fit_max_affine(x, v)  # falls back to the sparse working set, still exact
+    fit = fit_max_affine(x, v)  # falls back to the envelope cuts, still exact
     assert len(calls) == 2
     np.testing.assert_allclose(fit.phi, naive_phi(x, v), rtol=0, atol=1e-7)
 

@@ -162,8 +162,9 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=None, per_point
     Data are standardised first (the problem is affine-invariant in x and v), solved, then mapped
     back; `tol` is the allowed constraint violation in standardised units. `method="auto"` (the
     default) takes the hull cuts (hjdsl/fit/convex_regression_hull.py) for d ≤ 4 without a slope
-    cap and the sparse working set otherwise (or when qhull cannot build the hull);
-    `method="sparse"` (hjdsl/fit/convex_regression.py) keeps the working set near the active set;
+    cap, the envelope cuts (hjdsl/fit/convex_regression_envelope.py: the same cuts, the envelope
+    found point by point) above that or when qhull cannot build the hull, and the sparse working
+    set under a slope cap; `method="sparse"` (hjdsl/fit/convex_regression.py) keeps the working set near the active set;
     `method="cutting_planes"` (chosen too when a cut selection per_piece/per_point is given) is
     the former loop: kNN and hub pairs, and each round adds, for every violating piece, its
     `per_piece` (1) worst points (and, if per_point > 0, for every violated point its `per_point`
@@ -188,8 +189,8 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=None, per_point
     slope_cap = None if max_slope is None else max_slope * sd_x / sd_v
     if method is None:
         method = "cutting_planes" if (per_piece is not None or per_point) else "auto"
-    if method not in ("auto", "hull", "sparse", "cutting_planes"):
-        raise ValueError(f"unknown max-affine method {method!r} (auto, hull, sparse, "
+    if method not in ("auto", "hull", "envelope", "sparse", "cutting_planes"):
+        raise ValueError(f"unknown max-affine method {method!r} (auto, hull, envelope, sparse, "
                          "cutting_planes)")
     start = time.perf_counter()
     if method in ("auto", "hull") and not naive:
@@ -205,7 +206,17 @@ def fit_max_affine(x, v, *, tol=1e-7, neighbours=None, per_piece=None, per_point
             phi, s, duals, pairs, status, rounds, worst = found
             return _finish(xs, vs, (mu_v, sd_v, sd_x), phi, s, duals, status, pairs, rounds, worst,
                            start, tol, "Clarabel", primary=not solver_options, solver=solver)
-        method = "sparse"
+        method = "envelope" if slope_cap is None else "sparse"
+    if method == "envelope" and not naive:
+        from hjdsl.fit.convex_regression_envelope import solve_envelope
+
+        if slope_cap is not None:
+            raise ValueError("max_slope is not implemented for method='envelope'")
+        phi, s, duals, pairs, status, rounds, worst = solve_envelope(
+            xs, vs, tol=tol, neighbours=neighbours, max_rounds=max_rounds or 200,
+            solver_options=solver_options)
+        return _finish(xs, vs, (mu_v, sd_v, sd_x), phi, s, duals, status, pairs, rounds, worst,
+                       start, tol, "Clarabel", primary=not solver_options, solver=solver)
     if method == "sparse" and not naive:
         from hjdsl.fit.convex_regression import solve_sparse
 
