@@ -75,3 +75,19 @@ def test_projections_land_inside_a_fat_polytope():
     assert (worst <= 0).all()
     excess = np.einsum("nkd,nd->nk", x[cand], s_all[:n]) - phi[cand]
     assert (excess <= 1e-12).all()
+
+
+@pytest.mark.parametrize("tile", [7, 64, 4096])
+def test_the_tiled_scan_equals_the_dense_one(tile, monkeypatch):
+    import hjdsl.fit.convex_regression_cert as cert
+
+    monkeypatch.setattr(cert, "_TILE", tile)  # uneven last tiles in both directions
+    rng = np.random.default_rng(6)
+    x, phi, s = rng.normal(size=(100, 3)), rng.normal(size=100), rng.normal(size=(100, 3))
+    dense = phi[:, None] + np.einsum("id,ijd->ij", s, x[None] - x[:, None]) - phi[None]
+    rows = rng.permutation(100)[:37]
+    best, where = envelope.scan(x, phi, s, rows)
+    np.testing.assert_allclose(best, dense[rows].max(1), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(where, dense[rows].argmax(1))
+    worst, _ = cert.violations(x, phi, s, per_piece=0, tol=np.inf)
+    assert worst == pytest.approx(dense.max(), abs=1e-12)

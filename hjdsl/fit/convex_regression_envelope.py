@@ -26,10 +26,10 @@ from __future__ import annotations
 import numpy as np
 
 from hjdsl.errors import run_error
+from hjdsl.fit.convex_regression_cert import excess_tiles
 from hjdsl.fit.convex_regression_hull import (_CUT_BELOW, _DROP_BELOW, _member, _unique_rows,
                                               solve_cut_qp)
 
-_SCAN_CHUNK = 4_000_000  # entries of the (pieces × points) block held at once
 _ROW_CHUNK = 20_000  # points projected at once (their candidate differences held in memory)
 _PROJECTIONS = 200  # relaxed projection sweeps per round
 _RELAX = 1.5  # over-relaxation of each projection (1 < r < 2 converges)
@@ -79,20 +79,15 @@ def project(x, phi, s, rows, cand):
 
 def scan(x, phi, s, rows):
     """For each piece in `rows`, its largest violation over all n points and where it occurs."""
-    n = x.shape[0]
-    b = phi[rows] - np.einsum("md,md->m", s[rows], x[rows])
-    cols = max(1, _SCAN_CHUNK // max(1, rows.size))
     best = np.full(rows.size, -np.inf)
     where = np.zeros(rows.size, dtype=np.int64)
-    at = np.arange(rows.size)
-    for start in range(0, n, cols):
-        jj = np.arange(start, min(n, start + cols))
-        block = b[:, None] + s[rows] @ x[jj].T - phi[jj]
+    for r0, c0, block in excess_tiles(x, phi, s, rows):
         arg = block.argmax(1)
-        val = block[at, arg]
-        up = val > best
-        best[up] = val[up]
-        where[up] = jj[arg[up]]
+        val = block[np.arange(block.shape[0]), arg]
+        part = slice(r0, r0 + block.shape[0])
+        up = val > best[part]
+        best[part][up] = val[up]
+        where[part][up] = c0 + arg[up]
     return best, where
 
 
@@ -157,6 +152,21 @@ def classify(x, phi, s, cand, *, tol, cut_above, max_rounds=200):
                     f"({todo.size} points left)")
 
 
+def facet_slopes(x, phi, s, rows, lam):
+    """Start each cut point from the plane through its cut's vertices (its largest-λ cut).
+
+    After the QP a point with an active cut lies on that face, where the feasible slopes are
+    thin and projections would crawl; the face's own plane is the natural candidate.
+    """
+    if rows.shape[0] == 0:
+        return
+    order = np.lexsort((-lam, rows[:, 0]))
+    first = order[np.r_[True, rows[order[1:], 0] != rows[order[:-1], 0]]]
+    i, verts = rows[first, 0], rows[first, 1:]
+    diff = x[verts] - x[i, None]
+    s[i] = np.einsum("mdk,mk->md", np.linalg.pinv(diff), phi[verts] - phi[i, None])
+
+
 def solve_envelope(x, v, *, tol, max_rounds=200, neighbours=None, solver_options=None, log=None):
     """The envelope-cut loop on standardised data; returns (φ, s, λ, pairs, status, rounds, worst).
 
@@ -204,6 +214,7 @@ def solve_envelope(x, v, *, tol, max_rounds=200, neighbours=None, solver_options
             rows, mu = rows[active], mu[active]
         rows, mu = _unique_rows(np.concatenate([rows, new_rows]), np.concatenate([mu, new_mu]))
         phi, lam, status = solve_cut_qp(v, rows, mu, solver_options=solver_options)
+        facet_slopes(x, phi, s, rows, lam)
     else:
         raise run_error(f"convex fit: the envelope cuts did not converge in {max_rounds} rounds",
                         hint="raise max_rounds or tol, or use method='sparse'")
