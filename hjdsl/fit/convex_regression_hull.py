@@ -10,7 +10,8 @@ so the cut QP is a relaxation; once the hull test passes, φ is feasible and hen
 slopes are those of the facets through each point, and a cut's multiplier λ splits into pair
 multipliers λ μ_k that satisfy stationarity in s exactly (Σ_k λ μ_k (x_{j_k} − x_i) = 0).
 qhull (scipy.spatial.ConvexHull) builds the (d + 1)-dimensional hull in milliseconds for d ≤ 4
-at n = 10⁴ but its cost explodes with dimension, so higher d uses the sparse working set.
+at n = 10⁴ but its cost explodes with dimension, so higher d finds the same cuts point by point
+(convex_regression_envelope.py).
 """
 
 from __future__ import annotations
