@@ -88,6 +88,17 @@ def test_the_tiled_scan_equals_the_dense_one(tile, monkeypatch):
     rows = rng.permutation(100)[:37]
     best, where = envelope.scan(x, phi, s, rows)
     np.testing.assert_allclose(best, dense[rows].max(1), rtol=0, atol=1e-12)
-    np.testing.assert_array_equal(where, dense[rows].argmax(1))
+    np.testing.assert_array_equal(where[:, 0], dense[rows].argmax(1))
+    # over a subset of the points, with the worst point of each of the 3 worst tiles
+    cols = np.sort(rng.permutation(100)[:60])
+    best, where = envelope.scan(x, phi, s, rows, cols, above=-np.inf, spread=3)
+    sub = dense[np.ix_(rows, cols)]
+    np.testing.assert_allclose(best, sub.max(1), rtol=0, atol=1e-12)
+    starts = range(0, cols.size, tile)
+    tile_max = np.column_stack([sub[:, c:c + tile].max(1) for c in starts])
+    tile_arg = np.column_stack([cols[c + sub[:, c:c + tile].argmax(1)] for c in starts])
+    k = min(3, tile_max.shape[1])
+    order = np.argsort(-tile_max, axis=1)[:, :k]
+    np.testing.assert_array_equal(where, np.take_along_axis(tile_arg, order, 1))
     worst, _ = cert.violations(x, phi, s, per_piece=0, tol=np.inf)
     assert worst == pytest.approx(dense.max(), abs=1e-12)

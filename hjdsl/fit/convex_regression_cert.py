@@ -8,18 +8,19 @@ _CHUNK = 2_000_000  # entries of the (pieces × points) violation block held at 
 _TILE = 2048  # pieces and points per tile of the tiled scan (32 MB, one matmul each)
 
 
-def excess_tiles(x, phi, slopes, rows=None):
-    """Tiles (r0, c0, block) of φ_i + s_iᵀ(x_j − x_i) − φ_j, pieces i = rows[r0:], points c0:.
+def excess_tiles(x, phi, slopes, rows=None, cols=None):
+    """Tiles (r0, c0, block) of φ_i + s_iᵀ(x_j − x_i) − φ_j, pieces i = rows[r0:], j = cols[c0:].
 
     One matmul per tile: [s_i, φ_i − s_iᵀx_i, 1] · [x_j, 1, −φ_j], so memory is O(n·d + tile²)
-    and the offsets cost no extra pass over the block.
+    and the offsets cost no extra pass over the block. rows, cols default to all points.
     """
     rows = np.arange(x.shape[0]) if rows is None else rows
+    cols = np.arange(x.shape[0]) if cols is None else cols
     offset = phi[rows] - np.einsum("md,md->m", slopes[rows], x[rows])
     left = np.column_stack([slopes[rows], offset, np.ones(rows.size)])
-    right = np.ascontiguousarray(np.column_stack([x, np.ones(x.shape[0]), -phi]).T)
+    right = np.ascontiguousarray(np.column_stack([x[cols], np.ones(cols.size), -phi[cols]]).T)
     for r0 in range(0, rows.size, _TILE):
-        for c0 in range(0, x.shape[0], _TILE):
+        for c0 in range(0, cols.size, _TILE):
             yield r0, c0, left[r0:r0 + _TILE] @ right[:, c0:c0 + _TILE]
 
 

@@ -30,10 +30,12 @@ from hjdsl.fit.convex_regression_cert import excess_tiles
 from hjdsl.fit.convex_regression_hull import (_CUT_BELOW, _DROP_BELOW, _member, _unique_rows,
                                               solve_cut_qp)
 
-_ROW_CHUNK = 20_000  # points projected at once (their candidate differences held in memory)
+_ROW_CHUNK = 20_000  # points per least-squares batch
+_DIFF_ENTRIES = 4_000_000  # candidate differences (points × candidates × d) held at once
 _PROJECTIONS = 200  # relaxed projection sweeps per round
 _RELAX = 1.5  # over-relaxation of each projection (1 < r < 2 converges)
-_LP_AFTER = 3  # failed scans after which a point's candidate system is solved exactly
+_LP_AFTER = 10  # failed scans after which a point's candidate system is solved exactly
+_SPREAD = 4  # points a failed scan adds to a piece's candidates (the worst of 4 tiles)
 _DONE_BELOW = 0.5  # a piece is finished when its worst violation is ≤ tol × this
 
 
@@ -57,8 +59,9 @@ def project(x, phi, s, rows, cand):
     to (past) the boundary of its most violated one.
     """
     worst = np.zeros(rows.size)
-    for start in range(0, rows.size, _ROW_CHUNK):
-        part = rows[start:start + _ROW_CHUNK]
+    step = max(1, _DIFF_ENTRIES // (cand.shape[1] * x.shape[1]))
+    for start in range(0, rows.size, step):
+        part = rows[start:start + step]
         diff = x[cand[part]] - x[part, None]  # (m, k, d)
         rhs = phi[cand[part]] - phi[part, None]
         norm = np.maximum((diff ** 2).sum(2), 1e-300)
@@ -77,18 +80,25 @@ def project(x, phi, s, rows, cand):
     return worst
 
 
-def scan(x, phi, s, rows):
-    """For each piece in `rows`, its largest violation over all n points and where it occurs."""
-    best = np.full(rows.size, -np.inf)
-    where = np.zeros(rows.size, dtype=np.int64)
-    for r0, c0, block in excess_tiles(x, phi, s, rows):
+def scan(x, phi, s, rows, cols=None, *, above=np.inf, spread=1):
+    """For each piece in `rows`: its largest violation over the points `cols` (default all), and
+    (m, spread) points to add, the worst of each of its `spread` worst tiles above `above`
+    (tiles are blocks of point indices, so these are far apart; the worst point comes first,
+    and a row with fewer repeats it).
+    """
+    cols = np.arange(x.shape[0]) if cols is None else cols
+    if rows.size == 0 or cols.size == 0:
+        return np.full(rows.size, -np.inf), np.zeros((rows.size, 1), dtype=np.int64)
+    tiles = {}  # row offset → [(worst value, its point) per tile of points, in order]
+    for r0, c0, block in excess_tiles(x, phi, s, rows, cols):
         arg = block.argmax(1)
-        val = block[np.arange(block.shape[0]), arg]
-        part = slice(r0, r0 + block.shape[0])
-        up = val > best[part]
-        best[part][up] = val[up]
-        where[part][up] = c0 + arg[up]
-    return best, where
+        tiles.setdefault(r0, []).append((block[np.arange(arg.size), arg], cols[c0 + arg]))
+    vals = np.vstack([np.column_stack([v for v, _ in tiles[r0]]) for r0 in sorted(tiles)])
+    where = np.vstack([np.column_stack([j for _, j in tiles[r0]]) for r0 in sorted(tiles)])
+    order = np.argsort(-vals, axis=1)[:, :spread]
+    top = np.take_along_axis(where, order, 1)
+    top = np.where(np.take_along_axis(vals, order, 1) > above, top, top[:, :1])
+    return vals.max(1), top
 
 
 def envelope_lp(x, phi, i, cand):
@@ -113,17 +123,18 @@ def envelope_lp(x, phi, i, cand):
     return -res.fun, res.x[:d], others[keep], mu[keep]
 
 
-def classify(x, phi, s, cand, *, tol, cut_above, max_rounds=200):
+def classify(x, phi, s, cand, *, tol, cut_above, todo=None, max_rounds=200):
     """Supporting slopes for the points on the envelope of (x, φ) and cuts for those above it.
 
-    A point leaves as soon as its LP shows it above the envelope of its candidates (which lies
+    Only the pieces in `todo` (default all) are examined; the others must already be valid. A
+    point leaves as soon as its LP shows it above the envelope of its candidates (which lies
     above the envelope of all points, so the cut is valid); every other point ends with a slope
     whose plane through (x_i, φ_i) lies below all n lifted points. s (n, d) is updated in place;
     returns (cand, cut rows (m, d + 2) = [i, j_0 … j_d], cut μ (m, d + 1)).
     """
     n, d = x.shape
     done_below = tol * _DONE_BELOW
-    todo = np.arange(n)
+    todo = np.arange(n) if todo is None else todo
     fails = np.zeros(n, dtype=np.int64)
     rows, mus = [], []
     for _ in range(max_rounds):
@@ -139,15 +150,17 @@ def classify(x, phi, s, cand, *, tol, cut_above, max_rounds=200):
             else:
                 s[i] = slope
         todo = np.setdiff1d(todo, above, assume_unique=True)
-        worst, where = scan(x, phi, s, todo)
+        worst, add = scan(x, phi, s, todo, above=done_below, spread=_SPREAD)
         bad = worst > done_below
-        todo, where = todo[bad], where[bad]
+        todo, add = todo[bad], add[bad]
         if todo.size == 0:
             return (cand, np.array(rows, dtype=np.int64).reshape(-1, d + 2),
                     np.array(mus).reshape(-1, d + 1))
         fails[todo] += 1
-        cand = np.column_stack([cand, cand[:, 0]])
-        cand[todo, -1] = where
+        grown = np.repeat(cand[:, :1], cand.shape[1] + add.shape[1], axis=1)
+        grown[:, :cand.shape[1]] = cand
+        grown[todo, cand.shape[1]:] = add
+        cand = grown
     raise run_error(f"convex fit: the envelope search did not settle in {max_rounds} rounds "
                     f"({todo.size} points left)")
 
@@ -196,8 +209,10 @@ def solve_envelope(x, v, *, tol, max_rounds=200, neighbours=None, solver_options
     status = "optimal"  # φ = v needs no QP when no point lies above the envelope
     dropped = np.empty((0, d + 2), dtype=np.int64)
     sticky = np.empty((0, d + 2), dtype=np.int64)  # dropped cuts that came back stay for good
+    todo = None  # every piece
     for rounds in range(1, max_rounds + 1):
-        cand, new_rows, new_mu = classify(x, phi, s, cand, tol=tol, cut_above=cut_above)
+        cand, new_rows, new_mu = classify(x, phi, s, cand, tol=tol, cut_above=cut_above,
+                                          todo=todo)
         if log is not None:
             log(rounds, rows.shape[0], new_rows.shape[0])
         if new_rows.shape[0] == 0:
@@ -213,8 +228,18 @@ def solve_envelope(x, v, *, tol, max_rounds=200, neighbours=None, solver_options
             dropped = np.concatenate([dropped, rows[~active]])
             rows, mu = rows[active], mu[active]
         rows, mu = _unique_rows(np.concatenate([rows, new_rows]), np.concatenate([mu, new_mu]))
+        before = phi
         phi, lam, status = solve_cut_qp(v, rows, mu, solver_options=solver_options)
+        # a point in no cut has (φ_i − v_i)² alone in the QP: φ_i = v_i, exactly
+        free = np.ones(n, dtype=bool)
+        free[rows.ravel()] = False
+        phi[free] = v[free]
         facet_slopes(x, phi, s, rows, lam)
+        # pieces that were valid stay valid against the points whose φ did not move
+        moved = np.nonzero(phi != before)[0]
+        worst, _ = scan(x, phi, s, np.arange(n), moved)
+        todo = np.union1d(np.union1d(moved, rows[:, 0]),
+                          np.nonzero(worst > tol * _DONE_BELOW)[0])
     else:
         raise run_error(f"convex fit: the envelope cuts did not converge in {max_rounds} rounds",
                         hint="raise max_rounds or tol, or use method='sparse'")
