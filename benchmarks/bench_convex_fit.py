@@ -1,14 +1,16 @@
-"""Benchmark: the ε = 0 convex fit — hull cuts vs sparse working set vs cutting planes vs all pairs.
+"""Benchmark: the ε = 0 convex fit — hull cuts vs envelope cuts vs sparse working set vs cutting
+planes vs all pairs.
 
 Each case runs in its own subprocess so peak RSS (resource.getrusage) belongs to that case only;
 |Δφ| is the largest difference of the fitted values from the first method of the same n, and the
-ratio is that method's time over the hull method's (or, without it, the sparse one's), both from
-this one run; --timeout caps each case (the cutting planes need ~650 s at n = 2,000).
+ratio is that method's time over the hull method's (or, without it, the envelope's, then the
+sparse one's), both from this one run; --timeout caps each case (the cutting planes need ~650 s
+at n = 2,000).
 
-    python benchmarks/bench_convex_fit.py            # --quick: n = 200 all four, n = 1,000 hull
-    python benchmarks/bench_convex_fit.py --n 2000 --methods hull sparse cutting_planes
+    python benchmarks/bench_convex_fit.py            # --quick: n = 200 all five, n = 1,000 hull
+    python benchmarks/bench_convex_fit.py --n 2000 --methods hull envelope sparse cutting_planes
     python benchmarks/bench_convex_fit.py --n 10000 --methods hull            # ~minutes
-    python benchmarks/bench_convex_fit.py --n 100000 --d 10 --methods sparse  # slow: run once
+    python benchmarks/bench_convex_fit.py --n 100000 --d 10 --methods envelope  # ~12 min
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", help="sizes (default: the quick set)")
     parser.add_argument("--d", type=int, default=3)
     parser.add_argument("--methods", nargs="+", choices=sorted(OPTIONS),
-                        default=["hull", "sparse", "cutting_planes", "naive"])
+                        default=["hull", "envelope", "sparse", "cutting_planes", "naive"])
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per case")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
