@@ -11,12 +11,12 @@ candidate points J_i,
 whose value c ≤ 0 is the envelope of J_i at x_i minus φ_i. The envelope of J_i lies above the
 envelope of all points, so c < 0 proves the point above it, and the LP's multipliers μ (at most
 d + 1 of them, Σ μ_j x_j = x_i, Σ μ_j = 1) give the cut φ_i ≤ Σ μ_j φ_j for the cut QP. When c = 0
-the slope is checked against all n points, the worst offender joins J_i, and so on.
+the slope is checked against all n points, the worst offenders join J_i, and so on.
 
 Most points never need the LP: their feasible slopes form a fat polytope, and relaxed
 projections onto the most violated candidate half-space (Agmon–Motzkin), run for all points at
-once, land inside it. Each round then scans the unfinished pieces against all n points in blocks
-(memory O(n·d + block)); only points whose candidate system the projections cannot solve go to
+once, land inside it. Each round then scans the unfinished pieces against all n points in tiles
+(memory O(n·d + tile²)); only points whose candidate system the projections cannot solve go to
 HiGHS. The final certificate is the same all-pairs scan, KKT residual and duality gap as for the
 other methods.
 """
