@@ -41,8 +41,9 @@ from hjdsl.views.closed_form.lse import EPS_FLOOR, gibbs_numpy
 # under ε·1e-17 — below the round-off of the dense evaluation itself.
 DELTA = 1e-17
 DENSE_RATIO = 24      # prune an ε when its sampled supports are ≤ N/24 atoms (bench_prune.py)
-# points × atoms below which the dense path always runs: the index build and the plan cost about
-# 0.1 s (N = 1e4, bench_prune.py), which must stay under a fifth of the dense work (~8 ns each)
+# points × atoms below which the dense path always runs: at N = 1e4 the index build, the plan and
+# the search's fixed costs are ~20 ms, against ~3 ns per dense logit on an idle machine — with
+# 2,000 points d = 8 ran 0.6–0.8× of dense, d = 2 and 4 only 3× faster (bench_prune.py)
 MIN_WORK = 1 << 26
 MIN_ATOMS = 2048      # fewer atoms: a dense row costs about what one tree query does
 SAMPLE_POINTS = 48
@@ -104,8 +105,9 @@ def search(index, q, offset, logits: Callable, rows: np.ndarray, eps: float, del
     """Grow k (×GROWTH from k0) per point until the certificate holds or k passes `cap`
     (or the search has used `budget` seconds of this thread's CPU time).
 
-    `logits(rows, idx)` gives the exact logits of atoms idx (r, k) at those points (z for a
-    layer, −c for Hopf–Cole); `offset[rows]` turns them into the index's cost, offset − z.
+    `logits(rows, idx)` gives the exact logits of atoms idx (r, k) — or (1, k), the same atoms
+    for every row — at those points (z for a layer, −c for Hopf–Cole); `offset[rows]` turns
+    them into the index's cost, offset − z.
     With `radius` (the default) each point first finds its nearest lifted atom u (k = 1), and
     the k-NN queries are bounded by the threshold T = c_u + ε·log(N/δ) (`LiftedIndex.within`):
     a support is then the atoms within T, often far fewer than k, and it is certified at once
@@ -253,11 +255,11 @@ def wide_supports(logits: Callable, n_atoms: int, n_points: int, eps: np.ndarray
     """
     rows = np.unique(np.linspace(0, n_points - 1, min(WIDE_POINTS, n_points)).astype(np.int64))
     z = np.empty((rows.size, n_atoms))
-    block = max(1, GATHER_ELEMENTS // (16 * rows.size))  # a (rows × block × d) gather, d ≲ 16
+    block = max(1, GATHER_ELEMENTS // (16 * rows.size))  # a (rows × block × d) product, d ≲ 16
     for start in range(0, n_atoms, block):
         atoms = np.arange(start, min(start + block, n_atoms))
-        z[:, start:start + atoms.size] = logits(rows, np.broadcast_to(atoms, (rows.size,
-                                                                              atoms.size)))
+        # one row of atom numbers, broadcast against the rows: each atom gathered once
+        z[:, start:start + atoms.size] = logits(rows, atoms[None, :])
     gap = z.max(axis=1, keepdims=True) - z
     tau = np.asarray(eps, dtype=np.float64) * np.log(n_atoms / delta)
     size = np.array([np.median((gap <= t).sum(axis=1)) for t in tau])
