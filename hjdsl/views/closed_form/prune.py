@@ -42,8 +42,9 @@ from hjdsl.views.closed_form.lse import EPS_FLOOR, gibbs_numpy
 DELTA = 1e-17
 DENSE_RATIO = 24      # prune an ε when its sampled supports are ≤ N/24 atoms (bench_prune.py)
 # points × atoms below which the dense path always runs: at N = 1e4 the index build, the plan and
-# the search's fixed costs are ~20 ms, against ~3 ns per dense logit on an idle machine — with
-# 2,000 points d = 8 ran 0.6–0.8× of dense, d = 2 and 4 only 3× faster (bench_prune.py)
+# the search's fixed costs are ~20 ms, against ~3 ns per dense logit on an idle machine: pruned
+# there with 2,000 points, d = 8 ran at 0.6–0.8× of dense, d = 2 and 4 only 3× faster
+# (bench_prune.py)
 MIN_WORK = 1 << 26
 MIN_ATOMS = 2048      # fewer atoms: a dense row costs about what one tree query does
 SAMPLE_POINTS = 48
