@@ -46,9 +46,7 @@ def gibbs_terms(points, t, yl, g, eps):
     once; the moments are divided by Σw once (π = w/s itself is never formed). E_π[1, yL]
     comes from one matrix product w·[1, yL] (it also keeps w materialised: each reduction over
     the atoms would otherwise recompute the exp); E_π D = xL − E_π[yL]. The covariance is the
-    centred E_π|yL − E_π yL|² (= E_π|D − E_π D|²): no cancellation against |E_π D|²; and
-    E_π|D|² = |E_π D|² + E_π|D − E_π D|², a sum of the two non-negative terms already formed,
-    so u_t needs no reduction of its own.
+    centred E_π|yL − E_π yL|² (= E_π|D − E_π D|²): no cancellation against |E_π D|².
     """
     import jax
 
@@ -71,6 +69,7 @@ def gibbs_terms(points, t, yl, g, eps):
         return jnp.sum(w * values, axis=-1) / total
 
     four_t2 = 4.0 * t * t
+    u_t = -(expect(sq) / four_t2)
     mean = points - mu                                          # E_π D
     h = sum(mean[:, k] * mean[:, k] for k in range(d)) / four_t2
     centred = 0.0
@@ -78,15 +77,9 @@ def gibbs_terms(points, t, yl, g, eps):
         ck = yl[:, k] - mu[:, k, None]
         centred = centred + ck * ck
     cov_term = expect(centred) / four_t2
-    u_t = -(h + cov_term)                                      # −E_π|D|²/(4t²)
     curv_term = eps * d / (2.0 * t)                             # ε Σπ tr(A∇²c), Σπ = 1
     # the round-off of x − y_j near an atom, as in `residual_terms`
-    # |D| again from the components behind a barrier: reusing |D|² of the costs makes XLA write
-    # that (n, N) array out and read it back; recomputed, it fuses into this one reduction (at
-    # 4,096-point chunks this halved the function's time; at the default chunks, which stay in
-    # cache, the two cost the same)
     xn, yn = _norms(points)[:, None], _norms(yl)[None, :]
-    _, sq = _components(*jax.lax.optimization_barrier((points, yl)))
     near = expect((xn + yn) * (jnp.sqrt(sq) + ULP * (xn + yn))) / (2.0 * t * t)
     sizes = jnp.abs(u_t) + jnp.abs(h) + jnp.abs(curv_term) + cov_term + near
     return u_t, h, curv_term - cov_term, sizes
