@@ -18,13 +18,12 @@ import difflib
 import resource
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.docs_blocks import (ROOT, apply_edits, edits_for, exit_ok,  # noqa: E402
-                               expected_exit, pages, parse_page)
+                               expected_exit, installed, pages, parse_page)
 from tests.docs_runner import run_command_output, run_python, run_shell, sandbox  # noqa: E402
 
 
@@ -36,7 +35,7 @@ def _versions_edit(block, page_lines):
     if spec is None:
         return []
     names = [item.split("=")[0] for item in spec.split()]
-    pins = " ".join(f"{name}={metadata.version(name)}" for name in names)
+    pins = " ".join(f"{name}={installed(name)}" for name in names)
     if pins == spec:
         return []
     for k in range(block.line - 2, max(block.line - 6, -1), -1):

@@ -11,7 +11,8 @@ The rules (also in docs/checked_examples.md):
 - `<!-- docs-test: WORD (reason) -->` on the line(s) just above a block: `skip` (not run here,
   the reason says why), `slow` (runs only with `-m slow`), `illustration` (program output shown
   without its command, on purpose), `excerpt CMD` (the block is a verbatim run of lines of what
-  CMD prints), `versions PKG=V ...` (figures exact only on these package versions), `exit N`
+  CMD prints), `versions PKG=V ...` (figures exact only on these package versions; the name
+  `cpu` pins the processor's vector instruction sets, `cpu_id()`), `exit N`
   (the block's commands exit with status N; without it a command must exit 0, or non-zero when
   its shown output has an `error:` line).
 """
@@ -27,6 +28,35 @@ FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>[^`\s]*)\s*$")
 DIRECTIVE = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<word>[a-z]+)\s*(?P<rest>.*?)\s*-->\s*$")
 WORDS = {"skip", "slow", "illustration", "excerpt", "versions", "exit"}
 OMITTED = "..."
+
+
+def cpu_id() -> str:
+    """The processor's vector instruction sets, as a short name: the widest family and a digest
+    of every avx/fma/sse/amx flag (XLA and BLAS pick their kernels by these, so round-off
+    digits of a long fit differ between processors that differ here)."""
+    import hashlib
+    import platform
+
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    simd = sorted(f for f in flags if f.startswith(("avx", "fma", "sse", "amx", "asimd", "sve")))
+    family = next((name for name in ("avx512f", "avx2", "asimd") if name in flags),
+                  platform.machine() or "unknown").replace("avx512f", "avx512")
+    return f"{family}-{hashlib.sha256(' '.join(simd).encode()).hexdigest()[:8]}"
+
+
+def installed(name: str) -> str:
+    """What a `versions` pin compares against: a package's version, or `cpu_id()` for `cpu`."""
+    from importlib import metadata
+
+    return cpu_id() if name == "cpu" else metadata.version(name)
 
 # Figures that legitimately differ between runs are masked before comparing. Each entry:
 # (pattern, replacement, why). Everything not masked is compared exactly.

@@ -12,7 +12,9 @@ The rule for figures that legitimately vary (docs/checked_examples.md states it 
   are masked;
 - a block marked `<!-- docs-test: versions jax=… numpyro=… -->` (stochastic samplers: NUTS
   draws are bit-identical on one install, not across package versions) is compared exactly when
-  the installed versions are those, and with every number masked otherwise;
+  the installed versions are those, and with every number masked otherwise; `cpu=…` in it pins
+  the processor's vector instruction sets too (a long fit's last digits follow XLA's and BLAS's
+  kernels, which differ between processors);
 - a `...` line in the page stands for lines omitted there; trailing spaces and leading/trailing
   blank lines are ignored;
 - everything else is compared exactly, and a command exits 0 unless its shown output has an
@@ -30,12 +32,11 @@ import ast
 import re
 import tomllib
 from collections import defaultdict
-from importlib import metadata
 
 import pytest
 
-from tests.docs_blocks import (ROOT, Block, diff, exit_ok, expected_exit, mask, mask_numbers,
-                               matches, pages, parse_page, regenerate)
+from tests.docs_blocks import (ROOT, Block, diff, exit_ok, expected_exit, installed, mask,
+                               mask_numbers, matches, pages, parse_page, regenerate)
 from tests.docs_runner import run_command_output, run_python, run_shell, sandbox
 
 BLOCKS = [b for p in pages() for b in parse_page(p)]
@@ -64,7 +65,7 @@ def numbers_exact(block: Block) -> bool:
     if spec is None:
         return True
     pinned = dict(item.split("=", 1) for item in spec.split())
-    return all(metadata.version(pkg) == ver for pkg, ver in pinned.items())
+    return all(installed(pkg) == ver for pkg, ver in pinned.items())
 
 
 def _check(block: Block, where: int, expected: list[str], actual: list[str]) -> None:
@@ -221,6 +222,23 @@ def test_masking_numbers_keeps_the_words():
     assert not matches(["max r_hat 1.0047"], ["min ess 1.0048"], numbers=False)
     assert mask_numbers("ess 686, r_hat 1.0047") == "ess <n>, r_hat <n>"
     assert mask("0.302 s wall") == "<time> wall"
+
+
+def test_versions_pin_is_exact_only_on_the_pinned_install_and_processor():
+    from importlib import metadata
+
+    from tests.docs_blocks import cpu_id
+
+    def block(spec):
+        return Block("page.md", 1, "", [], "", {"versions": spec})
+
+    here, jax = cpu_id(), metadata.version("jax")
+    assert re.fullmatch(r"[a-z0-9_]+-[0-9a-f]{8}", here)
+    assert numbers_exact(block(f"jax={jax}")) and numbers_exact(block(f"jax={jax} cpu={here}"))
+    assert not numbers_exact(block("jax=0.0.1"))
+    assert not numbers_exact(block(f"jax={jax} cpu=avx2-00000000"))
+    assert not numbers_exact(block(f"jax=0.0.1 cpu={here}"))
+    assert numbers_exact(Block("page.md", 1, "", [], ""))  # no pin: always exact
 
 
 @pytest.mark.parametrize("expected, actual, want", [
