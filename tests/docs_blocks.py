@@ -47,8 +47,9 @@ def cpu_id() -> str:
     except OSError:
         pass
     simd = sorted(f for f in flags if f.startswith(("avx", "fma", "sse", "amx", "asimd", "sve")))
-    family = next((name for name in ("avx512f", "avx2", "asimd") if name in flags),
-                  platform.machine() or "unknown").replace("avx512f", "avx512")
+    family = next((short for flag, short in (("avx512f", "avx512"), ("avx2", "avx2"),
+                                             ("asimd", "asimd")) if flag in flags),
+                  platform.machine() or "unknown")
     return f"{family}-{hashlib.sha256(' '.join(simd).encode()).hexdigest()[:8]}"
 
 
@@ -57,6 +58,7 @@ def installed(name: str) -> str:
     from importlib import metadata
 
     return cpu_id() if name == "cpu" else metadata.version(name)
+
 
 # Figures that legitimately differ between runs are masked before comparing. Each entry:
 # (pattern, replacement, why). Everything not masked is compared exactly.
